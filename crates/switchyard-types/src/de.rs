@@ -1,0 +1,74 @@
+//! Deserialisation helpers shared by the wire types.
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// Treats an explicit JSON `null` exactly like an absent field.
+pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Accepts a JSON string, or any other JSON value which is then rendered as compact JSON text.
+/// Tool-call arguments are strings on the wire, but some clients send the object itself.
+pub(crate) fn string_or_json<'de, D>(d: D) -> Result<String, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match Option::<Value>::deserialize(d)? {
+        None => String::new(),
+        Some(Value::String(s)) => s,
+        Some(other) => other.to_string(),
+    })
+}
+
+/// Accepts an integer, or a string holding one (some servers send numeric codes as text and
+/// vice versa), and yields it as a string.
+pub(crate) fn opt_string_or_number<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(other) => Some(other.to_string()),
+    })
+}
+
+/// Reads a non-negative token count leniently: null, negative or fractional values never fail
+/// a whole response over accounting noise.
+pub(crate) fn lenient_u64<'de, D>(d: D) -> Result<u64, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f > 0.0).map(|f| f as u64))
+            .unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
+}
+
+/// Removes the `type` key from an object and returns it with the remaining map, so that an
+/// inner struct with a flattened `extra` map does not capture the tag.
+pub(crate) fn split_tag(value: Value) -> Result<(Option<String>, crate::JsonMap), Value> {
+    match value {
+        Value::Object(mut map) => {
+            let tag = match map.shift_remove("type") {
+                Some(Value::String(s)) => Some(s),
+                Some(other) => {
+                    map.insert("type".into(), other);
+                    return Err(Value::Object(map));
+                }
+                None => None,
+            };
+            Ok((tag, map))
+        }
+        other => Err(other),
+    }
+}

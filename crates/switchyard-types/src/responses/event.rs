@@ -1,0 +1,560 @@
+//! Streaming events (`text/event-stream` bodies of `POST /responses` with `stream: true`).
+//!
+//! Every event the gateway emits has a typed variant; events it only relays from a provider that
+//! speaks the Responses API natively (hosted tools, audio, MCP…) are kept as [`ResponseStreamEvent::Other`].
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::JsonMap;
+use crate::de::{null_default, opt_string_or_number};
+use crate::responses::item::{ContentPart, Item};
+use crate::responses::response::Response;
+
+/// Runs `$body` with `$e` bound to the typed payload of any variant (they all carry a
+/// `sequence_number`), or `$other` with `$o` bound to the JSON of an [`ResponseStreamEvent::Other`].
+macro_rules! on_typed {
+    ($value:expr, |$e:ident| $body:expr, |$o:ident| $other:expr) => {{
+        use ResponseStreamEvent as E;
+        match $value {
+            E::Created($e)
+            | E::Queued($e)
+            | E::InProgress($e)
+            | E::Completed($e)
+            | E::Incomplete($e)
+            | E::Failed($e) => $body,
+            E::OutputItemAdded($e) | E::OutputItemDone($e) => $body,
+            E::ContentPartAdded($e) | E::ContentPartDone($e) => $body,
+            E::OutputTextDelta($e) => $body,
+            E::OutputTextDone($e) => $body,
+            E::RefusalDelta($e) | E::ReasoningTextDelta($e) => $body,
+            E::RefusalDone($e) => $body,
+            E::ReasoningTextDone($e) => $body,
+            E::ReasoningSummaryPartAdded($e) | E::ReasoningSummaryPartDone($e) => $body,
+            E::ReasoningSummaryTextDelta($e) => $body,
+            E::ReasoningSummaryTextDone($e) => $body,
+            E::FunctionCallArgumentsDelta($e) | E::CustomToolCallInputDelta($e) => $body,
+            E::FunctionCallArgumentsDone($e) => $body,
+            E::CustomToolCallInputDone($e) => $body,
+            E::Error($e) => $body,
+            E::Keepalive($e) => $body,
+            E::Other($o) => $other,
+        }
+    }};
+}
+
+/// One streaming event, discriminated by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+#[allow(missing_docs)] // each variant is named after its `type`
+pub enum ResponseStreamEvent {
+    #[serde(rename = "response.created")]
+    Created(LifecycleEvent),
+    #[serde(rename = "response.queued")]
+    Queued(LifecycleEvent),
+    #[serde(rename = "response.in_progress")]
+    InProgress(LifecycleEvent),
+    #[serde(rename = "response.completed")]
+    Completed(LifecycleEvent),
+    #[serde(rename = "response.incomplete")]
+    Incomplete(LifecycleEvent),
+    #[serde(rename = "response.failed")]
+    Failed(LifecycleEvent),
+    #[serde(rename = "response.output_item.added")]
+    OutputItemAdded(OutputItemEvent),
+    #[serde(rename = "response.output_item.done")]
+    OutputItemDone(OutputItemEvent),
+    #[serde(rename = "response.content_part.added")]
+    ContentPartAdded(ContentPartEvent),
+    #[serde(rename = "response.content_part.done")]
+    ContentPartDone(ContentPartEvent),
+    #[serde(rename = "response.output_text.delta")]
+    OutputTextDelta(OutputTextDeltaEvent),
+    #[serde(rename = "response.output_text.done")]
+    OutputTextDone(OutputTextDoneEvent),
+    #[serde(rename = "response.refusal.delta")]
+    RefusalDelta(ContentDeltaEvent),
+    #[serde(rename = "response.refusal.done")]
+    RefusalDone(RefusalDoneEvent),
+    #[serde(rename = "response.reasoning_text.delta")]
+    ReasoningTextDelta(ContentDeltaEvent),
+    #[serde(rename = "response.reasoning_text.done")]
+    ReasoningTextDone(ContentTextDoneEvent),
+    #[serde(rename = "response.reasoning_summary_part.added")]
+    ReasoningSummaryPartAdded(SummaryPartEvent),
+    #[serde(rename = "response.reasoning_summary_part.done")]
+    ReasoningSummaryPartDone(SummaryPartEvent),
+    #[serde(rename = "response.reasoning_summary_text.delta")]
+    ReasoningSummaryTextDelta(SummaryDeltaEvent),
+    #[serde(rename = "response.reasoning_summary_text.done")]
+    ReasoningSummaryTextDone(SummaryTextDoneEvent),
+    #[serde(rename = "response.function_call_arguments.delta")]
+    FunctionCallArgumentsDelta(ItemDeltaEvent),
+    #[serde(rename = "response.function_call_arguments.done")]
+    FunctionCallArgumentsDone(ArgumentsDoneEvent),
+    #[serde(rename = "response.custom_tool_call_input.delta")]
+    CustomToolCallInputDelta(ItemDeltaEvent),
+    #[serde(rename = "response.custom_tool_call_input.done")]
+    CustomToolCallInputDone(CustomInputDoneEvent),
+    #[serde(rename = "error")]
+    Error(ErrorEvent),
+    #[serde(rename = "keepalive")]
+    Keepalive(KeepaliveEvent),
+    /// Any other event type, relayed verbatim.
+    #[serde(untagged)]
+    Other(Value),
+}
+
+impl ResponseStreamEvent {
+    /// The event's `type`, which is also its SSE `event:` name.
+    pub fn kind(&self) -> &str {
+        use ResponseStreamEvent::*;
+        match self {
+            Created(_) => "response.created",
+            Queued(_) => "response.queued",
+            InProgress(_) => "response.in_progress",
+            Completed(_) => "response.completed",
+            Incomplete(_) => "response.incomplete",
+            Failed(_) => "response.failed",
+            OutputItemAdded(_) => "response.output_item.added",
+            OutputItemDone(_) => "response.output_item.done",
+            ContentPartAdded(_) => "response.content_part.added",
+            ContentPartDone(_) => "response.content_part.done",
+            OutputTextDelta(_) => "response.output_text.delta",
+            OutputTextDone(_) => "response.output_text.done",
+            RefusalDelta(_) => "response.refusal.delta",
+            RefusalDone(_) => "response.refusal.done",
+            ReasoningTextDelta(_) => "response.reasoning_text.delta",
+            ReasoningTextDone(_) => "response.reasoning_text.done",
+            ReasoningSummaryPartAdded(_) => "response.reasoning_summary_part.added",
+            ReasoningSummaryPartDone(_) => "response.reasoning_summary_part.done",
+            ReasoningSummaryTextDelta(_) => "response.reasoning_summary_text.delta",
+            ReasoningSummaryTextDone(_) => "response.reasoning_summary_text.done",
+            FunctionCallArgumentsDelta(_) => "response.function_call_arguments.delta",
+            FunctionCallArgumentsDone(_) => "response.function_call_arguments.done",
+            CustomToolCallInputDelta(_) => "response.custom_tool_call_input.delta",
+            CustomToolCallInputDone(_) => "response.custom_tool_call_input.done",
+            Error(_) => "error",
+            Keepalive(_) => "keepalive",
+            Other(v) => v.get("type").and_then(Value::as_str).unwrap_or(""),
+        }
+    }
+
+    /// The event's `sequence_number`.
+    pub fn sequence_number(&self) -> Option<u64> {
+        on_typed!(self, |e| Some(e.sequence_number), |v| v
+            .get("sequence_number")
+            .and_then(Value::as_u64))
+    }
+
+    /// Sets the event's `sequence_number`.
+    pub fn set_sequence_number(&mut self, n: u64) {
+        on_typed!(self, |e| e.sequence_number = n, |v| {
+            if let Value::Object(map) = v {
+                map.insert("sequence_number".into(), Value::from(n));
+            }
+        })
+    }
+
+    /// The `response` of a lifecycle event.
+    pub fn response(&self) -> Option<&Response> {
+        use ResponseStreamEvent::*;
+        match self {
+            Created(e) | Queued(e) | InProgress(e) | Completed(e) | Incomplete(e) | Failed(e) => {
+                Some(&e.response)
+            }
+            _ => None,
+        }
+    }
+
+    /// True for `response.completed`, `response.incomplete` and `response.failed`.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            ResponseStreamEvent::Completed(_)
+                | ResponseStreamEvent::Incomplete(_)
+                | ResponseStreamEvent::Failed(_)
+        )
+    }
+}
+
+/// `response.created`, `.queued`, `.in_progress`, `.completed`, `.incomplete`, `.failed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    /// Position in the stream, from 0.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The whole response in its current state.
+    pub response: Box<Response>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.output_item.added` and `.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputItemEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// The item (initial state on `added`, final on `done`).
+    pub item: Item,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.content_part.added` and `.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentPartEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The message or reasoning item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the part in the item's `content`.
+    pub content_index: u32,
+    /// The part (empty text on `added`).
+    pub part: ContentPart,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.output_text.delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputTextDeltaEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The message item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the part in the message's `content`.
+    pub content_index: u32,
+    /// New text.
+    pub delta: String,
+    /// Always present, `[]` unless log probabilities were requested.
+    #[serde(default, deserialize_with = "null_default")]
+    pub logprobs: Vec<Value>,
+    /// Fields not modelled here (`obfuscation`).
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.output_text.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputTextDoneEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The message item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the part.
+    pub content_index: u32,
+    /// The complete text of the part.
+    pub text: String,
+    /// Always present.
+    #[serde(default, deserialize_with = "null_default")]
+    pub logprobs: Vec<Value>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.refusal.delta` and `response.reasoning_text.delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentDeltaEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the part.
+    pub content_index: u32,
+    /// New text.
+    pub delta: String,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.refusal.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusalDoneEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The message item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the part.
+    pub content_index: u32,
+    /// The complete refusal.
+    pub refusal: String,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.reasoning_text.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentTextDoneEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The reasoning item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the part.
+    pub content_index: u32,
+    /// The complete text.
+    pub text: String,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.reasoning_summary_part.added` and `.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryPartEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The reasoning item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the part in the item's `summary`.
+    pub summary_index: u32,
+    /// The `summary_text` part.
+    pub part: ContentPart,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.reasoning_summary_text.delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryDeltaEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The reasoning item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the summary part.
+    pub summary_index: u32,
+    /// New text.
+    pub delta: String,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.reasoning_summary_text.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryTextDoneEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The reasoning item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// Index of the summary part.
+    pub summary_index: u32,
+    /// The complete text.
+    pub text: String,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.function_call_arguments.delta` and `response.custom_tool_call_input.delta`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemDeltaEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The call item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// New text.
+    pub delta: String,
+    /// Fields not modelled here (`obfuscation`).
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.function_call_arguments.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArgumentsDoneEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The call item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// The complete arguments.
+    pub arguments: String,
+    /// The function name (required by the spec, omitted by some live traffic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `response.custom_tool_call_input.done`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomInputDoneEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The call item.
+    pub item_id: String,
+    /// Index of the item in `output`.
+    pub output_index: u32,
+    /// The complete input.
+    pub input: String,
+    /// Fields not modelled here.
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+/// `error`, in the nested form the live API sends (`{"type":"error","error":{…}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+    /// The error (absent in the flat spec form, whose fields land in `extra`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorPayload>,
+    /// Fields not modelled here (the flat form's `code`, `message`, `param`).
+    #[serde(flatten)]
+    pub extra: JsonMap,
+}
+
+impl ErrorEvent {
+    /// The error's code and message, from the nested or the flat form.
+    pub fn code_and_message(&self) -> (Option<String>, String) {
+        if let Some(payload) = &self.error {
+            let code = payload.code.clone().or_else(|| payload.kind.clone());
+            return (code, payload.message.clone());
+        }
+        let text = |key: &str| {
+            self.extra.get(key).and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Null => None,
+                other => Some(other.to_string()),
+            })
+        };
+        (text("code"), text("message").unwrap_or_default())
+    }
+}
+
+/// The body of an `error` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorPayload {
+    /// Error class (`invalid_request_error`, `server_error`, …).
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// Machine-readable code.
+    #[serde(default, deserialize_with = "opt_string_or_number")]
+    pub code: Option<String>,
+    /// Human-readable message.
+    #[serde(default, deserialize_with = "null_default")]
+    pub message: String,
+    /// The request parameter at fault.
+    #[serde(default)]
+    pub param: Option<String>,
+}
+
+/// `keepalive`: a transport event clients ignore, sent while an upstream is silent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeepaliveEvent {
+    /// Position in the stream.
+    #[serde(default)]
+    pub sequence_number: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn relayed_delta_keeps_obfuscation_and_gets_new_sequence_number() {
+        let mut event: ResponseStreamEvent = serde_json::from_value(json!({
+            "type": "response.output_text.delta", "sequence_number": 9, "item_id": "msg_1",
+            "output_index": 0, "content_index": 0, "delta": "Hi", "obfuscation": "abc"}))
+        .unwrap();
+        assert_eq!(event.kind(), "response.output_text.delta");
+        event.set_sequence_number(4);
+        assert_eq!(event.sequence_number(), Some(4));
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            json!({"type": "response.output_text.delta", "sequence_number": 4, "item_id": "msg_1",
+                "output_index": 0, "content_index": 0, "delta": "Hi", "logprobs": [],
+                "obfuscation": "abc"})
+        );
+    }
+
+    #[test]
+    fn unknown_events_are_kept_and_renumbered() {
+        let mut event: ResponseStreamEvent = serde_json::from_value(json!({
+            "type": "response.web_search_call.searching", "sequence_number": 3,
+            "output_index": 0, "item_id": "ws_1"}))
+        .unwrap();
+        assert_eq!(event.kind(), "response.web_search_call.searching");
+        event.set_sequence_number(7);
+        assert_eq!(event.sequence_number(), Some(7));
+    }
+
+    #[test]
+    fn nested_and_flat_error_events() {
+        let nested: ResponseStreamEvent = serde_json::from_value(json!({"type": "error",
+            "sequence_number": 2, "error": {"type": "insufficient_quota",
+            "code": "insufficient_quota", "message": "quota", "param": null}}))
+        .unwrap();
+        let ResponseStreamEvent::Error(e) = nested else {
+            panic!()
+        };
+        assert_eq!(
+            e.code_and_message(),
+            (Some("insufficient_quota".into()), "quota".into())
+        );
+        let flat: ResponseStreamEvent = serde_json::from_value(json!({"type": "error",
+            "sequence_number": 2, "code": "x", "message": "m", "param": null}))
+        .unwrap();
+        let ResponseStreamEvent::Error(e) = flat else {
+            panic!()
+        };
+        assert_eq!(e.code_and_message(), (Some("x".into()), "m".into()));
+    }
+
+    #[test]
+    fn lifecycle_event_parses_sparse_response() {
+        let event: ResponseStreamEvent = serde_json::from_value(json!({"type": "response.created",
+            "sequence_number": 0, "response": {"id": "resp_1"}}))
+        .unwrap();
+        assert_eq!(event.response().unwrap().id, "resp_1");
+        assert!(!event.is_terminal());
+    }
+}
