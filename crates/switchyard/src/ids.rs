@@ -1,0 +1,99 @@
+//! Identifiers the gateway mints.
+//!
+//! Responses ids look like OpenAI's: a prefix and 48 lowercase hex digits. Item ids share the
+//! response's tail (as OpenAI's do) followed by the item's index, so they are unique within a
+//! response, unique across responses, stable for a given response id (golden tests fix the
+//! response id), at most 64 characters and within `[A-Za-z0-9_]`.
+
+use std::fmt::Write;
+
+/// `resp_` followed by 48 random hex digits.
+pub fn response_id() -> String {
+    format!("resp_{}", random_hex(24))
+}
+
+/// `req_` followed by 32 random hex digits: the id of one gateway request (`x-request-id`).
+pub fn request_id() -> String {
+    format!("req_{}", random_hex(16))
+}
+
+/// The id of output item `index` of `response_id`: `{prefix}_{tail[..40]}{index:08x}`.
+pub fn item_id(prefix: &str, response_id: &str, index: usize) -> String {
+    let tail = response_id
+        .split_once('_')
+        .map_or(response_id, |(_, tail)| tail);
+    let tail: String = tail
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(40)
+        .collect();
+    let mut id = String::with_capacity(prefix.len() + 1 + tail.len() + 8);
+    id.push_str(prefix);
+    id.push('_');
+    id.push_str(&tail);
+    let _ = write!(id, "{index:08x}");
+    id
+}
+
+/// A tool call id for output item `index` of `response_id`, for upstreams that send none:
+/// `call_` and 24 alphanumerics (the shape of OpenAI's), unique across responses because the
+/// response id is, and stable for a given response id.
+pub fn call_id(response_id: &str, index: usize) -> String {
+    let tail = response_id
+        .split_once('_')
+        .map_or(response_id, |(_, tail)| tail);
+    let mut id = String::with_capacity(29);
+    id.push_str("call_");
+    id.extend(tail.chars().filter(char::is_ascii_alphanumeric).take(16));
+    let _ = write!(id, "{index:08x}");
+    id
+}
+
+/// `n` random bytes as `2n` lowercase hex digits.
+pub fn random_hex(n: usize) -> String {
+    let mut out = String::with_capacity(n * 2);
+    for _ in 0..n {
+        let _ = write!(out, "{:02x}", fastrand::u8(..));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid(id: &str) -> bool {
+        !id.is_empty()
+            && id.len() <= 64
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    }
+
+    #[test]
+    fn ids_have_the_right_shape() {
+        let resp = response_id();
+        assert!(resp.starts_with("resp_") && resp.len() == 53 && valid(&resp));
+        let msg = item_id("msg", &resp, 3);
+        assert!(msg.starts_with("msg_") && valid(&msg), "{msg}");
+        assert!(msg.ends_with("00000003"));
+        assert_ne!(msg, item_id("msg", &resp, 4));
+        let call = call_id(&resp, 2);
+        assert!(
+            call.starts_with("call_") && call.len() == 29 && valid(&call),
+            "{call}"
+        );
+        assert_ne!(call, call_id(&response_id(), 2));
+        assert!(valid(&request_id()));
+    }
+
+    #[test]
+    fn item_ids_are_stable_for_a_response_id() {
+        assert_eq!(
+            item_id("fc", "resp_abc", 0),
+            item_id("fc", "resp_abc", 0),
+            "golden tests rely on this"
+        );
+        assert_eq!(item_id("fc", "resp_abc", 1), "fc_abc00000001");
+    }
+}

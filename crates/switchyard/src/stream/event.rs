@@ -1,0 +1,60 @@
+//! The normalized events every provider reduces its output to.
+//!
+//! This is the whole vocabulary between providers and the [`ResponseBuilder`](super::ResponseBuilder):
+//! a provider never writes Responses events, it only says "here is text", "a tool call starts",
+//! "usage is now…". The builder decides items, indexes, ids and ordering.
+
+use switchyard_types::responses::Usage;
+
+/// One thing a provider observed in its upstream's output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// The model name the upstream reports (replaces the configured one in the response).
+    Model(String),
+    /// Visible answer text.
+    TextDelta(String),
+    /// Refusal text.
+    RefusalDelta(String),
+    /// Reasoning text, presented as a reasoning summary.
+    ReasoningDelta(String),
+    /// An opaque reasoning blob (a signature, redacted thinking) that must come back on the next
+    /// turn; presented as the reasoning item's `encrypted_content` when the client asked for it.
+    ReasoningEncrypted(String),
+    /// A tool call begins. Closes whatever item was open.
+    ToolCallStart {
+        /// The upstream's call id; one is minted when absent.
+        call_id: Option<String>,
+        /// The tool's name.
+        name: String,
+        /// Function call or custom (freeform) tool call.
+        kind: ToolCallKind,
+    },
+    /// More arguments (function) or input (custom tool) for the tool call begun last.
+    ToolCallDelta(String),
+    /// The open item is complete (for upstreams that mark block boundaries).
+    ItemDone,
+    /// Token usage so far; the latest report wins.
+    Usage(Usage),
+    /// Why generation stopped.
+    Finish(FinishReason),
+}
+
+/// The kind of a tool call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolCallKind {
+    /// A `function_call` with JSON arguments.
+    Function,
+    /// A `custom_tool_call` with freeform input.
+    Custom,
+}
+
+/// Why generation stopped, normalized across providers (see `providers.md` §9.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinishReason {
+    /// Natural end, stop sequence, or tool calls issued.
+    Stop,
+    /// The output token limit was reached.
+    Length,
+    /// A content filter cut the output.
+    ContentFilter,
+}
