@@ -49,6 +49,16 @@ pub fn call_id(response_id: &str, index: usize) -> String {
     id
 }
 
+/// True for response ids every client accepts: `resp_` and at most 64 characters of
+/// `[A-Za-z0-9_-]` in all.
+pub fn is_client_safe_response_id(id: &str) -> bool {
+    id.starts_with("resp_")
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// `n` random bytes as `2n` lowercase hex digits.
 pub fn random_hex(n: usize) -> String {
     let mut out = String::with_capacity(n * 2);

@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod ids;
+pub mod providers;
+pub mod secret;
 pub mod sse;
 pub mod stream;
 

@@ -22,7 +22,7 @@ use switchyard_types::responses::{
     SummaryTextDoneEvent, TextPart, Usage,
 };
 
-use super::event::{FinishReason, StreamEvent, ToolCallKind};
+use super::event::{FinishReason, StreamEvent, ToolCallKind, Upstream};
 use crate::error::{Error, ErrorKind};
 use crate::ids;
 
@@ -52,6 +52,8 @@ struct Relay {
     upstream_id: Option<String>,
     /// The first upstream event has been seen.
     started: bool,
+    /// Events carrying the gateway's own response id have been emitted, so that id must stay.
+    id_exposed: bool,
 }
 
 /// Builds a Responses stream and the final `Response` from provider output.
@@ -99,6 +101,7 @@ impl ResponseBuilder {
 
     /// Emits `response.created` and `response.in_progress`.
     pub fn start(&mut self) {
+        self.relay.id_exposed = self.emit;
         emit!(self, ResponseStreamEvent::Created(self.lifecycle()));
         emit!(self, ResponseStreamEvent::InProgress(self.lifecycle()));
     }
@@ -163,6 +166,21 @@ impl ResponseBuilder {
         }
     }
 
+    /// Applies provider output, draining `items`. Returns true when the upstream signalled the
+    /// end of its output.
+    pub fn apply(&mut self, items: &mut Vec<Upstream>) -> Result<bool, Error> {
+        let mut ended = false;
+        for item in items.drain(..) {
+            match item {
+                Upstream::Event(event) => self.push(event)?,
+                Upstream::Relay(event) => self.relay(event),
+                Upstream::RelayResponse(response) => self.relay_response(*response),
+                Upstream::End => ended = true,
+            }
+        }
+        Ok(ended)
+    }
+
     /// Applies one normalized event.
     pub fn push(&mut self, event: StreamEvent) -> Result<(), Error> {
         if self.terminal {
@@ -182,7 +200,8 @@ impl ResponseBuilder {
                 call_id,
                 name,
                 kind,
-            } => self.tool_call_start(call_id, name, kind),
+                namespace,
+            } => self.tool_call_start(call_id, name, kind, namespace),
             StreamEvent::ToolCallDelta(delta) => self.tool_call_delta(delta)?,
             StreamEvent::ItemDone => self.close_item(ItemStatus::Completed),
             StreamEvent::Usage(usage) => self.response.usage = Some(normalize_usage(usage)),
@@ -497,7 +516,17 @@ impl ResponseBuilder {
 
     // ----- tool calls -----------------------------------------------------------------------
 
-    fn tool_call_start(&mut self, call_id: Option<String>, name: String, kind: ToolCallKind) {
+    fn tool_call_start(
+        &mut self,
+        call_id: Option<String>,
+        name: String,
+        kind: ToolCallKind,
+        namespace: Option<String>,
+    ) {
+        let mut extra = JsonMap::new();
+        if let Some(namespace) = namespace {
+            extra.insert("namespace".into(), Value::String(namespace));
+        }
         self.close_item(ItemStatus::Completed);
         let call_id = call_id
             .filter(|id| !id.is_empty())
@@ -509,7 +538,7 @@ impl ResponseBuilder {
                 arguments: String::new(),
                 call_id,
                 name,
-                extra: JsonMap::new(),
+                extra,
             }),
             ToolCallKind::Custom => Item::CustomToolCall(CustomToolCallItem {
                 id: Some(self.next_item_id("ctc")),
@@ -517,7 +546,7 @@ impl ResponseBuilder {
                 call_id,
                 name,
                 input: String::new(),
-                extra: JsonMap::new(),
+                extra,
             }),
         };
         self.announce(item, Open::ToolCall(kind));
@@ -839,11 +868,18 @@ impl ResponseBuilder {
         self.terminal = true;
     }
 
-    /// Takes the upstream's view of the response while keeping the gateway's id; a terminal
-    /// response with an empty `output` gets the items streamed before it.
+    /// Takes the upstream's view of the response; a terminal response with an empty `output`
+    /// gets the items streamed before it.
+    ///
+    /// The response id: an upstream id that already meets the client contract (`resp_…`, at
+    /// most 64 characters of `[A-Za-z0-9_-]`) is kept, so `previous_response_id` works against
+    /// the upstream directly; any other id is replaced by the gateway's, in every event.
     fn adopt_upstream_response(&mut self, upstream: &mut Response, terminal: bool) {
         if self.relay.upstream_id.is_none() && !upstream.id.is_empty() {
             self.relay.upstream_id = Some(upstream.id.clone());
+            if !self.relay.id_exposed && ids::is_client_safe_response_id(&upstream.id) {
+                self.response.id = upstream.id.clone();
+            }
         }
         upstream.id = self.response.id.clone();
         if terminal && upstream.output.is_empty() && !self.response.output.is_empty() {

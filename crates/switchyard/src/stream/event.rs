@@ -4,7 +4,20 @@
 //! a provider never writes Responses events, it only says "here is text", "a tool call starts",
 //! "usage is now…". The builder decides items, indexes, ids and ordering.
 
-use switchyard_types::responses::Usage;
+use switchyard_types::responses::{Response, ResponseStreamEvent, Usage};
+
+/// One unit of provider output, handed to the response builder.
+#[derive(Debug)]
+pub enum Upstream {
+    /// A normalized event from a translated provider.
+    Event(StreamEvent),
+    /// A native Responses event, relayed.
+    Relay(ResponseStreamEvent),
+    /// A native, complete (non-streamed) `Response`, relayed.
+    RelayResponse(Box<Response>),
+    /// The upstream signalled the end of its output; stop reading.
+    End,
+}
 
 /// One thing a provider observed in its upstream's output.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +41,8 @@ pub enum StreamEvent {
         name: String,
         /// Function call or custom (freeform) tool call.
         kind: ToolCallKind,
+        /// The `namespace` tool the function belongs to, if any.
+        namespace: Option<String>,
     },
     /// More arguments (function) or input (custom tool) for the tool call begun last.
     ToolCallDelta(String),

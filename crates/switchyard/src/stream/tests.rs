@@ -111,6 +111,7 @@ fn reasoning_then_parallel_tool_calls() {
             call_id: Some("call_a".into()),
             name: "get_weather".into(),
             kind: ToolCallKind::Function,
+            namespace: None,
         },
         StreamEvent::ToolCallDelta("{\"city\":".into()),
         StreamEvent::ToolCallDelta("\"Paris\"}".into()),
@@ -118,6 +119,7 @@ fn reasoning_then_parallel_tool_calls() {
             call_id: None,
             name: "get_time".into(),
             kind: ToolCallKind::Function,
+            namespace: None,
         },
         StreamEvent::ToolCallDelta("{}".into()),
         StreamEvent::Finish(FinishReason::Stop),
@@ -274,10 +276,30 @@ fn relay_rewrites_ids_and_fills_an_empty_completed_output() {
     let events: Vec<_> = b.drain().collect();
     grammar::check_stream(&events).unwrap();
     let last = serde_json::to_value(events.last().unwrap()).unwrap();
-    assert_eq!(last["response"]["id"], "resp_0a1b");
+    // A client-safe upstream id is kept.
+    assert_eq!(last["response"]["id"], "resp_up");
     assert_eq!(last["response"]["output"][0]["id"], "msg_up");
     let delta = serde_json::to_value(&events[4]).unwrap();
     assert_eq!(delta["obfuscation"], "zz");
+}
+
+#[test]
+fn relay_replaces_an_upstream_id_clients_cannot_use() {
+    let mut b = builder(true);
+    for event in [
+        json!({"type": "response.created", "response": {"id": "0f9c-uuid:with:colons"}}),
+        json!({"type": "response.completed", "response": {"id": "0f9c-uuid:with:colons",
+            "status": "completed", "completed_at": 1, "output": [],
+            "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}}}),
+    ] {
+        b.relay(serde_json::from_value(event).unwrap());
+    }
+    let events: Vec<_> = b.drain().collect();
+    grammar::check_stream(&events).unwrap();
+    for event in &events {
+        assert_eq!(event.response().unwrap().id, "resp_0a1b");
+    }
+    assert_eq!(b.upstream_response_id(), Some("0f9c-uuid:with:colons"));
 }
 
 #[test]
@@ -317,6 +339,7 @@ fn arb_event() -> impl Strategy<Value = StreamEvent> {
                 } else {
                     ToolCallKind::Function
                 },
+                namespace: None,
             }),
         Just(StreamEvent::ItemDone),
         (0u64..100, 0u64..100).prop_map(|(i, o)| StreamEvent::Usage(Usage {

@@ -1,0 +1,181 @@
+//! The Chat Completions bridge: OpenAI's `/chat/completions` and every compatible server
+//! (vLLM, Ollama, Groq, DeepSeek, Mistral, xAI, OpenRouter, Together, Fireworks, DeepInfra,
+//! Cerebras).
+//!
+//! References: <https://platform.openai.com/docs/api-reference/chat>, and the vendor sections of
+//! `providers.md` §1 and §8.
+
+pub mod flavor;
+pub mod request;
+pub mod response;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use switchyard_types::responses::CreateResponse;
+
+pub use flavor::{FLAVORS, Flavor, flavor};
+
+use super::{
+    Decoder, PreparedCall, Provider, ProviderOptions, UpstreamRequest, classify_openai_error,
+    headers, join_url,
+};
+use crate::error::{Error, ErrorKind};
+use crate::secret::Secret;
+use request::{ChatTarget, to_chat};
+use response::ChatDecoder;
+
+/// A deployment reached through Chat Completions.
+#[derive(Debug)]
+pub struct ChatProvider {
+    flavor: &'static Flavor,
+    model: String,
+    api_base: String,
+    url: String,
+    api_key: Option<Secret>,
+    organization: Option<String>,
+    replay_reasoning: bool,
+    options: ProviderOptions,
+}
+
+impl ChatProvider {
+    /// A provider for `model` on a `flavor` server. `api_base` and `api_key` fall back to the
+    /// flavor's environment variables, then to its default base URL.
+    pub fn new(
+        flavor: &'static Flavor,
+        model: impl Into<String>,
+        api_base: Option<String>,
+        api_key: Option<Secret>,
+        organization: Option<String>,
+        replay_reasoning: Option<bool>,
+        options: ProviderOptions,
+    ) -> Result<Self, String> {
+        let api_base = api_base
+            .filter(|b| !b.is_empty())
+            .or_else(|| env_first(flavor.base_env))
+            .or_else(|| flavor.default_api_base.map(str::to_string))
+            .ok_or_else(|| {
+                format!(
+                    "{} deployments need `api_base` (or {})",
+                    flavor.label,
+                    if flavor.base_env.is_empty() {
+                        "an OpenAI-compatible base URL".to_string()
+                    } else {
+                        flavor.base_env.join(" / ")
+                    }
+                )
+            })?;
+        let api_key = api_key
+            .filter(|k| !k.is_empty())
+            .or_else(|| env_first(flavor.key_env).map(Secret::new));
+        let base = api_base.trim_end_matches('/');
+        let url = if flavor.append_v1 && !base.ends_with("/v1") {
+            join_url(base, "v1/chat/completions")
+        } else {
+            join_url(base, "chat/completions")
+        };
+        Ok(ChatProvider {
+            flavor,
+            model: model.into(),
+            api_base,
+            url,
+            api_key,
+            organization,
+            replay_reasoning: replay_reasoning.unwrap_or(flavor.replay_reasoning),
+            options,
+        })
+    }
+
+    /// True when no API key was configured or found in the environment.
+    pub fn missing_required_key(&self) -> bool {
+        self.flavor.key_required && self.api_key.is_none()
+    }
+
+    fn secrets(&self) -> Vec<Secret> {
+        self.api_key.iter().cloned().collect()
+    }
+}
+
+pub(crate) fn env_first(names: &[&str]) -> Option<String> {
+    names
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+}
+
+impl Provider for ChatProvider {
+    fn name(&self) -> &str {
+        self.flavor.name
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn api_base(&self) -> &str {
+        &self.api_base
+    }
+
+    fn prepare(&self, request: &CreateResponse, stream: bool) -> Result<PreparedCall, Error> {
+        let request: Cow<'_, CreateResponse> = if self.options.defaults.is_empty() {
+            Cow::Borrowed(request)
+        } else {
+            let mut owned = request.clone();
+            self.options.defaults.apply(&mut owned);
+            Cow::Owned(owned)
+        };
+        let target = ChatTarget {
+            flavor: self.flavor,
+            model: &self.model,
+            drop_params: self.options.drop_params,
+            stream,
+            replay_reasoning: self.replay_reasoning,
+        };
+        let (chat, tools) = to_chat(&request, &target)?;
+        let body = serde_json::to_vec(&chat).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("could not encode the request: {e}"),
+            )
+        })?;
+        let auth = self
+            .api_key
+            .as_ref()
+            .map(|key| format!("Bearer {}", key.expose()));
+        let mut pairs: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+        if let Some(auth) = &auth {
+            pairs.push(("authorization", auth));
+        }
+        if let Some(org) = &self.organization {
+            pairs.push(("openai-organization", org));
+        }
+        if stream {
+            pairs.push(("accept", "text/event-stream"));
+        }
+        pairs.extend(
+            self.options
+                .extra_headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let decoder: Box<dyn Decoder> =
+            Box::new(ChatDecoder::new(self.flavor, tools, self.secrets()));
+        Ok(PreparedCall {
+            request: UpstreamRequest {
+                url: self.url.clone(),
+                headers: headers(pairs),
+                body: Bytes::from(body),
+            },
+            decoder,
+        })
+    }
+
+    fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+        let secrets = self.secrets();
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        classify_openai_error(self.flavor.label, status, headers, body, &refs)
+    }
+}

@@ -1,0 +1,390 @@
+//! Chat Completions answer → normalized events.
+//!
+//! One state machine serves both shapes: a streamed chunk's `delta` and a complete body's
+//! `message` carry the same fields, so the body is handled as a single delta followed by the
+//! end of the stream. Deviations handled here: `reasoning_content` or `reasoning`; Mistral's
+//! array `content` with `thinking` parts and tool calls without `index`; whole tool calls in one
+//! chunk (Ollama, Groq, Mistral); usage in a chunk with empty `choices`, on the finish chunk
+//! (DeepSeek), under `x_groq`, or on the choice; in-band `error` chunks (OpenRouter, OpenAI);
+//! Azure's first chunk with empty `choices`; SSE comments; a missing `[DONE]` after a finish.
+
+use serde_json::Value;
+use switchyard_types::chat::{ChatChunk, ChatCompletion, ChatDelta, ChatUsage};
+use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage};
+
+use super::flavor::{Flavor, UsageRule};
+use super::request::{CallTarget, ToolNames};
+use crate::error::{Error, ErrorKind};
+use crate::providers::{Decoder, Upstream, classify_openai_error};
+use crate::secret::Secret;
+use crate::sse::{SseDecoder, SseFrame};
+use crate::stream::{FinishReason, StreamEvent, ToolCallKind};
+
+/// The tool call being received.
+#[derive(Debug)]
+struct OpenCall {
+    index: u32,
+    /// For custom tools, the JSON arguments are collected and decoded at the end, because the
+    /// client must receive the freeform `input`, not the wrapper object.
+    custom_buffer: Option<String>,
+}
+
+/// Decodes a Chat Completions answer.
+pub struct ChatDecoder {
+    flavor: &'static Flavor,
+    tools: ToolNames,
+    secrets: Vec<Secret>,
+    sse: SseDecoder,
+    model_seen: bool,
+    call: Option<OpenCall>,
+    calls_started: u32,
+    finish: Option<FinishReason>,
+    done: bool,
+}
+
+impl ChatDecoder {
+    /// A decoder for an answer from `flavor`, with `tools` mapping function names back.
+    pub fn new(flavor: &'static Flavor, tools: ToolNames, secrets: Vec<Secret>) -> Self {
+        ChatDecoder {
+            flavor,
+            tools,
+            secrets,
+            sse: SseDecoder::new(),
+            model_seen: false,
+            call: None,
+            calls_started: 0,
+            finish: None,
+            done: false,
+        }
+    }
+
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        let data = frame.data.trim();
+        if data == "[DONE]" {
+            return self.finish(out);
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let chunk: ChatChunk = serde_json::from_str(data).map_err(|e| {
+            Error::upstream(
+                ErrorKind::Upstream,
+                format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
+            )
+        })?;
+        if let Some(error) = chunk.error.as_ref() {
+            return Err(self.in_band_error(error));
+        }
+        if frame.event.as_deref() == Some("error") {
+            return Err(
+                self.in_band_error(&serde_json::from_str::<Value>(data).unwrap_or_default())
+            );
+        }
+        self.model(&chunk.model, out);
+        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+            self.delta(&choice.delta, out)?;
+            if let Some(reason) = &choice.finish_reason {
+                self.finish = Some(finish_reason(reason));
+            }
+            if let Some(usage) = &choice.usage {
+                out.push(Upstream::Event(StreamEvent::Usage(self.usage(usage))));
+            }
+        }
+        let groq_usage = chunk
+            .x_groq
+            .as_ref()
+            .and_then(|x| x.get("usage"))
+            .and_then(|u| serde_json::from_value::<ChatUsage>(u.clone()).ok());
+        if let Some(usage) = chunk.usage.as_ref().or(groq_usage.as_ref()) {
+            out.push(Upstream::Event(StreamEvent::Usage(self.usage(usage))));
+        }
+        Ok(())
+    }
+
+    fn model(&mut self, model: &str, out: &mut Vec<Upstream>) {
+        if !self.model_seen && !model.is_empty() {
+            self.model_seen = true;
+            out.push(Upstream::Event(StreamEvent::Model(model.to_string())));
+        }
+    }
+
+    fn delta(&mut self, delta: &ChatDelta, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let reasoning = delta
+            .reasoning_content
+            .as_deref()
+            .or(delta.reasoning.as_deref())
+            .filter(|r| !r.is_empty());
+        if let Some(reasoning) = reasoning {
+            self.flush_call(out);
+            out.push(Upstream::Event(StreamEvent::ReasoningDelta(
+                reasoning.into(),
+            )));
+        }
+        match &delta.content {
+            Some(Value::String(text)) if !text.is_empty() => {
+                self.flush_call(out);
+                out.push(Upstream::Event(StreamEvent::TextDelta(text.clone())));
+            }
+            Some(Value::Array(parts)) => {
+                for part in parts {
+                    self.content_part(part, out);
+                }
+            }
+            _ => {}
+        }
+        if let Some(refusal) = delta.refusal.as_deref().filter(|r| !r.is_empty()) {
+            self.flush_call(out);
+            out.push(Upstream::Event(StreamEvent::RefusalDelta(refusal.into())));
+        }
+        for call in &delta.tool_calls {
+            // Mistral sends whole calls without `index`: an id starts a new call.
+            let index = match (call.index, &self.call) {
+                (Some(index), _) => index,
+                (None, Some(open)) if call.id.is_none() => open.index,
+                (None, _) => self.calls_started,
+            };
+            match &self.call {
+                Some(open) if open.index == index => {}
+                Some(open) if index < open.index => {
+                    return Err(Error::upstream(
+                        ErrorKind::Upstream,
+                        format!(
+                            "{} interleaved the arguments of parallel tool calls, which cannot \
+                             be streamed as Responses items",
+                            self.flavor.label
+                        ),
+                    ));
+                }
+                _ => self.start_call(index, call.id.clone(), call.function.name.clone(), out),
+            }
+            if call.function.arguments.is_empty() {
+                continue;
+            }
+            match self.call.as_mut().and_then(|c| c.custom_buffer.as_mut()) {
+                Some(buffer) => buffer.push_str(&call.function.arguments),
+                None => out.push(Upstream::Event(StreamEvent::ToolCallDelta(
+                    call.function.arguments.clone(),
+                ))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Mistral magistral parts: `{"type":"text"}` and `{"type":"thinking","thinking":[…]}`.
+    fn content_part(&mut self, part: &Value, out: &mut Vec<Upstream>) {
+        match part.get("type").and_then(Value::as_str) {
+            Some("text") => {
+                if let Some(text) = part
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                {
+                    self.flush_call(out);
+                    out.push(Upstream::Event(StreamEvent::TextDelta(text.into())));
+                }
+            }
+            Some("thinking") => {
+                let texts = part.get("thinking").and_then(Value::as_array);
+                for text in texts.into_iter().flatten() {
+                    if let Some(t) = text
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .filter(|t| !t.is_empty())
+                    {
+                        self.flush_call(out);
+                        out.push(Upstream::Event(StreamEvent::ReasoningDelta(t.into())));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn start_call(
+        &mut self,
+        index: u32,
+        id: Option<String>,
+        name: Option<String>,
+        out: &mut Vec<Upstream>,
+    ) {
+        self.flush_call(out);
+        self.calls_started = self.calls_started.max(index + 1);
+        let chat_name = name.unwrap_or_default();
+        let (name, kind, namespace) = match self.tools.get(&chat_name) {
+            Some(CallTarget::Custom { name }) => (name.clone(), ToolCallKind::Custom, None),
+            Some(CallTarget::Namespaced { namespace, name }) => (
+                name.clone(),
+                ToolCallKind::Function,
+                Some(namespace.clone()),
+            ),
+            None => (chat_name, ToolCallKind::Function, None),
+        };
+        out.push(Upstream::Event(StreamEvent::ToolCallStart {
+            call_id: id,
+            name,
+            kind,
+            namespace,
+        }));
+        self.call = Some(OpenCall {
+            index,
+            custom_buffer: (kind == ToolCallKind::Custom).then(String::new),
+        });
+    }
+
+    /// Emits the decoded input of a custom tool call that was being collected.
+    fn flush_call(&mut self, out: &mut Vec<Upstream>) {
+        let Some(buffer) = self.call.as_mut().and_then(|c| c.custom_buffer.take()) else {
+            return;
+        };
+        let input = serde_json::from_str::<Value>(&buffer)
+            .ok()
+            .and_then(|v| v.get("input").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or(buffer);
+        out.push(Upstream::Event(StreamEvent::ToolCallDelta(input)));
+    }
+
+    fn finish(&mut self, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        self.done = true;
+        self.flush_call(out);
+        out.push(Upstream::Event(StreamEvent::Finish(
+            self.finish.clone().unwrap_or(FinishReason::Stop),
+        )));
+        out.push(Upstream::End);
+        Ok(())
+    }
+
+    fn in_band_error(&self, error: &Value) -> Error {
+        let numeric = |key: &str| {
+            error
+                .get(key)
+                .and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))
+                .filter(|c| (400..600).contains(c))
+        };
+        let status = numeric("code")
+            .or_else(|| numeric("status_code"))
+            .unwrap_or(500) as u16;
+        let body = serde_json::json!({"error": error}).to_string();
+        let secrets: Vec<&Secret> = self.secrets.iter().collect();
+        classify_openai_error(
+            self.flavor.label,
+            status,
+            &http::HeaderMap::new(),
+            body.as_bytes(),
+            &secrets,
+        )
+    }
+
+    fn usage(&self, usage: &ChatUsage) -> Usage {
+        chat_usage(usage, self.flavor.usage)
+    }
+}
+
+/// Chat usage in Responses terms (`providers.md` §9.2).
+pub fn chat_usage(usage: &ChatUsage, rule: UsageRule) -> Usage {
+    let cached = match rule {
+        UsageRule::DeepSeek => usage
+            .prompt_cache_hit_tokens
+            .unwrap_or(usage.prompt_tokens_details.cached_tokens),
+        _ => usage.prompt_tokens_details.cached_tokens,
+    };
+    let reasoning = usage
+        .completion_tokens_details
+        .reasoning_tokens
+        .max(usage.reasoning_tokens.unwrap_or(0));
+    let output = match rule {
+        UsageRule::ReasoningExcluded => usage.completion_tokens + reasoning,
+        _ => usage.completion_tokens,
+    };
+    let input = usage.prompt_tokens;
+    Usage {
+        input_tokens: input,
+        input_tokens_details: InputTokensDetails {
+            cached_tokens: cached,
+            ..Default::default()
+        },
+        output_tokens: output,
+        output_tokens_details: OutputTokensDetails {
+            reasoning_tokens: reasoning,
+            ..Default::default()
+        },
+        total_tokens: usage.total_tokens.max(input + output),
+        ..Default::default()
+    }
+}
+
+fn finish_reason(reason: &str) -> FinishReason {
+    match reason {
+        "length" | "max_tokens" | "model_length" => FinishReason::Length,
+        "content_filter" | "refusal" => FinishReason::ContentFilter,
+        _ => FinishReason::Stop,
+    }
+}
+
+impl Decoder for ChatDecoder {
+    fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let completion: ChatCompletion = serde_json::from_slice(body).map_err(|e| {
+            Error::upstream(
+                ErrorKind::Upstream,
+                format!(
+                    "{} returned an unreadable completion: {e}",
+                    self.flavor.label
+                ),
+            )
+        })?;
+        if let Some(error) = completion.extra.get("error").filter(|e| !e.is_null()) {
+            return Err(self.in_band_error(error));
+        }
+        self.model(&completion.model, out);
+        let Some(choice) = completion.choices.iter().find(|c| c.index == 0) else {
+            return Err(Error::upstream(
+                ErrorKind::Upstream,
+                format!(
+                    "{} returned a completion without choices",
+                    self.flavor.label
+                ),
+            ));
+        };
+        self.delta(&choice.message, out)?;
+        self.finish = choice.finish_reason.as_deref().map(finish_reason);
+        if let Some(usage) = &completion.usage {
+            out.push(Upstream::Event(StreamEvent::Usage(self.usage(usage))));
+        }
+        self.finish(out)
+    }
+
+    fn chunk(&mut self, chunk: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let mut frames = Vec::new();
+        self.sse.feed(chunk, |frame| frames.push(frame));
+        for frame in frames {
+            self.frame(frame, out)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if let Some(frame) = self.sse.finish() {
+            self.frame(frame, out)?;
+        }
+        if self.done {
+            return Ok(());
+        }
+        if self.finish.is_some() {
+            // Some servers (Groq after an error, some proxies) omit `[DONE]`; a finish reason
+            // already said the answer is whole.
+            return self.finish(out);
+        }
+        Err(Error::upstream(
+            ErrorKind::Upstream,
+            format!(
+                "{} closed the stream before the answer was complete",
+                self.flavor.label
+            ),
+        ))
+    }
+}

@@ -1,0 +1,253 @@
+//! Native Responses API pass-through: `POST {api_base}/responses`.
+//!
+//! The request is forwarded with every field the client sent, unknown ones included, except the
+//! gateway's own (`fallbacks`, `mock_testing_*`, …). Streamed events are relayed one by one
+//! through the [`ResponseBuilder`](crate::stream::ResponseBuilder), which renumbers them, owns
+//! the response id where the upstream's is unfit for clients, and closes the stream properly if
+//! the upstream breaks off.
+//!
+//! Reference: <https://platform.openai.com/docs/api-reference/responses>.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use switchyard_types::responses::{CreateResponse, Response, ResponseStreamEvent};
+
+use super::openai_chat::env_first;
+use super::{
+    Decoder, PreparedCall, Provider, ProviderOptions, Upstream, UpstreamRequest,
+    classify_openai_error, headers, join_url,
+};
+use crate::error::{Error, ErrorKind};
+use crate::secret::Secret;
+use crate::sse::{SseDecoder, SseFrame};
+
+/// Request fields that configure the gateway and must not reach the upstream.
+pub const GATEWAY_FIELDS: &[&str] = &[
+    "fallbacks",
+    "context_window_fallbacks",
+    "content_policy_fallbacks",
+    "num_retries",
+    "mock_response",
+    "mock_testing_fallbacks",
+    "mock_testing_content_policy_fallbacks",
+    "mock_testing_context_window_fallbacks",
+    "litellm_metadata",
+    "drop_params",
+    "allowed_openai_params",
+    "api_key",
+    "api_base",
+    "api_version",
+    "litellm_trace_id",
+    "tags",
+];
+
+/// A deployment that speaks the Responses API.
+#[derive(Debug)]
+pub struct ResponsesProvider {
+    name: String,
+    model: String,
+    api_base: String,
+    url: String,
+    api_key: Option<Secret>,
+    organization: Option<String>,
+    options: ProviderOptions,
+}
+
+impl ResponsesProvider {
+    /// A pass-through deployment. `api_base` and `api_key` fall back to `OPENAI_BASE_URL` /
+    /// `OPENAI_API_BASE` and `OPENAI_API_KEY` for the `openai` provider.
+    pub fn new(
+        name: &str,
+        model: impl Into<String>,
+        api_base: Option<String>,
+        api_key: Option<Secret>,
+        organization: Option<String>,
+        options: ProviderOptions,
+    ) -> Result<Self, String> {
+        let is_openai = name == "openai";
+        let api_base = api_base
+            .filter(|b| !b.is_empty())
+            .or_else(|| {
+                is_openai
+                    .then(|| env_first(&["OPENAI_BASE_URL", "OPENAI_API_BASE"]))
+                    .flatten()
+            })
+            .or_else(|| is_openai.then(|| "https://api.openai.com/v1".to_string()))
+            .ok_or_else(|| {
+                format!("{name} deployments that speak the Responses API need `api_base`")
+            })?;
+        let api_key = api_key.filter(|k| !k.is_empty()).or_else(|| {
+            is_openai
+                .then(|| env_first(&["OPENAI_API_KEY"]))
+                .flatten()
+                .map(Secret::new)
+        });
+        Ok(ResponsesProvider {
+            name: name.to_string(),
+            model: model.into(),
+            url: join_url(&api_base, "responses"),
+            api_base,
+            api_key,
+            organization,
+            options,
+        })
+    }
+
+    /// True when no API key was configured or found (required by OpenAI itself).
+    pub fn missing_required_key(&self) -> bool {
+        self.name == "openai" && self.api_key.is_none()
+    }
+}
+
+impl Provider for ResponsesProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn api_base(&self) -> &str {
+        &self.api_base
+    }
+
+    fn is_native_responses(&self) -> bool {
+        true
+    }
+
+    fn prepare(&self, request: &CreateResponse, stream: bool) -> Result<PreparedCall, Error> {
+        let mut outgoing = request.clone();
+        self.options.defaults.apply(&mut outgoing);
+        outgoing.model = Some(self.model.clone());
+        outgoing.stream = stream.then_some(true);
+        for field in GATEWAY_FIELDS {
+            outgoing.extra.shift_remove(*field);
+        }
+        let body = serde_json::to_vec(&outgoing).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("could not encode the request: {e}"),
+            )
+        })?;
+        let auth = self
+            .api_key
+            .as_ref()
+            .map(|key| format!("Bearer {}", key.expose()));
+        let mut pairs: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+        if let Some(auth) = &auth {
+            pairs.push(("authorization", auth));
+        }
+        if let Some(org) = &self.organization {
+            pairs.push(("openai-organization", org));
+        }
+        if stream {
+            pairs.push(("accept", "text/event-stream"));
+        }
+        pairs.extend(
+            self.options
+                .extra_headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        Ok(PreparedCall {
+            request: UpstreamRequest {
+                url: self.url.clone(),
+                headers: headers(pairs),
+                body: Bytes::from(body),
+            },
+            decoder: Box::new(ResponsesDecoder::new(self.name.clone())),
+        })
+    }
+
+    fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+        let secrets: Vec<&Secret> = self.api_key.iter().collect();
+        classify_openai_error(&self.name, status, headers, body, &secrets)
+    }
+}
+
+/// Reads a Responses answer: one `Response` body, or its event stream.
+pub struct ResponsesDecoder {
+    provider: String,
+    sse: SseDecoder,
+    done: bool,
+}
+
+impl ResponsesDecoder {
+    /// A decoder for answers from `provider`.
+    pub fn new(provider: String) -> Self {
+        ResponsesDecoder {
+            provider,
+            sse: SseDecoder::new(),
+            done: false,
+        }
+    }
+
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) {
+        if self.done {
+            return;
+        }
+        let data = frame.data.trim();
+        if data == "[DONE]" {
+            // Not part of the Responses protocol, but some compatible servers send it.
+            self.done = true;
+            out.push(Upstream::End);
+            return;
+        }
+        match serde_json::from_str::<ResponseStreamEvent>(data) {
+            Ok(event) => {
+                let terminal = event.is_terminal();
+                out.push(Upstream::Relay(event));
+                if terminal {
+                    self.done = true;
+                    out.push(Upstream::End);
+                }
+            }
+            // Clients skip what they cannot parse; so does a relay, loudly.
+            Err(e) => tracing::warn!(
+                provider = %self.provider,
+                error = %e,
+                "skipping an unparsable upstream event"
+            ),
+        }
+    }
+}
+
+impl Decoder for ResponsesDecoder {
+    fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let response: Response = serde_json::from_slice(body).map_err(|e| {
+            Error::upstream(
+                ErrorKind::Upstream,
+                format!("{} returned an unreadable response: {e}", self.provider),
+            )
+        })?;
+        out.push(Upstream::RelayResponse(Box::new(response)));
+        out.push(Upstream::End);
+        Ok(())
+    }
+
+    fn chunk(&mut self, chunk: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let mut frames = Vec::new();
+        self.sse.feed(chunk, |frame| frames.push(frame));
+        for frame in frames {
+            self.frame(frame, out);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if let Some(frame) = self.sse.finish() {
+            self.frame(frame, out);
+        }
+        if self.done {
+            return Ok(());
+        }
+        Err(Error::upstream(
+            ErrorKind::Upstream,
+            format!(
+                "{} closed the stream before response.completed",
+                self.provider
+            ),
+        ))
+    }
+}
