@@ -22,7 +22,7 @@ use switchyard_types::responses::CreateResponse;
 use crate::error::Error;
 pub use crate::stream::Upstream;
 
-pub(crate) use openai_errors::{classify_openai_error, retry_after_from};
+pub(crate) use openai_errors::classify_openai_error;
 
 /// An HTTP request ready to send upstream.
 #[derive(Debug, Clone)]

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use http::HeaderMap;
 use switchyard_types::responses::{CreateResponse, Response, ResponseStreamEvent};
 
-use super::openai_chat::env_first;
 use super::{
     Decoder, PreparedCall, Provider, ProviderOptions, Upstream, UpstreamRequest,
     classify_openai_error, headers, join_url,
@@ -54,35 +53,16 @@ pub struct ResponsesProvider {
 }
 
 impl ResponsesProvider {
-    /// A pass-through deployment. `api_base` and `api_key` fall back to `OPENAI_BASE_URL` /
-    /// `OPENAI_API_BASE` and `OPENAI_API_KEY` for the `openai` provider.
+    /// A pass-through deployment of `name` (the provider prefix) at `api_base`.
     pub fn new(
         name: &str,
         model: impl Into<String>,
-        api_base: Option<String>,
+        api_base: String,
         api_key: Option<Secret>,
         organization: Option<String>,
         options: ProviderOptions,
-    ) -> Result<Self, String> {
-        let is_openai = name == "openai";
-        let api_base = api_base
-            .filter(|b| !b.is_empty())
-            .or_else(|| {
-                is_openai
-                    .then(|| env_first(&["OPENAI_BASE_URL", "OPENAI_API_BASE"]))
-                    .flatten()
-            })
-            .or_else(|| is_openai.then(|| "https://api.openai.com/v1".to_string()))
-            .ok_or_else(|| {
-                format!("{name} deployments that speak the Responses API need `api_base`")
-            })?;
-        let api_key = api_key.filter(|k| !k.is_empty()).or_else(|| {
-            is_openai
-                .then(|| env_first(&["OPENAI_API_KEY"]))
-                .flatten()
-                .map(Secret::new)
-        });
-        Ok(ResponsesProvider {
+    ) -> Self {
+        ResponsesProvider {
             name: name.to_string(),
             model: model.into(),
             url: join_url(&api_base, "responses"),
@@ -90,7 +70,7 @@ impl ResponsesProvider {
             api_key,
             organization,
             options,
-        })
+        }
     }
 
     /// True when no API key was configured or found (required by OpenAI itself).

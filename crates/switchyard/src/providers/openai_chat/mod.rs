@@ -43,42 +43,24 @@ pub struct ChatProvider {
 }
 
 impl ChatProvider {
-    /// A provider for `model` on a `flavor` server. `api_base` and `api_key` fall back to the
-    /// flavor's environment variables, then to its default base URL.
+    /// A provider for `model` on a `flavor` server at `api_base` (already resolved from the
+    /// config, the flavor's environment variables or its default).
     pub fn new(
         flavor: &'static Flavor,
         model: impl Into<String>,
-        api_base: Option<String>,
+        api_base: String,
         api_key: Option<Secret>,
         organization: Option<String>,
         replay_reasoning: Option<bool>,
         options: ProviderOptions,
-    ) -> Result<Self, String> {
-        let api_base = api_base
-            .filter(|b| !b.is_empty())
-            .or_else(|| env_first(flavor.base_env))
-            .or_else(|| flavor.default_api_base.map(str::to_string))
-            .ok_or_else(|| {
-                format!(
-                    "{} deployments need `api_base` (or {})",
-                    flavor.label,
-                    if flavor.base_env.is_empty() {
-                        "an OpenAI-compatible base URL".to_string()
-                    } else {
-                        flavor.base_env.join(" / ")
-                    }
-                )
-            })?;
-        let api_key = api_key
-            .filter(|k| !k.is_empty())
-            .or_else(|| env_first(flavor.key_env).map(Secret::new));
+    ) -> Self {
         let base = api_base.trim_end_matches('/');
         let url = if flavor.append_v1 && !base.ends_with("/v1") {
             join_url(base, "v1/chat/completions")
         } else {
             join_url(base, "chat/completions")
         };
-        Ok(ChatProvider {
+        ChatProvider {
             flavor,
             model: model.into(),
             api_base,
@@ -87,7 +69,7 @@ impl ChatProvider {
             organization,
             replay_reasoning: replay_reasoning.unwrap_or(flavor.replay_reasoning),
             options,
-        })
+        }
     }
 
     /// True when no API key was configured or found in the environment.
@@ -98,12 +80,6 @@ impl ChatProvider {
     fn secrets(&self) -> Vec<Secret> {
         self.api_key.iter().cloned().collect()
     }
-}
-
-pub(crate) fn env_first(names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }
 
 impl Provider for ChatProvider {

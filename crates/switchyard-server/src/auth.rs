@@ -1,0 +1,72 @@
+//! Master-key authentication: `Authorization: Bearer <key>`, or LiteLLM's `x-litellm-api-key`,
+//! or Azure-style `api-key`. Compared in constant time.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
+use subtle::ConstantTimeEq;
+use switchyard::{Error, ErrorKind};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Rejects requests without the master key (when one is configured).
+pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(expected) = state.master_key() else {
+        return next.run(request).await;
+    };
+    match presented_key(request.headers()) {
+        Some(key) if bool::from(key.as_bytes().ct_eq(expected.expose().as_bytes())) => {
+            next.run(request).await
+        }
+        presented => {
+            let message = if presented.is_some() {
+                "Incorrect API key provided. Use the gateway's master key."
+            } else {
+                "Missing API key. Send it as `Authorization: Bearer <key>`."
+            };
+            let error = Error {
+                code: Some("invalid_api_key".into()),
+                ..Error::new(ErrorKind::Authentication, message)
+            };
+            ApiError::from(error).into_response()
+        }
+    }
+}
+
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(auth) = value("authorization") {
+        let token = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("bearer "))
+            .unwrap_or(auth);
+        return Some(token.trim());
+    }
+    for name in ["x-litellm-api-key", "api-key"] {
+        if let Some(key) = value(name) {
+            return Some(key.strip_prefix("Bearer ").unwrap_or(key).trim());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_accepted_header() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer sk-1".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("sk-1"));
+        let mut h = HeaderMap::new();
+        h.insert("x-litellm-api-key", "Bearer sk-2".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("sk-2"));
+        let mut h = HeaderMap::new();
+        h.insert("api-key", "sk-3".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("sk-3"));
+        assert_eq!(presented_key(&HeaderMap::new()), None);
+    }
+}

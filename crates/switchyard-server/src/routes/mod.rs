@@ -1,0 +1,35 @@
+//! HTTP routes.
+
+pub mod health;
+pub mod models;
+pub mod responses;
+
+use axum::response::{IntoResponse, Response};
+use http::{Method, Uri};
+use switchyard::{Error, ErrorKind};
+
+use crate::error::ApiError;
+
+/// Any unknown path.
+pub async fn not_found(method: Method, uri: Uri) -> Response {
+    let error = Error {
+        code: Some("unknown_url".into()),
+        ..Error::new(
+            ErrorKind::NotFound,
+            format!("Unknown request URL: {method} {}.", uri.path()),
+        )
+    };
+    ApiError(error).into_response()
+}
+
+/// A known path with the wrong method.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let error = Error::invalid_request(
+        format!("{method} is not allowed on {}.", uri.path()),
+        None,
+    )
+    .with_code("method_not_allowed");
+    let mut response = ApiError(error).into_response();
+    *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+    response
+}

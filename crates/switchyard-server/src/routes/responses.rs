@@ -1,0 +1,160 @@
+//! `POST /v1/responses` (also `/responses` and `/openai/v1/responses`; `?beta=true` is
+//! accepted and means nothing more).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use switchyard::types::responses::CreateResponse;
+use switchyard::{CallContext, Error, ErrorKind, Execution, Output, ids};
+
+use crate::error::ApiError;
+use crate::sse;
+use crate::state::AppState;
+
+/// Creates a response, as JSON or as a stream of server-sent events.
+pub async fn create(State(state): State<AppState>, body: Body) -> Response {
+    let request_id = ids::request_id();
+    let result = async {
+        let bytes = read_body(body, state.max_body()).await?;
+        let request = parse(&bytes)?;
+        let ctx = CallContext {
+            request_id: request_id.clone(),
+        };
+        state.gateway().execute(request, ctx).await
+    }
+    .await;
+    let mut response = match result {
+        Ok(execution) => answer(execution),
+        Err(error) => ApiError(error).into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+fn answer(execution: Execution) -> Response {
+    let Execution { deployment, output } = execution;
+    let mut response = match output {
+        Output::Response(response) => Json(response).into_response(),
+        Output::Stream(stream) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream; charset=utf-8"),
+            );
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            // Tells nginx-style proxies not to buffer the stream.
+            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            (StatusCode::OK, headers, sse::body(stream)).into_response()
+        }
+    };
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("x-litellm-model-id", deployment.id.as_str()),
+        ("x-litellm-model-group", deployment.model_name.as_str()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    response
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // axum wraps http-body-util's `LengthLimitError`, which is not re-exported; its
+        // message is the stable way to recognise it.
+        let mut too_large = false;
+        let mut source: Option<&dyn std::error::Error> = Some(&e);
+        while let Some(cause) = source {
+            too_large |= cause.to_string().contains("length limit exceeded");
+            source = cause.source();
+        }
+        if too_large {
+            Error {
+                code: Some("request_too_large".into()),
+                ..Error::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!("The request body exceeds the limit of {limit} bytes."),
+                )
+            }
+        } else {
+            Error::invalid_request(format!("Could not read the request body: {e}."), None)
+        }
+    })
+}
+
+/// Parses the body, naming the parameter at fault when a field has the wrong type.
+fn parse(bytes: &[u8]) -> Result<CreateResponse, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let request: CreateResponse = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => Error::invalid_request(
+                    format!("The request body is not valid JSON: {inner}."),
+                    None,
+                )
+                .with_code("invalid_json"),
+                Category::Data if path == "." => {
+                    Error::invalid_request("The request body must be a JSON object.", None)
+                        .with_code("invalid_json")
+                }
+                Category::Data => {
+                    let detail = match path.as_str() {
+                        "input" => "expected a string or an array of input items".to_string(),
+                        "tool_choice" => {
+                            "expected \"none\", \"auto\", \"required\" or an object".to_string()
+                        }
+                        _ => strip_position(&inner.to_string()),
+                    };
+                    Error::invalid_request(format!("Invalid type for '{path}': {detail}."), Some(&path))
+                        .with_code("invalid_type")
+                }
+            }
+        })?;
+    deserializer.end().map_err(|e| {
+        Error::invalid_request(format!("The request body is not valid JSON: {e}."), None)
+            .with_code("invalid_json")
+    })?;
+    Ok(request)
+}
+
+/// serde_json appends " at line 1 column 42", which means nothing to a client.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_name_the_parameter() {
+        let err = parse(br#"{"model": "m", "input": "x", "temperature": "hot"}"#).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("temperature"));
+        assert!(err.message.starts_with("Invalid type for 'temperature'"), "{}", err.message);
+        assert!(!err.message.contains("line 1"), "{}", err.message);
+
+        let err = parse(br#"{"model": "m", "input": 42}"#).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("input"));
+
+        let err = parse(br#"{"model": "m", "input": [{"role": "user", "content": 7}]}"#).unwrap_err();
+        assert_eq!(err.status(), 400);
+
+        let err = parse(b"{\"model\": ").unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("invalid_json"));
+        let err = parse(b"[1, 2]").unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("invalid_json"));
+        let err = parse(br#"{"model": "m"} trailing"#).unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("invalid_json"));
+    }
+}

@@ -1,0 +1,238 @@
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Env {
+    Env::with_overlay(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// The representative config of `litellm-compat.md` §1, as a LiteLLM user would have it.
+const LITELLM_CONFIG: &str = r#"
+model_list:
+  - model_name: gpt-4o                      # the name clients send as "model"
+    litellm_params:
+      model: azure/gpt-4o-eastus
+      api_base: os.environ/AZURE_API_BASE
+      api_key: os.environ/AZURE_API_KEY
+      api_version: "2025-04-01-preview"
+      rpm: 600
+      tpm: 200000
+    model_info:
+      id: azure-eastus-gpt4o
+      base_model: azure/gpt-4o
+  - model_name: gpt-4o
+    litellm_params:
+      model: openai/gpt-4o
+      api_key: os.environ/OPENAI_API_KEY
+      rpm: 300
+  - model_name: claude-sonnet
+    litellm_params:
+      model: bedrock/us.anthropic.claude-sonnet-4-20250514-v1:0
+      aws_region_name: us-east-1
+      aws_access_key_id: os.environ/AWS_ACCESS_KEY_ID
+      aws_secret_access_key: os.environ/AWS_SECRET_ACCESS_KEY
+  - model_name: local-llama
+    litellm_params:
+      model: hosted_vllm/meta-llama/Llama-3.1-8B-Instruct
+      api_base: http://vllm:8000/v1
+      timeout: 30
+      stream_timeout: "5"
+      max_retries: 2
+      temperature: 0.2
+      max_tokens: 512
+    model_info:
+      supported_endpoints: ["/v1/chat/completions"]
+
+litellm_settings:
+  drop_params: true
+  callbacks: ["prometheus"]
+  num_retries: 3
+  request_timeout: 600
+
+router_settings:
+  routing_strategy: simple-shuffle
+  num_retries: 2
+  fallbacks: [{"gpt-4o": ["claude-sonnet"]}]
+  redis_host: os.environ/REDIS_HOST
+
+general_settings:
+  master_key: os.environ/LITELLM_MASTER_KEY
+  database_url: os.environ/DATABASE_URL
+"#;
+
+fn litellm_env() -> Env {
+    env(&[
+        ("AZURE_API_BASE", "https://x.openai.azure.com"),
+        ("AZURE_API_KEY", "az-key"),
+        ("OPENAI_API_KEY", "sk-openai"),
+        ("AWS_ACCESS_KEY_ID", "AKIA"),
+        ("AWS_SECRET_ACCESS_KEY", "aws-secret-value"),
+        ("REDIS_HOST", "localhost"),
+        ("LITELLM_MASTER_KEY", "sk-master"),
+        ("DATABASE_URL", "postgres://db"),
+    ])
+}
+
+#[test]
+fn reads_a_litellm_config_as_it_is() {
+    let config = Config::from_yaml_with_env(LITELLM_CONFIG, &litellm_env()).unwrap();
+    assert_eq!(config.deployments.len(), 4);
+    let azure = &config.deployments[0];
+    assert_eq!(azure.model_name, "gpt-4o");
+    assert_eq!(azure.model, "azure/gpt-4o-eastus");
+    assert_eq!(azure.api_base.as_deref(), Some("https://x.openai.azure.com"));
+    assert_eq!(azure.api_key.as_ref().unwrap().expose(), "az-key");
+    assert_eq!(azure.id.as_deref(), Some("azure-eastus-gpt4o"));
+    assert_eq!(azure.later_params["rpm"], 600);
+
+    let llama = &config.deployments[3];
+    assert_eq!(llama.timeout, Some(Duration::from_secs(30)));
+    assert_eq!(llama.stream_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(llama.max_retries, Some(2));
+    assert_eq!(llama.defaults.temperature, Some(0.2));
+    assert_eq!(llama.defaults.max_output_tokens, Some(512));
+    assert_eq!(
+        llama.supported_endpoints.as_deref(),
+        Some(&["/v1/chat/completions".to_string()][..])
+    );
+
+    assert!(config.drop_params);
+    assert_eq!(config.request_timeout, Some(Duration::from_secs(600)));
+    assert_eq!(config.master_key.as_ref().unwrap().expose(), "sk-master");
+
+    let warning = config.warning().unwrap();
+    for key in [
+        "litellm_settings.callbacks",
+        "litellm_settings.num_retries",
+        "router_settings.routing_strategy",
+        "router_settings.fallbacks",
+        "general_settings.database_url",
+        "model_list[0].litellm_params.rpm",
+        "model_list[2].litellm_params.aws_region_name",
+    ] {
+        assert!(warning.contains(key), "{key} missing from: {warning}");
+    }
+    assert!(config.unknown.is_empty(), "{:?}", config.unknown);
+}
+
+#[test]
+fn a_missing_variable_is_named_with_its_path() {
+    let err = Config::from_yaml_with_env(LITELLM_CONFIG, &env(&[])).unwrap_err();
+    assert!(
+        err.0.contains("AZURE_API_BASE") && err.0.contains("model_list[0].litellm_params.api_base"),
+        "{err}"
+    );
+}
+
+#[test]
+fn environment_variables_feed_references() {
+    let config = Config::from_yaml_with_env(
+        r#"
+environment_variables:
+  MY_KEY: sk-from-config
+model_list:
+  - model_name: m
+    litellm_params: {model: openai/gpt-4o, api_key: os.environ/MY_KEY}
+"#,
+        &env(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.deployments[0].api_key.as_ref().unwrap().expose(),
+        "sk-from-config"
+    );
+    assert_eq!(config.env.get("MY_KEY").as_deref(), Some("sk-from-config"));
+}
+
+#[test]
+fn unknown_keys_are_listed_not_fatal() {
+    let config = Config::from_yaml_with_env(
+        r#"
+model_list:
+  - model_name: m
+    litellm_params: {model: openai/gpt-4o, frobnicate: 1}
+    mystery: true
+litellm_settings: {drop_params: "true", made_up_setting: 1}
+totally_new_section: {}
+"#,
+        &env(&[]),
+    )
+    .unwrap();
+    assert!(config.drop_params);
+    assert_eq!(
+        config.unknown,
+        [
+            "litellm_settings.made_up_setting",
+            "model_list[0].litellm_params.frobnicate",
+            "model_list[0].mystery",
+            "totally_new_section"
+        ]
+    );
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    for (yaml, key) in [
+        ("model_list: {}", "model_list"),
+        ("model_list: [{litellm_params: {model: x}}]", "model_list[0].model_name"),
+        ("model_list: [{model_name: m, litellm_params: {}}]", "model_list[0].litellm_params.model"),
+        (
+            "model_list: [{model_name: m, litellm_params: {model: x, timeout: soon}}]",
+            "model_list[0].litellm_params.timeout",
+        ),
+        ("litellm_settings: {drop_params: maybe}", "litellm_settings.drop_params"),
+        ("general_settings: [1]", "general_settings"),
+    ] {
+        let err = Config::from_yaml_with_env(yaml, &env(&[])).unwrap_err();
+        assert!(err.0.contains(key), "{yaml}: {err}");
+    }
+}
+
+#[test]
+fn yaml_anchors_and_merges_work() {
+    let config = Config::from_yaml_with_env(
+        r#"
+x-common: &common
+  api_base: http://local:8000/v1
+  timeout: 12
+model_list:
+  - model_name: a
+    litellm_params:
+      <<: *common
+      model: hosted_vllm/a
+"#,
+        &env(&[]),
+    )
+    .unwrap();
+    let d = &config.deployments[0];
+    assert_eq!(d.api_base.as_deref(), Some("http://local:8000/v1"));
+    assert_eq!(d.timeout, Some(Duration::from_secs(12)));
+    assert_eq!(config.unknown, ["x-common"]);
+}
+
+#[test]
+fn describe_never_prints_secrets() {
+    let config = Config::from_yaml_with_env(LITELLM_CONFIG, &litellm_env()).unwrap();
+    let text = config.describe();
+    assert!(text.contains("local-llama -> hosted_vllm/meta-llama/Llama-3.1-8B-Instruct"));
+    for secret in ["az-key", "sk-openai", "sk-master", "aws-secret-value"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+#[test]
+fn switchyard_settings() {
+    let config = Config::from_yaml_with_env(
+        "switchyard_settings: {stream_keepalive_seconds: 0, shutdown_grace_seconds: 3}",
+        &env(&[]),
+    )
+    .unwrap();
+    assert_eq!(config.switchyard.stream_keepalive, None);
+    assert_eq!(config.switchyard.shutdown_grace, Duration::from_secs(3));
+}

@@ -1,0 +1,553 @@
+//! Model groups and their deployments.
+//!
+//! Deployments sharing a `model_name` form a group; a request names a group. Names containing
+//! `*` are LiteLLM wildcards (`model_name: "openai/*"` with `model: "openai/*"` serves any
+//! `openai/...` model): the part matched by `*` replaces the `*` in the upstream model, and the
+//! resulting deployment is built once and cached. Choosing among a group's deployments is
+//! uniform here; weighted and load-aware routing belongs to the router.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use switchyard_types::JsonMap;
+
+use crate::config::{Config, DeploymentConfig, Env};
+use crate::error::{Error, ErrorKind};
+use crate::providers::openai_chat::{ChatProvider, Flavor, flavor};
+use crate::providers::openai_responses::ResponsesProvider;
+use crate::providers::{PreparedCall, Provider, ProviderOptions};
+use crate::secret::Secret;
+
+/// A deployment ready to serve.
+#[derive(Debug)]
+pub struct Deployment {
+    /// `model_info.id`, or a stable id derived from the entry.
+    pub id: String,
+    /// The group it belongs to.
+    pub model_name: String,
+    /// How to reach it.
+    pub provider: Arc<dyn Provider>,
+    /// Whole-request timeout.
+    pub timeout: Option<Duration>,
+    /// Time allowed until a stream's first output.
+    pub stream_timeout: Option<Duration>,
+    /// Retries on this deployment for failures worth retrying.
+    pub max_retries: u32,
+    /// `model_info`.
+    pub model_info: JsonMap,
+}
+
+/// Providers LiteLLM knows that this version cannot call yet.
+const NOT_YET: &[&str] = &[
+    "anthropic",
+    "bedrock",
+    "vertex_ai",
+    "vertex_ai_beta",
+    "gemini",
+    "azure",
+    "azure_ai",
+    "cohere",
+    "huggingface",
+    "sagemaker",
+    "watsonx",
+    "databricks",
+    "perplexity",
+    "litellm_proxy",
+];
+
+/// Builds the provider for one config entry, with `model` as the upstream model string.
+fn build_provider(
+    d: &DeploymentConfig,
+    model: &str,
+    env: &Env,
+    global_drop_params: bool,
+) -> Result<(Arc<dyn Provider>, Option<String>), String> {
+    let (prefix, upstream) = match &d.custom_llm_provider {
+        Some(provider) => (provider.as_str(), model),
+        None => split_model(model)?,
+    };
+    let options = ProviderOptions {
+        drop_params: d.drop_params.unwrap_or(global_drop_params),
+        extra_headers: d.extra_headers.clone(),
+        defaults: d.defaults.clone(),
+    };
+    let lists_responses = d.supported_endpoints.as_ref().map(|list| {
+        list.iter()
+            .any(|e| e.trim_end_matches('/').ends_with("/responses"))
+    });
+    let (prefix, upstream, forced_chat) = match upstream.strip_prefix("chat_completions/") {
+        Some(rest) if prefix == "openai" => (prefix, rest, true),
+        _ => (prefix, upstream, false),
+    };
+    if NOT_YET.contains(&prefix) {
+        return Ok((
+            Arc::new(Unsupported {
+                name: prefix.to_string(),
+                model: upstream.to_string(),
+            }),
+            Some(format!(
+                "model_list entry `{}` uses the `{prefix}` provider, which this version does not \
+                 support yet; requests to it are refused",
+                d.model_name
+            )),
+        ));
+    }
+    let Some(flavor) = flavor(prefix) else {
+        return Err(format!(
+            "unknown provider `{prefix}` in `{}`; supported prefixes: openai, {}",
+            d.model,
+            crate::providers::openai_chat::FLAVORS
+                .iter()
+                .filter(|f| f.name != "openai")
+                .map(|f| f.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    };
+    let (api_base, api_key) = endpoint(d, flavor, env)?;
+    // OpenAI speaks Responses natively unless told otherwise; compatible servers are bridged
+    // unless their entry lists `/v1/responses` among `supported_endpoints`.
+    let native = !forced_chat
+        && !d.use_chat_completions_api
+        && match lists_responses {
+            Some(listed) => listed,
+            None => prefix == "openai",
+        };
+    let missing_key = flavor.key_required && api_key.is_none();
+    let provider: Arc<dyn Provider> = if native {
+        Arc::new(ResponsesProvider::new(
+            prefix,
+            upstream,
+            api_base,
+            api_key,
+            d.organization.clone(),
+            options,
+        ))
+    } else {
+        Arc::new(ChatProvider::new(
+            flavor,
+            upstream,
+            api_base,
+            api_key,
+            d.organization.clone(),
+            d.replay_reasoning_content,
+            options,
+        ))
+    };
+    let warning = missing_key.then(|| {
+        format!(
+            "model_list entry `{}` has no API key (set litellm_params.api_key or {})",
+            d.model_name,
+            flavor.key_env.join(" / ")
+        )
+    });
+    Ok((provider, warning))
+}
+
+/// The base URL and key for a deployment: its own, then the flavor's environment variables,
+/// then the flavor's default base URL.
+fn endpoint(
+    d: &DeploymentConfig,
+    flavor: &Flavor,
+    env: &Env,
+) -> Result<(String, Option<Secret>), String> {
+    let api_base = d
+        .api_base
+        .clone()
+        .or_else(|| env.first(flavor.base_env))
+        .or_else(|| flavor.default_api_base.map(str::to_string))
+        .ok_or_else(|| {
+            format!(
+                "model_list entry `{}` ({}) needs `api_base`{}",
+                d.model_name,
+                flavor.label,
+                if flavor.base_env.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (or {})", flavor.base_env.join(" / "))
+                }
+            )
+        })?;
+    let api_key = d
+        .api_key
+        .clone()
+        .or_else(|| env.first(flavor.key_env).map(Secret::new));
+    Ok((api_base, api_key))
+}
+
+/// Splits `provider/model`, inferring the provider of well-known bare OpenAI model names.
+fn split_model(model: &str) -> Result<(&str, &str), String> {
+    if let Some((prefix, rest)) = model.split_once('/') {
+        return Ok((prefix, rest));
+    }
+    const OPENAI: &[&str] = &["gpt-", "o1", "o3", "o4", "chatgpt-", "codex-", "computer-use"];
+    if OPENAI.iter().any(|p| model.starts_with(p)) {
+        return Ok(("openai", model));
+    }
+    if model.starts_with("claude-") {
+        return Ok(("anthropic", model));
+    }
+    if model.starts_with("gemini-") {
+        return Ok(("gemini", model));
+    }
+    Err(format!(
+        "model `{model}` has no provider prefix; write it as `provider/model`, for example \
+         `openai/{model}` or `hosted_vllm/{model}`"
+    ))
+}
+
+/// Stable id for an entry without `model_info.id`: FNV-1a of the entry's identity, so routing
+/// state keyed by it survives restarts.
+fn derived_id(d: &DeploymentConfig, index: usize) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [
+        d.model_name.as_str(),
+        d.model.as_str(),
+        d.api_base.as_deref().unwrap_or(""),
+        &index.to_string(),
+    ] {
+        for byte in part.bytes().chain(std::iter::once(0)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+/// A provider this version cannot call; every request to it gets a clear refusal.
+#[derive(Debug)]
+struct Unsupported {
+    name: String,
+    model: String,
+}
+
+impl Provider for Unsupported {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn model(&self) -> &str {
+        &self.model
+    }
+    fn api_base(&self) -> &str {
+        ""
+    }
+    fn prepare(
+        &self,
+        _: &switchyard_types::responses::CreateResponse,
+        _: bool,
+    ) -> Result<PreparedCall, Error> {
+        Err(Error::invalid_request(
+            format!(
+                "This model is served by the `{}` provider, which this version of switchyard \
+                 does not support yet.",
+                self.name
+            ),
+            Some("model"),
+        )
+        .with_code("unsupported_provider"))
+    }
+    fn error_from(&self, status: u16, _: &http::HeaderMap, _: &[u8]) -> Error {
+        Error::new(ErrorKind::Internal, format!("unexpected upstream status {status}"))
+    }
+}
+
+struct Wildcard {
+    pattern: String,
+    config: DeploymentConfig,
+    index: usize,
+}
+
+/// All model groups.
+pub struct Registry {
+    groups: HashMap<String, Vec<Arc<Deployment>>>,
+    order: Vec<String>,
+    wildcards: Vec<Wildcard>,
+    built: Mutex<HashMap<String, Arc<Deployment>>>,
+    /// Serve any `provider/model` string not configured (the library's free functions).
+    adhoc: bool,
+    env: Env,
+    drop_params: bool,
+    default_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("groups", &self.order)
+            .field("wildcards", &self.wildcards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// Builds every deployment of `config`. Returns warnings about deployments that cannot work
+    /// as configured (no key, unsupported provider).
+    pub fn from_config(config: &Config) -> Result<(Registry, Vec<String>), String> {
+        let mut registry = Registry {
+            groups: HashMap::new(),
+            order: Vec::new(),
+            wildcards: Vec::new(),
+            built: Mutex::new(HashMap::new()),
+            adhoc: false,
+            env: config.env.clone(),
+            drop_params: config.drop_params,
+            default_timeout: config.request_timeout,
+        };
+        let mut warnings = Vec::new();
+        for (index, d) in config.deployments.iter().enumerate() {
+            if d.model_name.contains('*') {
+                // Validate the template once so mistakes surface at startup.
+                let probe = d.model.replace('*', "probe");
+                build_provider(d, &probe, &config.env, config.drop_params)?;
+                registry.wildcards.push(Wildcard {
+                    pattern: d.model_name.clone(),
+                    config: d.clone(),
+                    index,
+                });
+                continue;
+            }
+            let (deployment, warning) = registry.build(d, &d.model, index)?;
+            warnings.extend(warning);
+            if !registry.groups.contains_key(&d.model_name) {
+                registry.order.push(d.model_name.clone());
+            }
+            registry
+                .groups
+                .entry(d.model_name.clone())
+                .or_default()
+                .push(Arc::new(deployment));
+        }
+        // Most specific pattern first.
+        registry
+            .wildcards
+            .sort_by_key(|w| std::cmp::Reverse(w.pattern.len()));
+        Ok((registry, warnings))
+    }
+
+    /// A registry that serves any `provider/model` string, with credentials from `env`.
+    pub fn adhoc(env: Env) -> Registry {
+        Registry {
+            groups: HashMap::new(),
+            order: Vec::new(),
+            wildcards: Vec::new(),
+            built: Mutex::new(HashMap::new()),
+            adhoc: true,
+            env,
+            drop_params: false,
+            default_timeout: None,
+        }
+    }
+
+    fn build(
+        &self,
+        d: &DeploymentConfig,
+        model: &str,
+        index: usize,
+    ) -> Result<(Deployment, Option<String>), String> {
+        let (provider, warning) = build_provider(d, model, &self.env, self.drop_params)?;
+        Ok((
+            Deployment {
+                id: d.id.clone().unwrap_or_else(|| derived_id(d, index)),
+                model_name: d.model_name.clone(),
+                provider,
+                timeout: d.timeout.or(self.default_timeout),
+                stream_timeout: d.stream_timeout,
+                max_retries: d.max_retries.unwrap_or(0),
+                model_info: d.model_info.clone(),
+            },
+            warning,
+        ))
+    }
+
+    /// The deployment to serve a request for `model`.
+    pub fn resolve(&self, model: &str) -> Result<Arc<Deployment>, Error> {
+        if let Some(group) = self.groups.get(model) {
+            let pick = fastrand::usize(..group.len());
+            return Ok(group[pick].clone());
+        }
+        if let Ok(built) = self.built.lock()
+            && let Some(deployment) = built.get(model)
+        {
+            return Ok(deployment.clone());
+        }
+        let (config, upstream, index) = if let Some((w, captured)) = self
+            .wildcards
+            .iter()
+            .find_map(|w| glob_capture(&w.pattern, model).map(|c| (w, c)))
+        {
+            let upstream = if w.config.model.contains('*') {
+                w.config.model.replacen('*', captured, 1)
+            } else {
+                w.config.model.clone()
+            };
+            let config = DeploymentConfig {
+                model_name: model.to_string(),
+                ..w.config.clone()
+            };
+            (config, upstream, w.index)
+        } else if self.adhoc {
+            let config = DeploymentConfig {
+                model_name: model.to_string(),
+                model: model.to_string(),
+                ..DeploymentConfig::default()
+            };
+            (config, model.to_string(), 0)
+        } else {
+            return Err(model_not_found(model));
+        };
+        let (deployment, _) = self.build(&config, &upstream, index).map_err(|message| {
+            Error::invalid_request(message, Some("model")).with_code("invalid_model")
+        })?;
+        let deployment = Arc::new(deployment);
+        if let Ok(mut built) = self.built.lock() {
+            built.insert(model.to_string(), deployment.clone());
+        }
+        Ok(deployment)
+    }
+
+    /// Configured model groups in file order, with the provider of their first deployment.
+    pub fn groups(&self) -> Vec<(&str, &str)> {
+        self.order
+            .iter()
+            .filter_map(|name| {
+                let first = self.groups.get(name)?.first()?;
+                Some((name.as_str(), first.provider.name()))
+            })
+            .collect()
+    }
+
+    /// Every configured deployment.
+    pub fn deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
+        self.order
+            .iter()
+            .filter_map(|name| self.groups.get(name))
+            .flatten()
+    }
+}
+
+fn model_not_found(model: &str) -> Error {
+    Error {
+        code: Some("model_not_found".into()),
+        param: Some("model".into()),
+        ..Error::new(
+            ErrorKind::NotFound,
+            format!("The model `{model}` does not exist or you do not have access to it."),
+        )
+    }
+}
+
+/// Matches `text` against `pattern` with at most one `*`; returns what `*` matched.
+fn glob_capture<'t>(pattern: &str, text: &'t str) -> Option<&'t str> {
+    let (head, tail) = pattern.split_once('*')?;
+    if text.len() < head.len() + tail.len() || !text.starts_with(head) || !text.ends_with(tail) {
+        return None;
+    }
+    Some(&text[head.len()..text.len() - tail.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry(yaml: &str) -> Registry {
+        let config = Config::from_yaml_with_env(yaml, &Env::default()).unwrap();
+        Registry::from_config(&config).unwrap().0
+    }
+
+    #[test]
+    fn chooses_native_or_bridge_per_entry() {
+        let r = registry(
+            r#"
+model_list:
+  - {model_name: a, litellm_params: {model: openai/gpt-4o, api_key: k}}
+  - {model_name: b, litellm_params: {model: openai/chat_completions/gpt-4o, api_key: k}}
+  - {model_name: c, litellm_params: {model: openai/gpt-4o, api_key: k, use_chat_completions_api: true}}
+  - {model_name: d, litellm_params: {model: openai/llama, api_base: "http://h/v1"}, model_info: {supported_endpoints: ["/v1/chat/completions"]}}
+  - {model_name: e, litellm_params: {model: hosted_vllm/llama, api_base: "http://h/v1"}}
+  - {model_name: f, litellm_params: {model: hosted_vllm/llama, api_base: "http://h/v1"}, model_info: {supported_endpoints: ["/v1/chat/completions", "/v1/responses"]}}
+"#,
+        );
+        let native = |m: &str| r.resolve(m).unwrap().provider.is_native_responses();
+        assert!(native("a"));
+        assert!(!native("b"));
+        assert!(!native("c"));
+        assert!(!native("d"));
+        assert!(!native("e"));
+        assert!(native("f"));
+        assert_eq!(r.resolve("b").unwrap().provider.model(), "gpt-4o");
+        assert_eq!(r.resolve("e").unwrap().provider.model(), "llama");
+    }
+
+    #[test]
+    fn default_bases_and_unknown_models() {
+        let r = registry(
+            "model_list: [{model_name: m, litellm_params: {model: mistral/mistral-small, api_key: k}}]",
+        );
+        assert_eq!(
+            r.resolve("m").unwrap().provider.api_base(),
+            "https://api.mistral.ai/v1"
+        );
+        let err = r.resolve("nope").unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotFound);
+        assert_eq!(err.code.as_deref(), Some("model_not_found"));
+    }
+
+    #[test]
+    fn wildcards_substitute_the_captured_name() {
+        let r = registry(
+            r#"
+model_list:
+  - {model_name: "groq/*", litellm_params: {model: "groq/*", api_key: k}}
+  - {model_name: "*", litellm_params: {model: "openai/*", api_key: k}}
+"#,
+        );
+        let d = r.resolve("groq/llama-3.3-70b").unwrap();
+        assert_eq!(d.provider.name(), "groq");
+        assert_eq!(d.provider.model(), "llama-3.3-70b");
+        let d = r.resolve("gpt-4.1").unwrap();
+        assert_eq!(d.provider.name(), "openai");
+        assert_eq!(d.provider.model(), "gpt-4.1");
+        assert!(Arc::ptr_eq(&d, &r.resolve("gpt-4.1").unwrap()), "built once");
+    }
+
+    #[test]
+    fn configuration_mistakes_are_reported_clearly() {
+        let config = Config::from_yaml_with_env(
+            "model_list: [{model_name: m, litellm_params: {model: hosted_vllm/x}}]",
+            &Env::default(),
+        )
+        .unwrap();
+        let err = Registry::from_config(&config).unwrap_err();
+        assert!(err.contains("needs `api_base`"), "{err}");
+
+        let config = Config::from_yaml_with_env(
+            "model_list: [{model_name: m, litellm_params: {model: frob/x}}]",
+            &Env::default(),
+        )
+        .unwrap();
+        assert!(Registry::from_config(&config).unwrap_err().contains("unknown provider `frob`"));
+
+        let config = Config::from_yaml_with_env(
+            "model_list: [{model_name: m, litellm_params: {model: anthropic/claude-sonnet-4-5}}]",
+            &Env::default(),
+        )
+        .unwrap();
+        let (r, warnings) = Registry::from_config(&config).unwrap();
+        assert!(warnings[0].contains("does not support yet"));
+        let request = serde_json::from_value(serde_json::json!({"model": "m", "input": "x"})).unwrap();
+        let err = r.resolve("m").unwrap().provider.prepare(&request, false).unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("unsupported_provider"));
+    }
+
+    #[test]
+    fn derived_ids_are_stable() {
+        let d = DeploymentConfig {
+            model_name: "m".into(),
+            model: "openai/x".into(),
+            ..Default::default()
+        };
+        assert_eq!(derived_id(&d, 0), derived_id(&d, 0));
+        assert_ne!(derived_id(&d, 0), derived_id(&d, 1));
+    }
+}

@@ -1,0 +1,264 @@
+//! Driving a streamed upstream answer through its decoder and the response builder.
+//!
+//! A stream is *primed* before the client sees anything: the driver reads until the response
+//! has its first output item (or ends). A failure up to that point is returned as an error, so
+//! the client gets a real HTTP status and the gateway may retry; after it, failures end the
+//! stream with `response.failed`. Dropping a [`ResponseStream`] drops the upstream connection,
+//! which cancels the upstream request.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use switchyard_types::responses::{ResponseStatus, ResponseStreamEvent};
+use tokio::time::{Instant, sleep, timeout_at};
+
+use super::ids_map::IdMap;
+use super::record::CallRecord;
+use crate::error::{Error, ErrorKind};
+use crate::providers::{Decoder, Upstream};
+use crate::stream::ResponseBuilder;
+
+/// Reads one upstream stream into Responses events.
+pub(crate) struct Driver {
+    builder: ResponseBuilder,
+    pending: VecDeque<ResponseStreamEvent>,
+    body: Option<reqwest::Response>,
+    decoder: Box<dyn Decoder>,
+    items: Vec<Upstream>,
+    native: bool,
+    deadline: Instant,
+    keepalive: Option<Duration>,
+    record: CallRecord,
+    ids: IdMap,
+    provider: String,
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)] // one constructor call site, all parts distinct
+    pub fn new(
+        builder: ResponseBuilder,
+        body: reqwest::Response,
+        decoder: Box<dyn Decoder>,
+        native: bool,
+        deadline: Instant,
+        keepalive: Option<Duration>,
+        record: CallRecord,
+        ids: IdMap,
+        provider: String,
+    ) -> Self {
+        Driver {
+            builder,
+            pending: VecDeque::new(),
+            body: Some(body),
+            decoder,
+            items: Vec::new(),
+            native,
+            deadline,
+            keepalive,
+            record,
+            ids,
+            provider,
+        }
+    }
+
+    /// Reads until the response has output or has ended. An error (or a failed ending) before
+    /// any output is returned instead of being streamed.
+    pub async fn prime(&mut self, first_output_by: Option<Instant>) -> Result<(), Error> {
+        let deadline = first_output_by.map_or(self.deadline, |t| t.min(self.deadline));
+        while !self.builder.has_output() && !self.builder.is_terminal() {
+            self.read(deadline).await?;
+        }
+        if self.builder.has_output() {
+            self.record.output_started();
+        }
+        let response = self.builder.response();
+        if self.builder.is_terminal() && !self.builder.has_output() && response.status == ResponseStatus::Failed {
+            let (code, message) = response
+                .error
+                .as_ref()
+                .map(|e| (e.code.clone(), e.message.clone()))
+                .unwrap_or_default();
+            return Err(error_from_code(&code, message));
+        }
+        Ok(())
+    }
+
+    /// Reads and applies one piece of upstream output.
+    async fn read(&mut self, deadline: Instant) -> Result<(), Error> {
+        let Some(body) = self.body.as_mut() else {
+            return Err(Error::new(ErrorKind::Internal, "stream read after its end"));
+        };
+        let chunk = match timeout_at(deadline, body.chunk()).await {
+            Err(_) => return Err(timeout_error(&self.provider)),
+            Ok(Err(e)) => return Err(connection_error(&self.provider, &e)),
+            Ok(Ok(chunk)) => chunk,
+        };
+        let ended = match chunk {
+            Some(bytes) => {
+                self.decoder.chunk(&bytes, &mut self.items)?;
+                self.builder.apply(&mut self.items)?
+            }
+            None => {
+                self.decoder.end(&mut self.items)?;
+                self.builder.apply(&mut self.items)?;
+                true
+            }
+        };
+        if ended {
+            self.body = None;
+            if !self.builder.is_terminal() {
+                if self.native {
+                    return Err(Error::upstream(
+                        ErrorKind::Upstream,
+                        format!("{} ended the stream before response.completed", self.provider),
+                    ));
+                }
+                self.builder.complete();
+            }
+        }
+        Ok(())
+    }
+
+    /// The next event for the client, or `None` after the terminal event.
+    pub async fn next(&mut self) -> Option<ResponseStreamEvent> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            if self.builder.has_events() {
+                self.pending.extend(self.builder.drain());
+                continue;
+            }
+            if self.builder.is_terminal() {
+                self.finish();
+                return None;
+            }
+            let deadline = self.deadline;
+            let result = match self.keepalive {
+                Some(every) => {
+                    // `None`: the upstream was silent for `every`.
+                    let read = tokio::select! {
+                        biased;
+                        result = self.read(deadline) => Some(result),
+                        () = sleep(every) => None,
+                    };
+                    read.unwrap_or_else(|| {
+                        self.builder.keepalive();
+                        Ok(())
+                    })
+                }
+                None => self.read(deadline).await,
+            };
+            if self.builder.has_output() {
+                self.record.output_started();
+            }
+            if let Err(error) = result {
+                self.body = None;
+                self.builder.fail(&error);
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        let response = self.builder.response();
+        if let Some(upstream) = self.builder.upstream_response_id()
+            && upstream != response.id
+        {
+            self.ids.insert(response.id.clone(), upstream.to_string());
+        }
+        self.record.finish_response(response);
+    }
+
+    /// Gives back the record of a stream that failed while priming, for a retry.
+    pub fn into_record(self) -> CallRecord {
+        self.record
+    }
+
+    /// Turns the primed driver into the client-facing stream.
+    pub fn into_stream(self) -> ResponseStream {
+        let stream = futures_util::stream::unfold(self, |mut driver| async move {
+            driver.next().await.map(|event| (event, driver))
+        });
+        ResponseStream {
+            inner: Box::pin(stream),
+        }
+    }
+}
+
+/// A stream of Responses events, ending after the terminal event.
+pub struct ResponseStream {
+    inner: Pin<Box<dyn Stream<Item = ResponseStreamEvent> + Send>>,
+}
+
+impl std::fmt::Debug for ResponseStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseStream").finish_non_exhaustive()
+    }
+}
+
+impl Stream for ResponseStream {
+    type Item = ResponseStreamEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+pub(crate) fn timeout_error(provider: &str) -> Error {
+    Error::upstream(
+        ErrorKind::Timeout,
+        format!("{provider} did not answer in time"),
+    )
+    .with_code("timeout")
+}
+
+pub(crate) fn connection_error(provider: &str, error: &reqwest::Error) -> Error {
+    // The URL is left out: it says nothing the operator does not know and may carry a secret.
+    let detail = error.without_url_ref();
+    Error::upstream(
+        ErrorKind::Upstream,
+        format!("lost the connection to {provider}: {detail}"),
+    )
+    .with_code("upstream_connection_error")
+}
+
+trait WithoutUrlRef {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrlRef for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let mut text = self.to_string();
+        if let Some(url) = self.url() {
+            text = text.replace(url.as_str(), "the upstream");
+        }
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}
+
+/// An error for a `response.error.code` of a relayed response that failed before any output.
+pub(crate) fn error_from_code(code: &str, message: String) -> Error {
+    let kind = match code {
+        "rate_limit_exceeded" | "insufficient_quota" | "slow_down" => ErrorKind::RateLimited,
+        "context_length_exceeded" => ErrorKind::ContextLengthExceeded,
+        "server_is_overloaded" => ErrorKind::Overloaded,
+        "invalid_prompt" | "cyber_policy" | "bio_policy" => ErrorKind::InvalidRequest,
+        c if c.starts_with("invalid_") || c.starts_with("image_") => ErrorKind::InvalidRequest,
+        _ => ErrorKind::Upstream,
+    };
+    let message = if message.is_empty() {
+        format!("the upstream response failed ({code})")
+    } else {
+        message
+    };
+    Error::upstream(kind, message).with_code(if code.is_empty() { "server_error" } else { code })
+}
