@@ -1,0 +1,385 @@
+"""Orchestration for the real-client conformance suite.
+
+Session fixtures start the mock provider (``switchyard-mock``) and the gateway
+(``switchyard``) from prebuilt binaries, and tear them down afterwards. Nothing is built
+here: point ``SWITCHYARD_BIN`` / ``SWITCHYARD_MOCK_BIN`` at binaries, or build
+``target/debug/switchyard{,-mock}`` first (run.sh does that when they are missing).
+
+``CONFORMANCE_TARGET=mock`` aims the clients at the mock's own ``/v1`` instead of the
+gateway (passthrough group only; gateway-only tests are deselected).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+NODE_MODULES = HERE / "node_modules"
+
+# Test-only credentials (not secrets): the gateway's master key and the mock's upstream key.
+MASTER_KEY = "sk-switchyard-test"
+MOCK_UPSTREAM_KEY = "sk-mock"
+
+GROUPS = ("passthrough", "bridged")
+TARGET_KIND = os.environ.get("CONFORMANCE_TARGET", "gateway").strip().lower() or "gateway"
+if TARGET_KIND not in ("gateway", "mock"):
+    raise pytest.UsageError(f"CONFORMANCE_TARGET must be 'gateway' or 'mock', not {TARGET_KIND!r}")
+
+STARTUP_TIMEOUT = float(os.environ.get("CONFORMANCE_STARTUP_TIMEOUT", "30"))
+STOP_TIMEOUT = 10.0
+LOG_TAIL_LINES = 200
+
+# Environment variables that must never leak from the developer's shell into the clients.
+_SCRUBBED_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
+                 "CODEX_HOME", "CODEX_API_KEY")
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _binary(env_var: str, default_name: str) -> Path:
+    raw = os.environ.get(env_var)
+    path = Path(raw) if raw else REPO_ROOT / "target" / "debug" / default_name
+    if not path.is_absolute():
+        path = (Path.cwd() / path).resolve()
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        how = f"${env_var}={raw}" if raw else f"default {path} (set ${env_var} to override)"
+        pytest.exit(
+            f"conformance: binary not found or not executable: {how}.\n"
+            "Build it first: cargo build -p switchyard-server -p switchyard-mock "
+            "(tests/conformance/run.sh does this when SWITCHYARD_BIN is unset).",
+            returncode=2,
+        )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def poll_until(predicate, timeout: float, interval: float = 0.05):
+    """Call ``predicate`` until it returns a truthy value or ``timeout`` elapses."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+class ManagedProcess:
+    """A server subprocess whose stdout+stderr go to a log file."""
+
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.stopped = False
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True,  # own process group, so stop() also reaps any children
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_text(self, start: int = 0) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        with open(self.log_path, "rb") as f:
+            f.seek(start)
+            return f.read().decode("utf-8", "replace")
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_tail(self, start: int = 0, lines: int = LOG_TAIL_LINES) -> str:
+        text = self.log_text(start).splitlines()
+        cut = f"[... {len(text) - lines} earlier lines in {self.log_path}]\n" if len(text) > lines else ""
+        return cut + "\n".join(text[-lines:])
+
+    def describe_failure(self, what: str) -> str:
+        status = "running" if self.alive() else f"exited with code {self.proc.returncode}"
+        return (f"{self.name}: {what} ({status}).\ncommand: {' '.join(self.argv)}\n"
+                f"--- {self.name} log ({self.log_path}) ---\n{self.log_tail() or '<empty>'}")
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL it if still running after STOP_TIMEOUT."""
+        self.stopped = True
+        if self.alive():
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_group(signal.SIGKILL)  # the leader may be gone while children linger
+        self.proc.wait(timeout=STOP_TIMEOUT)
+        self._log.close()
+
+
+# Servers started in this session, by name, so failure reports can show their logs.
+SERVERS: dict[str, ManagedProcess] = {}
+
+
+def _server_env() -> dict[str, str]:
+    # Config and log format are the harness's choice (tests read the gateway's text log).
+    scrub = {*_SCRUBBED_ENV, "SWITCHYARD_CONFIG", "SWITCHYARD_LOG_FORMAT", "RUST_LOG"}
+    env = {k: v for k, v in os.environ.items() if k not in scrub}
+    env["RUST_LOG"] = os.environ.get("CONFORMANCE_RUST_LOG", "info")
+    env.setdefault("RUST_BACKTRACE", "1")
+    return env
+
+
+def start_mock(log_dir: Path) -> tuple[ManagedProcess, str]:
+    binary = _binary("SWITCHYARD_MOCK_BIN", "switchyard-mock")
+    mock = ManagedProcess("switchyard-mock", [str(binary), "--host", "127.0.0.1", "--port", "0"],
+                          log_dir / "switchyard-mock.log", env=_server_env())
+    SERVERS[mock.name] = mock
+    pattern = re.compile(r"switchyard-mock listening on (http://[^\s/]+)")
+
+    def ready():
+        m = pattern.search(mock.log_text())
+        return m.group(1) if m else (not mock.alive() and "dead")
+
+    url = poll_until(ready, STARTUP_TIMEOUT)
+    if not url or url == "dead":
+        raise RuntimeError(mock.describe_failure(
+            f"did not print 'switchyard-mock listening on http://HOST:PORT' within {STARTUP_TIMEOUT:.0f}s"))
+    return mock, url
+
+
+def gateway_config(mock_url: str) -> str:
+    return f"""\
+model_list:
+  - model_name: passthrough          # native OpenAI Responses upstream
+    litellm_params:
+      model: openai/gpt-mock
+      api_base: {mock_url}/v1
+      api_key: {MOCK_UPSTREAM_KEY}
+  - model_name: bridged              # OpenAI-compatible Chat Completions upstream (Responses->chat bridge)
+    litellm_params:
+      model: hosted_vllm/mock-llama
+      api_base: {mock_url}/vllm/v1
+general_settings:
+  master_key: {MASTER_KEY}
+"""
+
+
+def _liveliness(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health/liveliness", timeout=1) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def start_gateway(log_dir: Path, mock_url: str) -> tuple[ManagedProcess, str]:
+    binary = _binary("SWITCHYARD_BIN", "switchyard")
+    config = log_dir / "switchyard.yaml"
+    config.write_text(gateway_config(mock_url))
+    last_error = ""
+    for attempt in range(1, 4):  # an early exit may be a lost race for the port: retry on a fresh one
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        gw = ManagedProcess(
+            "switchyard",
+            [str(binary), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+            log_dir / f"switchyard.{attempt}.log", env=_server_env(),
+        )
+        SERVERS[gw.name] = gw
+        poll_until(lambda: _liveliness(url) or not gw.alive(), STARTUP_TIMEOUT)  # noqa: B023
+        if gw.alive() and _liveliness(url):
+            return gw, url
+        exited = not gw.alive()
+        last_error = gw.describe_failure(
+            f"exited before GET {url}/health/liveliness returned 200" if exited
+            else f"GET {url}/health/liveliness did not return 200 within {STARTUP_TIMEOUT:.0f}s")
+        gw.stop()
+        if not exited:
+            break
+    raise RuntimeError(last_error)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the clients are pointed."""
+
+    kind: str  # "gateway" or "mock"
+    root_url: str  # http://127.0.0.1:PORT
+    api_key: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1"
+
+    def model(self, group: str) -> str:
+        # The gateway routes by model group name; the mock ignores the model name.
+        return group
+
+
+@pytest.fixture(scope="session")
+def server_logs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def mock_url(server_logs):
+    mock, url = start_mock(server_logs)
+    yield url
+    mock.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway_url(server_logs, mock_url):
+    gw, url = start_gateway(server_logs, mock_url)
+    yield url
+    gw.stop()
+
+
+@pytest.fixture(scope="session")
+def target(request, mock_url) -> Target:
+    if TARGET_KIND == "mock":
+        return Target("mock", mock_url, MOCK_UPSTREAM_KEY)
+    return Target("gateway", request.getfixturevalue("gateway_url"), MASTER_KEY)
+
+
+@pytest.fixture(params=GROUPS)
+def group(request) -> str:
+    """Model group the client asks for: ``passthrough`` (native Responses upstream) or
+    ``bridged`` (Chat Completions upstream behind the Responses->chat bridge)."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _servers_stay_up():
+    yield
+    for server in SERVERS.values():
+        if not server.stopped and not server.alive():
+            pytest.fail(server.describe_failure("died during this test"), pytrace=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """CONFORMANCE_TARGET=mock: keep only passthrough-group tests that don't need the gateway."""
+    if TARGET_KIND != "mock":
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        group_param = callspec.params.get("group") if callspec else None
+        needs_gateway = item.get_closest_marker("gateway_only") or group_param not in (None, "passthrough")
+        (drop if needs_gateway else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+# --------------------------------------------------------------------------- client subprocesses
+
+
+def client_env(**extra: str) -> dict[str, str]:
+    """Environment for a client subprocess: the caller's, minus OpenAI/Codex credentials,
+    with outbound HTTP(S) (anything not on loopback) sent to a dead proxy so a stray
+    telemetry/update call fails fast instead of hanging or leaving the machine."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    dead_proxy = "http://127.0.0.1:9"
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        env[var] = dead_proxy
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class ClientRun:
+    argv: list[str]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+    def report(self) -> str:
+        status = "TIMED OUT" if self.timed_out else f"exit code {self.returncode}"
+        return (f"$ {' '.join(self.argv)}\n[{status}]\n--- stdout ---\n{self.stdout or '<empty>'}\n"
+                f"--- stderr ---\n{self.stderr or '<empty>'}")
+
+
+def run_client(argv: list[str], *, env: dict[str, str], cwd: Path, timeout: float) -> ClientRun:
+    """Run a client CLI with stdin closed; on timeout kill its whole process group."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:  # e.g. KeyboardInterrupt / pytest-timeout
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return ClientRun(argv, proc.returncode, out.decode("utf-8", "replace"),
+                     err.decode("utf-8", "replace"), timed_out)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+_LOG_OFFSETS = pytest.StashKey[dict]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_LOG_OFFSETS] = {name: s.log_size() for name, s in SERVERS.items()}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        offsets = item.stash.get(_LOG_OFFSETS, {})
+        for name, server in SERVERS.items():
+            text = server.log_tail(offsets.get(name, 0)) if server.log_path.exists() else ""
+            report.sections.append((f"{name} log during this test ({server.log_path})", text or "<empty>"))
+    return report
+
+
+def pytest_report_header(config):
+    if TARGET_KIND == "mock":
+        return ["conformance target: mock /v1 (CONFORMANCE_TARGET=mock: passthrough group only, "
+                "gateway-only tests deselected)"]
+    return ["conformance target: gateway (set CONFORMANCE_TARGET=mock to aim clients at the mock)"]
+
+
+def pytest_configure(config):
+    # Turn SIGTERM (e.g. a CI job timeout) into KeyboardInterrupt so fixtures still stop the servers.
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, _interrupt)
