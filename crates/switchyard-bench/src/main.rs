@@ -39,7 +39,10 @@ struct Args {
     #[arg(long)]
     stream: bool,
     /// The user message to send.
-    #[arg(long, default_value = "Tell me about switchyards in a few words please")]
+    #[arg(
+        long,
+        default_value = "Tell me about switchyards in a few words please"
+    )]
     input: String,
     /// Open this many streams at once and hold them (for memory measurement).
     #[arg(long)]
@@ -59,6 +62,8 @@ struct Sample {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    // reqwest needs a TLS crypto provider even for plain-HTTP clients.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = match reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections.max(args.hold.unwrap_or(0)))
         .tcp_nodelay(true)

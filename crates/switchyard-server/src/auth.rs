@@ -36,7 +36,12 @@ pub async fn require_key(State(state): State<AppState>, request: Request, next: 
 }
 
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let value = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(auth) = value("authorization") {
         let token = auth
             .strip_prefix("Bearer ")

@@ -22,7 +22,9 @@ fn chat_stream(n: usize) -> String {
             "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"word{i} \"}},\"finish_reason\":null}}],\"obfuscation\":\"abcdef\"}}\n\n"
         ));
     }
-    body.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+    body.push_str(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+    );
     body.push_str("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":200,\"total_tokens\":210}}\n\ndata: [DONE]\n\n");
     body
 }
@@ -61,8 +63,10 @@ fn codex_sized_request() -> CreateResponse {
     let mut input = vec![json!({"role": "developer", "content": "x".repeat(17_000)})];
     for i in 0..15 {
         input.push(json!({"role": "user", "content": format!("step {i}: please run the tests")}));
-        input.push(json!({"type": "function_call", "call_id": format!("call_{i}"), "name": "exec_command",
-            "arguments": "{\"cmd\":\"cargo test\"}"}));
+        input.push(
+            json!({"type": "function_call", "call_id": format!("call_{i}"), "name": "exec_command",
+            "arguments": "{\"cmd\":\"cargo test\"}"}),
+        );
         input.push(json!({"type": "function_call_output", "call_id": format!("call_{i}"), "output": "ok ".repeat(200)}));
     }
     let tools: Vec<_> = (0..9)
@@ -104,7 +108,10 @@ fn bench(c: &mut Criterion) {
             for piece in chat.as_bytes().chunks(512) {
                 let _ = decoder.chunk(piece, &mut items);
                 let _ = builder.apply(&mut items);
-                events += builder.drain().map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len())).count();
+                events += builder
+                    .drain()
+                    .map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len()))
+                    .count();
             }
             let _ = decoder.end(&mut items);
             let _ = builder.apply(&mut items);
@@ -126,7 +133,10 @@ fn bench(c: &mut Criterion) {
             for piece in native.as_bytes().chunks(512) {
                 let _ = decoder.chunk(piece, &mut items);
                 let _ = builder.apply(&mut items);
-                events += builder.drain().map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len())).count();
+                events += builder
+                    .drain()
+                    .map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len()))
+                    .count();
             }
             events
         })
@@ -138,7 +148,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("request");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("parse_codex_sized_request", |b| {
-        b.iter(|| serde_json::from_slice::<CreateResponse>(black_box(&body)).map(|r| r.tools.map(|t| t.len())))
+        b.iter(|| {
+            serde_json::from_slice::<CreateResponse>(black_box(&body))
+                .map(|r| r.tools.map(|t| t.len()))
+        })
     });
     group.bench_function("translate_codex_sized_request_to_chat", |b| {
         let target = ChatTarget {
@@ -148,7 +161,10 @@ fn bench(c: &mut Criterion) {
             stream: true,
             replay_reasoning: false,
         };
-        b.iter(|| to_chat(black_box(&big), &target).map(|(chat, _)| serde_json::to_vec(&chat).map(|v| v.len())))
+        b.iter(|| {
+            to_chat(black_box(&big), &target)
+                .map(|(chat, _)| serde_json::to_vec(&chat).map(|v| v.len()))
+        })
     });
     group.finish();
 }

@@ -30,3 +30,10 @@ pub use gateway::{
     responses_stream,
 };
 pub use switchyard_types as types;
+
+/// Installs the TLS crypto provider (ring) for this process, as every `reqwest` client needs
+/// one. The gateway does it itself; call it before building other clients first. Installing it
+/// again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

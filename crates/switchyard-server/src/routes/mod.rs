@@ -24,11 +24,8 @@ pub async fn not_found(method: Method, uri: Uri) -> Response {
 
 /// A known path with the wrong method.
 pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    let error = Error::invalid_request(
-        format!("{method} is not allowed on {}.", uri.path()),
-        None,
-    )
-    .with_code("method_not_allowed");
+    let error = Error::invalid_request(format!("{method} is not allowed on {}.", uri.path()), None)
+        .with_code("method_not_allowed");
     let mut response = ApiError(error).into_response();
     *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
     response

@@ -47,7 +47,11 @@ pub const ENV_PREFIX: &str = "os.environ/";
 
 /// Replaces every string `os.environ/NAME` in `value` with the variable's value. Returns the
 /// path of the first reference whose variable is unset, with the variable's name.
-pub fn resolve_references(value: &mut Value, env: &Env, path: &str) -> Result<(), (String, String)> {
+pub fn resolve_references(
+    value: &mut Value,
+    env: &Env,
+    path: &str,
+) -> Result<(), (String, String)> {
     match value {
         Value::String(s) => {
             if let Some(name) = s.strip_prefix(ENV_PREFIX) {

@@ -213,8 +213,8 @@ impl Config {
 
     /// Parses and validates YAML text with `base` as the environment.
     pub fn from_yaml_with_env(text: &str, base: &Env) -> Result<Config, ConfigError> {
-        let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
-            .map_err(|e| ConfigError(format!("invalid YAML: {e}")))?;
+        let mut yaml: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError(format!("invalid YAML: {e}")))?;
         yaml.apply_merge()
             .map_err(|e| ConfigError(format!("invalid YAML merge: {e}")))?;
         let tree = match serde_json::to_value(yaml) {
@@ -394,14 +394,22 @@ fn missing_var((path, name): (String, String)) -> ConfigError {
     ))
 }
 
-fn read_deployment(entry: Value, index: usize, notes: &mut Notes) -> Result<DeploymentConfig, ConfigError> {
+fn read_deployment(
+    entry: Value,
+    index: usize,
+    notes: &mut Notes,
+) -> Result<DeploymentConfig, ConfigError> {
     let at = format!("model_list[{index}]");
     let Value::Object(mut entry) = entry else {
         return Err(ConfigError(format!("{at} must be a mapping")));
     };
     let model_name = match entry.shift_remove("model_name") {
         Some(Value::String(s)) if !s.is_empty() => s,
-        _ => return Err(ConfigError(format!("{at}.model_name must be a non-empty string"))),
+        _ => {
+            return Err(ConfigError(format!(
+                "{at}.model_name must be a non-empty string"
+            )));
+        }
     };
     let mut params = Reader::nested(&mut entry, "litellm_params", &at)?;
     let model = params
@@ -412,7 +420,10 @@ fn read_deployment(entry: Value, index: usize, notes: &mut Notes) -> Result<Depl
         model_name,
         model,
         custom_llm_provider: params.string("custom_llm_provider")?,
-        api_key: params.string("api_key")?.filter(|k| !k.is_empty()).map(Secret::new),
+        api_key: params
+            .string("api_key")?
+            .filter(|k| !k.is_empty())
+            .map(Secret::new),
         api_base: params.string("api_base")?.filter(|b| !b.is_empty()),
         api_version: params.string("api_version")?,
         organization: params.string("organization")?,

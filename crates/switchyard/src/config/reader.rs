@@ -68,7 +68,10 @@ impl Reader {
             Some(Value::String(s)) => Ok(Some(s)),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
             Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-            Some(_) => Err(ConfigError(format!("{} must be a string", self.key_path(key)))),
+            Some(_) => Err(ConfigError(format!(
+                "{} must be a string",
+                self.key_path(key)
+            ))),
         }
     }
 
@@ -77,12 +80,16 @@ impl Reader {
         match self.take_value(key) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64()),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| ConfigError(format!("{} must be a number, got {s:?}", self.key_path(key)))),
-            Some(_) => Err(ConfigError(format!("{} must be a number", self.key_path(key)))),
+            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
+                ConfigError(format!(
+                    "{} must be a number, got {s:?}",
+                    self.key_path(key)
+                ))
+            }),
+            Some(_) => Err(ConfigError(format!(
+                "{} must be a number",
+                self.key_path(key)
+            ))),
         }
     }
 
@@ -123,7 +130,10 @@ impl Reader {
                     self.key_path(key)
                 ))),
             },
-            Some(_) => Err(ConfigError(format!("{} must be true or false", self.key_path(key)))),
+            Some(_) => Err(ConfigError(format!(
+                "{} must be true or false",
+                self.key_path(key)
+            ))),
         }
     }
 
@@ -141,7 +151,10 @@ impl Reader {
                     (k, v)
                 })
                 .collect()),
-            Some(_) => Err(ConfigError(format!("{} must be a mapping", self.key_path(key)))),
+            Some(_) => Err(ConfigError(format!(
+                "{} must be a mapping",
+                self.key_path(key)
+            ))),
         }
     }
 

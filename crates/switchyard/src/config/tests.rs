@@ -86,7 +86,10 @@ fn reads_a_litellm_config_as_it_is() {
     let azure = &config.deployments[0];
     assert_eq!(azure.model_name, "gpt-4o");
     assert_eq!(azure.model, "azure/gpt-4o-eastus");
-    assert_eq!(azure.api_base.as_deref(), Some("https://x.openai.azure.com"));
+    assert_eq!(
+        azure.api_base.as_deref(),
+        Some("https://x.openai.azure.com")
+    );
     assert_eq!(azure.api_key.as_ref().unwrap().expose(), "az-key");
     assert_eq!(azure.id.as_deref(), Some("azure-eastus-gpt4o"));
     assert_eq!(azure.later_params["rpm"], 600);
@@ -180,13 +183,22 @@ totally_new_section: {}
 fn wrong_types_name_the_key() {
     for (yaml, key) in [
         ("model_list: {}", "model_list"),
-        ("model_list: [{litellm_params: {model: x}}]", "model_list[0].model_name"),
-        ("model_list: [{model_name: m, litellm_params: {}}]", "model_list[0].litellm_params.model"),
+        (
+            "model_list: [{litellm_params: {model: x}}]",
+            "model_list[0].model_name",
+        ),
+        (
+            "model_list: [{model_name: m, litellm_params: {}}]",
+            "model_list[0].litellm_params.model",
+        ),
         (
             "model_list: [{model_name: m, litellm_params: {model: x, timeout: soon}}]",
             "model_list[0].litellm_params.timeout",
         ),
-        ("litellm_settings: {drop_params: maybe}", "litellm_settings.drop_params"),
+        (
+            "litellm_settings: {drop_params: maybe}",
+            "litellm_settings.drop_params",
+        ),
         ("general_settings: [1]", "general_settings"),
     ] {
         let err = Config::from_yaml_with_env(yaml, &env(&[])).unwrap_err();

@@ -134,9 +134,8 @@ impl Gateway {
     }
 
     fn with_registry(registry: Registry, keepalive: Option<Duration>) -> Result<Gateway, Error> {
-        // The ring provider keeps the build free of C toolchains beyond `cc`; installing it a
-        // second time (another gateway in the same process) is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // ring keeps the build free of toolchains beyond `cc` (aws-lc wants more).
+        crate::install_crypto_provider();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -187,7 +186,10 @@ impl Gateway {
     }
 
     /// Creates a response and streams its events (`stream` is forced on).
-    pub async fn responses_stream(&self, mut request: CreateResponse) -> Result<ResponseStream, Error> {
+    pub async fn responses_stream(
+        &self,
+        mut request: CreateResponse,
+    ) -> Result<ResponseStream, Error> {
         request.stream = Some(true);
         match self.execute(request, CallContext::default()).await?.output {
             Output::Stream(stream) => Ok(stream),
@@ -198,15 +200,20 @@ impl Gateway {
     /// Serves one request. Failures before any output (including every failure of a
     /// non-streamed request) are returned as errors; a stream that fails later ends with
     /// `response.failed`.
-    pub async fn execute(&self, mut request: CreateResponse, ctx: CallContext) -> Result<Execution, Error> {
+    pub async fn execute(
+        &self,
+        mut request: CreateResponse,
+        ctx: CallContext,
+    ) -> Result<Execution, Error> {
         let stream = request.is_stream();
-        let deployment = match validate(&request).and_then(|model| self.inner.registry.resolve(model)) {
-            Ok(deployment) => deployment,
-            Err(error) => {
-                record::log_rejected(&ctx.request_id, request.model.as_deref(), stream, &error);
-                return Err(error);
-            }
-        };
+        let deployment =
+            match validate(&request).and_then(|model| self.inner.registry.resolve(model)) {
+                Ok(deployment) => deployment,
+                Err(error) => {
+                    record::log_rejected(&ctx.request_id, request.model.as_deref(), stream, &error);
+                    return Err(error);
+                }
+            };
         if let Some(previous) = request.previous_response_id.as_deref()
             && let Some(upstream) = self.inner.ids.upstream(previous)
         {
@@ -251,7 +258,12 @@ impl Gateway {
         }
     }
 
-    fn builder(&self, request: &CreateResponse, deployment: &Deployment, streaming: bool) -> ResponseBuilder {
+    fn builder(
+        &self,
+        request: &CreateResponse,
+        deployment: &Deployment,
+        streaming: bool,
+    ) -> ResponseBuilder {
         let created_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -447,7 +459,10 @@ mod tests {
         let waited = rate
             .clone()
             .with_retry_after(Some(Duration::from_millis(1500)));
-        assert_eq!(retry_delay(&waited, 0, 2), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            retry_delay(&waited, 0, 2),
+            Some(Duration::from_millis(1500))
+        );
         let too_long = rate.with_retry_after(Some(Duration::from_secs(120)));
         assert!(retry_delay(&too_long, 0, 2).is_none());
         let backoff = retry_delay(&Error::upstream(ErrorKind::Upstream, "x"), 1, 3).unwrap();

@@ -181,7 +181,15 @@ fn split_model(model: &str) -> Result<(&str, &str), String> {
     if let Some((prefix, rest)) = model.split_once('/') {
         return Ok((prefix, rest));
     }
-    const OPENAI: &[&str] = &["gpt-", "o1", "o3", "o4", "chatgpt-", "codex-", "computer-use"];
+    const OPENAI: &[&str] = &[
+        "gpt-",
+        "o1",
+        "o3",
+        "o4",
+        "chatgpt-",
+        "codex-",
+        "computer-use",
+    ];
     if OPENAI.iter().any(|p| model.starts_with(p)) {
         return Ok(("openai", model));
     }
@@ -248,7 +256,10 @@ impl Provider for Unsupported {
         .with_code("unsupported_provider"))
     }
     fn error_from(&self, status: u16, _: &http::HeaderMap, _: &[u8]) -> Error {
-        Error::new(ErrorKind::Internal, format!("unexpected upstream status {status}"))
+        Error::new(
+            ErrorKind::Internal,
+            format!("unexpected upstream status {status}"),
+        )
     }
 }
 
@@ -508,7 +519,10 @@ model_list:
         let d = r.resolve("gpt-4.1").unwrap();
         assert_eq!(d.provider.name(), "openai");
         assert_eq!(d.provider.model(), "gpt-4.1");
-        assert!(Arc::ptr_eq(&d, &r.resolve("gpt-4.1").unwrap()), "built once");
+        assert!(
+            Arc::ptr_eq(&d, &r.resolve("gpt-4.1").unwrap()),
+            "built once"
+        );
     }
 
     #[test]
@@ -526,7 +540,11 @@ model_list:
             &Env::default(),
         )
         .unwrap();
-        assert!(Registry::from_config(&config).unwrap_err().contains("unknown provider `frob`"));
+        assert!(
+            Registry::from_config(&config)
+                .unwrap_err()
+                .contains("unknown provider `frob`")
+        );
 
         let config = Config::from_yaml_with_env(
             "model_list: [{model_name: m, litellm_params: {model: anthropic/claude-sonnet-4-5}}]",
@@ -535,8 +553,14 @@ model_list:
         .unwrap();
         let (r, warnings) = Registry::from_config(&config).unwrap();
         assert!(warnings[0].contains("does not support yet"));
-        let request = serde_json::from_value(serde_json::json!({"model": "m", "input": "x"})).unwrap();
-        let err = r.resolve("m").unwrap().provider.prepare(&request, false).unwrap_err();
+        let request =
+            serde_json::from_value(serde_json::json!({"model": "m", "input": "x"})).unwrap();
+        let err = r
+            .resolve("m")
+            .unwrap()
+            .provider
+            .prepare(&request, false)
+            .unwrap_err();
         assert_eq!(err.code.as_deref(), Some("unsupported_provider"));
     }
 

@@ -66,16 +66,32 @@ impl Driver {
 
     /// Reads until the response has output or has ended. An error (or a failed ending) before
     /// any output is returned instead of being streamed.
+    ///
+    /// Priming is bounded by the keepalive interval: a client must not wait for headers longer
+    /// than an idle proxy in between would tolerate, so after that the stream is committed (it
+    /// starts with `response.created`) and keepalives take over.
     pub async fn prime(&mut self, first_output_by: Option<Instant>) -> Result<(), Error> {
         let deadline = first_output_by.map_or(self.deadline, |t| t.min(self.deadline));
+        let commit_by = self.keepalive.map(|every| Instant::now() + every);
         while !self.builder.has_output() && !self.builder.is_terminal() {
-            self.read(deadline).await?;
+            let until = commit_by.map_or(deadline, |c| c.min(deadline));
+            match self.read(until).await {
+                Err(e) if e.code.as_deref() == Some("timeout") && Instant::now() < deadline => {
+                    // The commit point passed first: stream from here on.
+                    self.builder.ensure_started();
+                    return Ok(());
+                }
+                result => result?,
+            }
         }
         if self.builder.has_output() {
             self.record.output_started();
         }
         let response = self.builder.response();
-        if self.builder.is_terminal() && !self.builder.has_output() && response.status == ResponseStatus::Failed {
+        if self.builder.is_terminal()
+            && !self.builder.has_output()
+            && response.status == ResponseStatus::Failed
+        {
             let (code, message) = response
                 .error
                 .as_ref()
@@ -113,7 +129,10 @@ impl Driver {
                 if self.native {
                     return Err(Error::upstream(
                         ErrorKind::Upstream,
-                        format!("{} ended the stream before response.completed", self.provider),
+                        format!(
+                            "{} ended the stream before response.completed",
+                            self.provider
+                        ),
                     ));
                 }
                 self.builder.complete();
@@ -260,5 +279,9 @@ pub(crate) fn error_from_code(code: &str, message: String) -> Error {
     } else {
         message
     };
-    Error::upstream(kind, message).with_code(if code.is_empty() { "server_error" } else { code })
+    Error::upstream(kind, message).with_code(if code.is_empty() {
+        "server_error"
+    } else {
+        code
+    })
 }

@@ -23,11 +23,10 @@ pub fn validate(request: &CreateResponse) -> Result<&str, Error> {
         && request.conversation.is_none()
         && request.prompt.is_none()
     {
-        return Err(Error::invalid_request(
-            "Missing required parameter: 'input'.",
-            Some("input"),
-        )
-        .with_code("missing_required_parameter"));
+        return Err(
+            Error::invalid_request("Missing required parameter: 'input'.", Some("input"))
+                .with_code("missing_required_parameter"),
+        );
     }
     if let Some(Input::Items(items)) = &request.input {
         for (i, item) in items.iter().enumerate() {
@@ -36,8 +35,12 @@ pub fn validate(request: &CreateResponse) -> Result<&str, Error> {
     }
     if let Some(tools) = &request.tools {
         for (i, tool) in tools.iter().enumerate() {
-            tool.check()
-                .map_err(|e| invalid(format!("Invalid 'tools[{i}]': {e}."), &format!("tools[{i}]")))?;
+            tool.check().map_err(|e| {
+                invalid(
+                    format!("Invalid 'tools[{i}]': {e}."),
+                    &format!("tools[{i}]"),
+                )
+            })?;
         }
     }
     range(request.temperature, 0.0, 2.0, "temperature")?;
@@ -59,7 +62,10 @@ pub fn validate(request: &CreateResponse) -> Result<&str, Error> {
     if let Some(metadata) = &request.metadata
         && let Some(problem) = metadata_problem(metadata)
     {
-        return Err(invalid(format!("Invalid 'metadata': {problem}."), "metadata"));
+        return Err(invalid(
+            format!("Invalid 'metadata': {problem}."),
+            "metadata",
+        ));
     }
     Ok(model)
 }
@@ -80,8 +86,12 @@ fn check_item(item: &Item, i: usize) -> Result<(), Error> {
         _ => &[],
     };
     for (j, part) in parts.iter().enumerate() {
-        check_part(part)
-            .map_err(|e| invalid(format!("Invalid '{at}.content[{j}]': {e}."), &format!("{at}.content[{j}]")))?;
+        check_part(part).map_err(|e| {
+            invalid(
+                format!("Invalid '{at}.content[{j}]': {e}."),
+                &format!("{at}.content[{j}]"),
+            )
+        })?;
     }
     Ok(())
 }
@@ -131,14 +141,32 @@ mod tests {
             (json!({"input": "hi"}), "model"),
             (json!({"model": "  ", "input": "hi"}), "model"),
             (json!({"model": "m"}), "input"),
-            (json!({"model": "m", "input": "hi", "temperature": 3}), "temperature"),
+            (
+                json!({"model": "m", "input": "hi", "temperature": 3}),
+                "temperature",
+            ),
             (json!({"model": "m", "input": "hi", "top_p": -1}), "top_p"),
-            (json!({"model": "m", "input": "hi", "max_output_tokens": 0}), "max_output_tokens"),
-            (json!({"model": "m", "input": [{"type": "function_call", "name": "f"}]}), "input[0]"),
+            (
+                json!({"model": "m", "input": "hi", "max_output_tokens": 0}),
+                "max_output_tokens",
+            ),
+            (
+                json!({"model": "m", "input": [{"type": "function_call", "name": "f"}]}),
+                "input[0]",
+            ),
             (json!({"model": "m", "input": [{"foo": 1}]}), "input[0]"),
-            (json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_text"}]}]}), "input[0].content[0]"),
-            (json!({"model": "m", "input": "hi", "tools": [{"type": "function"}]}), "tools[0]"),
-            (json!({"model": "m", "input": "hi", "metadata": {"a": 1}}), "metadata"),
+            (
+                json!({"model": "m", "input": [{"role": "user", "content": [{"type": "input_text"}]}]}),
+                "input[0].content[0]",
+            ),
+            (
+                json!({"model": "m", "input": "hi", "tools": [{"type": "function"}]}),
+                "tools[0]",
+            ),
+            (
+                json!({"model": "m", "input": "hi", "metadata": {"a": 1}}),
+                "metadata",
+            ),
         ] {
             let err = check(body.clone()).unwrap_err();
             assert_eq!(err.param.as_deref(), Some(param), "{body}: {}", err.message);

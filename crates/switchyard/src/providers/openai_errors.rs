@@ -53,7 +53,8 @@ pub(crate) fn classify_openai_error(
         }
     });
     let message = redact(&message, secrets);
-    let code = code.filter(|c| !c.is_empty());
+    // Numeric codes (vLLM's `400`, Azure's `"429"`) say nothing the status does not.
+    let code = code.filter(|c| !c.is_empty() && !c.chars().all(|ch| ch.is_ascii_digit()));
     let lower = message.to_ascii_lowercase();
     let code_is = |c: &str| code.as_deref() == Some(c) || kind_text.as_deref() == Some(c);
 
@@ -95,8 +96,7 @@ pub(crate) fn classify_openai_error(
         ErrorKind::Authentication => Some("invalid_api_key".to_string()),
         ErrorKind::NotFound => Some(code.unwrap_or_else(|| "model_not_found".to_string())),
         ErrorKind::Overloaded => Some("server_is_overloaded".to_string()),
-        // Numeric codes (vLLM's `400`, Azure's `"429"`) say nothing the status does not.
-        _ => code.filter(|c| !c.chars().all(|ch| ch.is_ascii_digit())),
+        _ => code,
     };
     let message = if kind == ErrorKind::Authentication {
         format!("{provider} rejected the deployment's credentials: {message}")

@@ -99,6 +99,15 @@ impl ResponseBuilder {
         }
     }
 
+    /// Emits `response.created` and `response.in_progress` unless any event has been emitted
+    /// already (a relayed stream that has not started yet gets the gateway's own).
+    pub fn ensure_started(&mut self) {
+        if self.next_sequence == 0 && self.out.is_empty() {
+            self.relay.started = true;
+            self.start();
+        }
+    }
+
     /// Emits `response.created` and `response.in_progress`.
     pub fn start(&mut self) {
         self.relay.id_exposed = self.emit;
@@ -756,9 +765,19 @@ impl ResponseBuilder {
                 self.adopt_upstream_response(&mut e.response, false);
             }
             E::Completed(e) | E::Incomplete(e) | E::Failed(e) => {
+                if self.open.is_some() {
+                    // The upstream ended with an item still open: close it for the client, and
+                    // let the terminal response show it as closed.
+                    let status = if matches!(event_kind_is_completed(e), true) {
+                        ItemStatus::Completed
+                    } else {
+                        ItemStatus::Incomplete
+                    };
+                    self.close_item(status);
+                    e.response.output = self.response.output.clone();
+                }
                 self.adopt_upstream_response(&mut e.response, true);
                 self.terminal = true;
-                self.open = None;
             }
             E::Other(Value::Object(map)) => {
                 if map.contains_key("response_id") {
@@ -890,6 +909,11 @@ impl ResponseBuilder {
         }
         self.response = upstream.clone();
     }
+}
+
+/// True for a lifecycle event whose response completed normally.
+fn event_kind_is_completed(event: &LifecycleEvent) -> bool {
+    event.response.status == ResponseStatus::Completed
 }
 
 /// Fills `total_tokens` when an upstream left it out.
