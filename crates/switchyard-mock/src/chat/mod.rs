@@ -1,0 +1,160 @@
+//! OpenAI Chat Completions and the OpenAI-compatible servers that imitate it, each with its
+//! documented deviations (`providers.md` §1, §8).
+
+mod complete;
+mod flavor;
+mod stream;
+mod usage;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+use switchyard_types::chat::ChatRequest;
+
+pub(crate) use complete::completion;
+pub(crate) use flavor::Flavor;
+pub(crate) use stream::stream;
+
+use crate::directive::Directives;
+use crate::engine::Planned;
+use crate::errors;
+use crate::ids;
+use crate::plan::Plan;
+use crate::reply::Reply;
+use crate::sse;
+use crate::turn::Turn;
+
+/// The unparsable line `[[mock:malformed]]` inserts.
+const MALFORMED: &[u8] =
+    b"data: {\"id\":\"chatcmpl-malformed\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"delta\":\n\n";
+
+/// Per-response facts shared by every chunk.
+#[derive(Debug, Clone)]
+pub(crate) struct ChatCtx {
+    pub flavor: Flavor,
+    /// The completion id, in the flavor's format.
+    pub id: String,
+    pub model: String,
+    pub created: u64,
+    /// `stream_options.include_usage` was requested.
+    pub include_usage: bool,
+    /// Add `obfuscation` to OpenAI chunks.
+    pub obfuscation: bool,
+    /// `system_fingerprint`, for the flavors that send one.
+    pub fingerprint: String,
+    /// Groq's `x_groq.id`.
+    pub groq_request: String,
+}
+
+impl ChatCtx {
+    pub(crate) fn new(flavor: Flavor, model: &str, include_usage: bool, obfuscation: bool) -> Self {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let id = match flavor {
+            Flavor::OpenAi => ids::chatcmpl(),
+            Flavor::Mistral => ids::hex(32),
+            Flavor::DeepSeek | Flavor::Xai => ids::uuid(),
+            Flavor::Groq => format!("chatcmpl-{}", ids::uuid()),
+            Flavor::Ollama => ids::ollama_chatcmpl(),
+            Flavor::Vllm => format!("chatcmpl-{}", ids::hex(32)),
+            Flavor::OpenRouter => ids::openrouter_gen(created),
+        };
+        let fingerprint = match flavor {
+            Flavor::Ollama => "fp_ollama".to_string(),
+            Flavor::DeepSeek => format!("fp_{}_prod0820_fp8_kvcache", ids::hex(10)),
+            _ => format!("fp_{}", ids::hex(10)),
+        };
+        ChatCtx {
+            flavor,
+            id,
+            model: model.to_string(),
+            created,
+            include_usage,
+            obfuscation,
+            fingerprint,
+            groq_request: ids::request_id(),
+        }
+    }
+
+    /// OpenAI with usage, for canned replies.
+    pub(crate) fn canned() -> ChatCtx {
+        ChatCtx::new(Flavor::OpenAi, "mock-model", true, true)
+    }
+
+    /// The id of tool call `index`, in the flavor's format.
+    pub(crate) fn call_id(&self, index: usize) -> String {
+        match self.flavor {
+            Flavor::Mistral => ids::mistral_call_id(),
+            Flavor::Groq => ids::groq_call_id(),
+            Flavor::Ollama => ids::ollama_call_id(),
+            Flavor::Xai => ids::xai_call_id(),
+            Flavor::DeepSeek => ids::deepseek_call_id(index),
+            Flavor::Vllm => format!("chatcmpl-tool-{}", ids::hex(32)),
+            Flavor::OpenAi | Flavor::OpenRouter => ids::call_id(),
+        }
+    }
+}
+
+/// Answers a Chat Completions request to the `flavor` server.
+pub(crate) fn handle(flavor: Flavor, raw: &[u8], body: &Value) -> Planned {
+    if !body.is_object() {
+        return errors::unparsable_body().into();
+    }
+    if body.get("model").is_none_or(Value::is_null) {
+        return errors::missing_parameter("model").into();
+    }
+    if body.get("messages").is_none_or(Value::is_null) {
+        return errors::missing_parameter("messages").into();
+    }
+    if let Some(rejection) = flavor.check(body, raw) {
+        return rejection.into();
+    }
+    let req = match ChatRequest::deserialize(body) {
+        Ok(req) => req,
+        Err(err) => {
+            let message = format!("Invalid request body: {err}");
+            return errors::openai(400, &message, "invalid_request_error", None, None).into();
+        }
+    };
+    let turn = Turn::from_chat(&req);
+    let directives = Directives::parse(&turn.user_text);
+    let delay = directives.slow.unwrap_or_default();
+    let request_id = errors::request_id_header();
+    if let Some(code) = &directives.error {
+        let reply = errors::directive_error(flavor.dialect(), code, &req.model)
+            .with_header(&request_id.0, &request_id.1);
+        return Planned { delay, reply };
+    }
+    let plan = Plan::decide(&turn, &directives);
+    let options = req.stream_options.as_ref();
+    let option = |name: &str| options.and_then(|o| o.get(name)).and_then(Value::as_bool);
+    let ctx = ChatCtx::new(
+        flavor,
+        &req.model,
+        option("include_usage").unwrap_or(false),
+        option("include_obfuscation").unwrap_or(true),
+    );
+    let mut headers = vec![request_id];
+    let reply = if req.stream.unwrap_or(false) {
+        let content_type = if flavor == Flavor::OpenAi {
+            "text/event-stream; charset=utf-8"
+        } else {
+            "text/event-stream"
+        };
+        headers.push(("content-type".into(), content_type.into()));
+        sse::into_reply(stream(&ctx, &plan), &plan.faults, MALFORMED, headers)
+    } else {
+        headers.push(("content-type".into(), "application/json".into()));
+        let body = serde_json::to_vec(&completion(&ctx, &plan)).unwrap_or_default();
+        Reply::Chunks {
+            status: 200,
+            headers,
+            chunks: vec![(Duration::ZERO, Bytes::from(body))],
+            then_drop: false,
+        }
+    };
+    Planned { delay, reply }
+}

@@ -1,0 +1,67 @@
+//! The OpenAI Responses API upstream: `POST …/responses` (`providers.md` §2).
+
+mod object;
+mod stream;
+
+use serde::Deserialize;
+use serde_json::Value;
+use switchyard_types::responses::CreateResponse;
+
+pub(crate) use object::{ResponsesCtx, object_bytes, object_json};
+pub(crate) use stream::stream;
+
+use crate::directive::Directives;
+use crate::engine::Planned;
+use crate::errors::{self, Dialect};
+use crate::plan::Plan;
+use crate::sse;
+use crate::turn::Turn;
+
+/// The unparsable line `[[mock:malformed]]` inserts.
+const MALFORMED: &[u8] =
+    b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\n\n";
+
+/// Answers a Responses request from its body.
+pub(crate) fn handle(body: &Value) -> Planned {
+    if !body.is_object() {
+        return errors::unparsable_body().into();
+    }
+    if body.get("model").is_none_or(Value::is_null) {
+        return errors::missing_parameter("model").into();
+    }
+    let req = match CreateResponse::deserialize(body) {
+        Ok(req) => req,
+        Err(err) => {
+            let message = format!("Invalid request body: {err}");
+            return errors::openai(400, &message, "invalid_request_error", None, None).into();
+        }
+    };
+    let turn = Turn::from_responses(&req);
+    let directives = Directives::parse(&turn.user_text);
+    let delay = directives.slow.unwrap_or_default();
+    let model = req.model.as_deref().unwrap_or_default();
+    if let Some(code) = &directives.error {
+        let reply = errors::directive_error(Dialect::Responses, code, model)
+            .with_header("x-request-id", &crate::ids::request_id());
+        return Planned { delay, reply };
+    }
+    let plan = Plan::decide(&turn, &directives);
+    let ctx = ResponsesCtx::from_request(&req);
+    let mut headers = vec![errors::request_id_header()];
+    let reply = if req.is_stream() {
+        headers.push((
+            "content-type".into(),
+            "text/event-stream; charset=utf-8".into(),
+        ));
+        sse::into_reply(stream(&ctx, &plan), &plan.faults, MALFORMED, headers)
+    } else {
+        headers.push(("content-type".into(), "application/json".into()));
+        crate::reply::Reply::Chunks {
+            status: 200,
+            headers,
+            chunks: vec![(std::time::Duration::ZERO, object_bytes(&ctx, &plan))],
+            then_drop: false,
+        }
+    };
+    Planned { delay, reply }
+}
