@@ -1,6 +1,9 @@
 //! The `switchyard` binary on SIGTERM: stops accepting, drains open streams, exits within the
 //! grace period.
 
+// Test support code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "common/mod.rs"]
 mod common;
 

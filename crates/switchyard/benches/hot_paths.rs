@@ -111,7 +111,7 @@ fn bench(c: &mut Criterion) {
                 events += builder
                     .drain()
                     .map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len()))
-                    .count();
+                    .sum::<usize>();
             }
             let _ = decoder.end(&mut items);
             let _ = builder.apply(&mut items);
@@ -136,7 +136,7 @@ fn bench(c: &mut Criterion) {
                 events += builder
                     .drain()
                     .map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len()))
-                    .count();
+                    .sum::<usize>();
             }
             events
         })

@@ -768,7 +768,7 @@ impl ResponseBuilder {
                 if self.open.is_some() {
                     // The upstream ended with an item still open: close it for the client, and
                     // let the terminal response show it as closed.
-                    let status = if matches!(event_kind_is_completed(e), true) {
+                    let status = if e.response.status == ResponseStatus::Completed {
                         ItemStatus::Completed
                     } else {
                         ItemStatus::Incomplete
@@ -909,11 +909,6 @@ impl ResponseBuilder {
         }
         self.response = upstream.clone();
     }
-}
-
-/// True for a lifecycle event whose response completed normally.
-fn event_kind_is_completed(event: &LifecycleEvent) -> bool {
-    event.response.status == ResponseStatus::Completed
 }
 
 /// Fills `total_tokens` when an upstream left it out.

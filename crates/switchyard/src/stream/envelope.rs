@@ -4,7 +4,6 @@ use serde_json::Value;
 use switchyard_types::JsonMap;
 use switchyard_types::responses::{
     CreateResponse, ReasoningConfig, Response, ResponseStatus, TextConfig, TextFormat, Tool,
-    ToolChoice,
 };
 
 /// A `Response` in state `in_progress` with no output, echoing `request` the way the Responses
@@ -46,7 +45,7 @@ pub fn envelope(request: &CreateResponse, id: String, model: String, created_at:
             extra: JsonMap::new(),
             ..text
         },
-        tool_choice: request.tool_choice.clone().unwrap_or(ToolChoice::default()),
+        tool_choice: request.tool_choice.clone().unwrap_or_default(),
         tools: request
             .tools
             .clone()

@@ -160,10 +160,10 @@ impl Checker {
                 if !self.item_ids.insert(id.clone()) {
                     return Err(format!("duplicate item id {id}"));
                 }
-                if let Some(call_id) = &call_id {
-                    if call_id.is_empty() || !self.call_ids.insert(call_id.clone()) {
-                        return Err(format!("empty or duplicate call_id {call_id:?}"));
-                    }
+                if let Some(call_id) = &call_id
+                    && (call_id.is_empty() || !self.call_ids.insert(call_id.clone()))
+                {
+                    return Err(format!("empty or duplicate call_id {call_id:?}"));
                 }
                 match &e.item {
                     Item::Message(m) => {
