@@ -61,9 +61,12 @@ pub fn is_client_safe_response_id(id: &str) -> bool {
 
 /// `n` random bytes as `2n` lowercase hex digits.
 pub fn random_hex(n: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(n * 2);
     for _ in 0..n {
-        let _ = write!(out, "{:02x}", fastrand::u8(..));
+        let byte = fastrand::u8(..);
+        out.push(HEX[usize::from(byte >> 4)] as char);
+        out.push(HEX[usize::from(byte & 0xf)] as char);
     }
     out
 }

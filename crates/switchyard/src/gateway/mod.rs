@@ -371,7 +371,7 @@ impl Gateway {
         let call = self
             .inner
             .client
-            .post(&request.url)
+            .post(request.url)
             .headers(request.headers)
             .body(request.body)
             .send();

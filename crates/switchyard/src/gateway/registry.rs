@@ -116,24 +116,30 @@ fn build_provider(
         };
     let missing_key = flavor.key_required && api_key.is_none();
     let provider: Arc<dyn Provider> = if native {
-        Arc::new(ResponsesProvider::new(
-            prefix,
-            upstream,
-            api_base,
-            api_key,
-            d.organization.clone(),
-            options,
-        ))
+        Arc::new(
+            ResponsesProvider::new(
+                prefix,
+                upstream,
+                api_base,
+                api_key,
+                d.organization.clone(),
+                options,
+            )
+            .map_err(|e| format!("model_list entry `{}`: {e}", d.model_name))?,
+        )
     } else {
-        Arc::new(ChatProvider::new(
-            flavor,
-            upstream,
-            api_base,
-            api_key,
-            d.organization.clone(),
-            d.replay_reasoning_content,
-            options,
-        ))
+        Arc::new(
+            ChatProvider::new(
+                flavor,
+                upstream,
+                api_base,
+                api_key,
+                d.organization.clone(),
+                d.replay_reasoning_content,
+                options,
+            )
+            .map_err(|e| format!("model_list entry `{}`: {e}", d.model_name))?,
+        )
     };
     let warning = missing_key.then(|| {
         format!(

@@ -27,8 +27,8 @@ pub(crate) use openai_errors::classify_openai_error;
 /// An HTTP request ready to send upstream.
 #[derive(Debug, Clone)]
 pub struct UpstreamRequest {
-    /// The full URL.
-    pub url: String,
+    /// The full URL, parsed once when the deployment was built.
+    pub url: reqwest::Url,
     /// Headers, credentials included.
     pub headers: HeaderMap,
     /// The JSON body.
@@ -146,13 +146,14 @@ pub(crate) fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -
     map
 }
 
-/// Joins a base URL and a path with exactly one slash.
-pub(crate) fn join_url(base: &str, path: &str) -> String {
-    format!(
+/// Joins a base URL and a path with exactly one slash, and parses the result.
+pub(crate) fn join_url(base: &str, path: &str) -> Result<reqwest::Url, String> {
+    let joined = format!(
         "{}/{}",
         base.trim_end_matches('/'),
         path.trim_start_matches('/')
-    )
+    );
+    reqwest::Url::parse(&joined).map_err(|e| format!("`{base}` is not a usable base URL: {e}"))
 }
 
 /// The longest `Retry-After` the gateway passes on (a sanity cap; clients decide from the value

@@ -46,14 +46,15 @@ pub struct ResponsesProvider {
     name: String,
     model: String,
     api_base: String,
-    url: String,
+    url: reqwest::Url,
     api_key: Option<Secret>,
     organization: Option<String>,
     options: ProviderOptions,
 }
 
 impl ResponsesProvider {
-    /// A pass-through deployment of `name` (the provider prefix) at `api_base`.
+    /// A pass-through deployment of `name` (the provider prefix) at `api_base`; fails when
+    /// `api_base` is not a URL.
     pub fn new(
         name: &str,
         model: impl Into<String>,
@@ -61,16 +62,16 @@ impl ResponsesProvider {
         api_key: Option<Secret>,
         organization: Option<String>,
         options: ProviderOptions,
-    ) -> Self {
-        ResponsesProvider {
+    ) -> Result<Self, String> {
+        Ok(ResponsesProvider {
             name: name.to_string(),
             model: model.into(),
-            url: join_url(&api_base, "responses"),
+            url: join_url(&api_base, "responses")?,
             api_base,
             api_key,
             organization,
             options,
-        }
+        })
     }
 
     /// True when no API key was configured or found (required by OpenAI itself).

@@ -35,7 +35,7 @@ pub struct ChatProvider {
     flavor: &'static Flavor,
     model: String,
     api_base: String,
-    url: String,
+    url: reqwest::Url,
     api_key: Option<Secret>,
     organization: Option<String>,
     replay_reasoning: bool,
@@ -44,7 +44,8 @@ pub struct ChatProvider {
 
 impl ChatProvider {
     /// A provider for `model` on a `flavor` server at `api_base` (already resolved from the
-    /// config, the flavor's environment variables or its default).
+    /// config, the flavor's environment variables or its default). Fails when `api_base` is not
+    /// a URL.
     pub fn new(
         flavor: &'static Flavor,
         model: impl Into<String>,
@@ -53,14 +54,14 @@ impl ChatProvider {
         organization: Option<String>,
         replay_reasoning: Option<bool>,
         options: ProviderOptions,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let base = api_base.trim_end_matches('/');
         let url = if flavor.append_v1 && !base.ends_with("/v1") {
-            join_url(base, "v1/chat/completions")
+            join_url(base, "v1/chat/completions")?
         } else {
-            join_url(base, "chat/completions")
+            join_url(base, "chat/completions")?
         };
-        ChatProvider {
+        Ok(ChatProvider {
             flavor,
             model: model.into(),
             api_base,
@@ -69,7 +70,7 @@ impl ChatProvider {
             organization,
             replay_reasoning: replay_reasoning.unwrap_or(flavor.replay_reasoning),
             options,
-        }
+        })
     }
 
     /// True when no API key was configured or found in the environment.

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The benchmark: direct-to-mock against through-the-gateway, non-streaming and streaming,
+# pass-through and bridged, plus the gateway's resident memory idle and with many open streams.
+#
+#   bench/run.sh [seconds-per-run] [connections]      (defaults: 10 s, 16 connections)
+#
+# Everything runs on this machine: the mock upstream, the gateway and the load generator
+# (release builds). Results are printed as a Markdown table; BENCHMARKS.md records a run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN="${1:-10}"
+CONNECTIONS="${2:-16}"
+HOLD_STREAMS="${HOLD_STREAMS:-1000}"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+cargo build --release --locked -q -p switchyard-server -p switchyard-mock -p switchyard-bench
+BIN=target/release
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# Starts "$@" in the background with stdout+stderr in $WORK/$1.log; waits for a line matching
+# $LISTEN_PATTERN and prints the URL found on it.
+start() {
+  local name="$1"; shift
+  "$@" >"$WORK/$name.log" 2>&1 &
+  PIDS+=("$!")
+  echo "$!" >"$WORK/$name.pid"
+  for _ in $(seq 200); do
+    if url=$(grep -o 'http://[0-9.:]*' "$WORK/$name.log" | head -1) && [ -n "$url" ]; then
+      echo "$url"; return 0
+    fi
+    sleep 0.05
+  done
+  echo "error: $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
+}
+
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+MOCK=$(start mock "$BIN/switchyard-mock" --host 127.0.0.1 --port 0)
+cat >"$WORK/config.yaml" <<EOF
+model_list:
+  - model_name: passthrough
+    litellm_params: {model: openai/mock-model, api_base: "$MOCK/v1", api_key: sk-bench}
+  - model_name: bridged
+    litellm_params: {model: hosted_vllm/mock-model, api_base: "$MOCK/vllm/v1"}
+EOF
+# Logging as in production: one line per request.
+GATEWAY=$(RUST_LOG=info start gateway "$BIN/switchyard" --config "$WORK/config.yaml" --host 127.0.0.1 --port 0)
+GW_PID=$(cat "$WORK/gateway.pid")
+sleep 0.5
+IDLE_RSS=$(rss_mb "$GW_PID")
+
+load() { "$BIN/switchyard-load" --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN" "$@"; }
+field() { python3 -c "import json,sys; print(round(json.loads(sys.argv[1])[sys.argv[2]], 2))" "$1" "$2"; }
+
+echo "| case | path | rps | p50 ms | p99 ms | ttfb p99 ms | errors |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+declare -A RESULT
+for stream in "" "--stream"; do
+  mode=$([ -n "$stream" ] && echo stream || echo json)
+  for kind in passthrough bridged; do
+    if [ "$kind" = passthrough ]; then
+      direct=$(load --url "$MOCK/v1" --model mock-model $stream)
+    else
+      direct=$(load --url "$MOCK/vllm/v1" --path /chat/completions --model mock-model $stream)
+    fi
+    gateway=$(load --url "$GATEWAY/v1" --model "$kind" $stream)
+    for who in direct gateway; do
+      r=${!who}
+      RESULT[$mode-$kind-$who]="$r"
+      echo "| $mode $kind | $who | $(field "$r" rps) | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" ttfb_p99_ms) | $(field "$r" errors) |"
+    done
+  done
+done
+
+echo
+echo "| case | gateway / direct throughput | added p50 ms | added p99 ms |"
+echo "|---|---:|---:|---:|"
+for key in json-passthrough json-bridged stream-passthrough stream-bridged; do
+  d=${RESULT[$key-direct]}; g=${RESULT[$key-gateway]}
+  python3 - "$key" "$d" "$g" <<'PY'
+import json, sys
+key, d, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print(f"| {key} | {g['rps'] / d['rps'] * 100:.0f} % | {g['p50_ms'] - d['p50_ms']:.2f} | {g['p99_ms'] - d['p99_ms']:.2f} |")
+PY
+done
+
+LOADED_RSS=$(rss_mb "$GW_PID")
+# Many open streams: each stalls upstream, so the gateway holds them all at once.
+"$BIN/switchyard-load" --url "$GATEWAY/v1" --model bridged --stream --hold "$HOLD_STREAMS" \
+  --seconds 8 --input "hold [[mock:stall=9000]]" >"$WORK/hold.json" &
+HOLD=$!
+sleep 5
+HOLD_RSS=$(rss_mb "$GW_PID")
+wait "$HOLD"
+echo
+echo "| memory | gateway RSS MB |"
+echo "|---|---:|"
+echo "| idle, after start | $IDLE_RSS |"
+echo "| after the load runs | $LOADED_RSS |"
+echo "| with $(field "$(cat "$WORK/hold.json")" held_streams) open streams | $HOLD_RSS |"
