@@ -1,18 +1,38 @@
 //! switchyard: an LLM gateway that speaks OpenAI's Responses API to clients and each provider's
 //! own API upstream.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use switchyard::{Gateway, types::responses::CreateResponse};
+//! Build a [`Gateway`] from a LiteLLM-style `config.yaml` ([`Gateway::from_config_file`]) or
+//! in code, then call [`Gateway::responses`] for a whole [`types::responses::Response`] or
+//! [`Gateway::responses_stream`] for its events. Without any config, [`responses`] serves
+//! `provider/model` strings with credentials from the environment, like `litellm.responses`.
 //!
-//! let gateway = Gateway::from_config_file("config.yaml")?;
-//! let request: CreateResponse = serde_json::from_value(serde_json::json!({
-//!     "model": "gpt-4o", "input": "Say hello."
-//! }))?;
-//! let response = gateway.responses(request).await?;
-//! println!("{}", serde_json::to_string(&response)?);
-//! # Ok(()) }
 //! ```
+//! use switchyard::config::{Config, DeploymentConfig};
+//! use switchyard::types::responses::CreateResponse;
+//! use switchyard::Gateway;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! # let mock = switchyard_mock::MockServer::start().await;
+//! # let api_base = format!("{}/v1", mock.url());
+//! // One model group, "fast", served by an OpenAI-compatible server at `api_base`.
+//! let config = Config {
+//!     deployments: vec![DeploymentConfig {
+//!         model_name: "fast".into(),
+//!         model: "openai/chat_completions/gpt-4o-mini".into(),
+//!         api_base: Some(api_base),
+//!         ..Default::default()
+//!     }],
+//!     ..Default::default()
+//! };
+//! let (gateway, _warnings) = Gateway::from_config(&config).unwrap();
+//! let request: CreateResponse =
+//!     serde_json::from_value(serde_json::json!({"model": "fast", "input": "Hi!"})).unwrap();
+//! let response = gateway.responses(request).await.unwrap();
+//! assert_eq!(response.status, switchyard::types::responses::ResponseStatus::Completed);
+//! # });
+//! ```
+//!
+//! See `ARCHITECTURE.md` for how the pieces fit.
 
 pub mod config;
 pub mod error;

@@ -47,6 +47,14 @@ pub fn default_models(mock: &str) -> String {
     litellm_params: {{model: openrouter/meta-llama/llama-3-8b, api_base: "{mock}/openrouter/api/v1", api_key: k-or-0000000000000}}
   - model_name: xai
     litellm_params: {{model: xai/grok-3-mini, api_base: "{mock}/xai/v1", api_key: k-xai-000000000000}}
+  - model_name: together
+    litellm_params: {{model: together_ai/meta-llama/Llama-3.3-70B-Instruct-Turbo, api_base: "{mock}/v1", api_key: k-together-000000}}
+  - model_name: fireworks
+    litellm_params: {{model: fireworks_ai/llama-v3p1-8b-instruct, api_base: "{mock}/v1", api_key: k-fireworks-00000}}
+  - model_name: deepinfra
+    litellm_params: {{model: deepinfra/meta-llama/Llama-3.3-70B-Instruct, api_base: "{mock}/v1", api_key: k-deepinfra-0000}}
+  - model_name: cerebras
+    litellm_params: {{model: cerebras/llama3.1-8b, api_base: "{mock}/v1", api_key: k-cerebras-00000}}
 "#
     )
 }

@@ -230,6 +230,12 @@ async fn wire_format_per_server() {
     // Ollama's root base URL gains /v1.
     let _ = h.call(json!({"model": "ollama", "input": "hi"})).await;
     assert_eq!(h.last_upstream().path, "/ollama/v1/chat/completions");
+    // Fireworks model ids gain their account prefix.
+    let _ = h.call(json!({"model": "fireworks", "input": "hi"})).await;
+    assert_eq!(
+        h.last_upstream().body["model"],
+        "accounts/fireworks/models/llama-v3p1-8b-instruct"
+    );
 }
 
 #[tokio::test]
