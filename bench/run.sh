@@ -87,6 +87,29 @@ print(f"| {key} | {g['rps'] / d['rps'] * 100:.0f} % | {g['p50_ms'] - d['p50_ms']
 PY
 done
 
+# Added latency at a load both paths sustain: 16 connections paced to $PACED_RPS requests/s in
+# all; `late` counts requests that started behind schedule (the target not keeping up).
+PACED_RPS="${PACED_RPS:-2000}"
+echo
+echo "| paced at $PACED_RPS req/s | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 / p99 ms | late starts (direct / gateway) |"
+echo "|---|---:|---:|---:|---:|"
+for stream in "" "--stream"; do
+  mode=$([ -n "$stream" ] && echo stream || echo json)
+  for kind in passthrough bridged; do
+    if [ "$kind" = passthrough ]; then
+      d=$(load --url "$MOCK/v1" --model mock-model --rate "$PACED_RPS" $stream)
+    else
+      d=$(load --url "$MOCK/vllm/v1" --path /chat/completions --model mock-model --rate "$PACED_RPS" $stream)
+    fi
+    g=$(load --url "$GATEWAY/v1" --model "$kind" --rate "$PACED_RPS" $stream)
+    python3 - "$mode $kind" "$d" "$g" <<'PY'
+import json, sys
+key, d, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+print(f"| {key} | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | {g['p50_ms']:.2f} / {g['p99_ms']:.2f} | {g['p50_ms'] - d['p50_ms']:.2f} / {g['p99_ms'] - d['p99_ms']:.2f} | {d['late_starts']} / {g['late_starts']} |")
+PY
+  done
+done
+
 LOADED_RSS=$(rss_mb "$GW_PID")
 # Many open streams: each stalls upstream, so the gateway holds them all at once.
 "$BIN/switchyard-load" --url "$GATEWAY/v1" --model bridged --stream --hold "$HOLD_STREAMS" \

@@ -50,6 +50,11 @@ struct Args {
     /// Path suffix appended to `--url` (`/responses` or `/chat/completions`).
     #[arg(long, default_value = "/responses")]
     path: String,
+    /// Total requests per second, spread over the connections (paced). Requests that start late
+    /// because the target fell behind are counted as `late_starts`. Without it, each connection
+    /// sends its next request as soon as the last one ends.
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 #[derive(Default)]
@@ -57,6 +62,7 @@ struct Sample {
     latency: Vec<Duration>,
     first_byte: Vec<Duration>,
     errors: usize,
+    late: usize,
 }
 
 #[tokio::main]
@@ -95,15 +101,35 @@ async fn main() -> std::process::ExitCode {
     }
     let deadline = Instant::now() + duration;
     let started = Instant::now();
+    let interval = args
+        .rate
+        .map(|rate| Duration::from_secs_f64(args.connections as f64 / rate.max(0.001)));
     let workers: Vec<_> = (0..args.connections)
-        .map(|_| {
+        .map(|worker| {
             let ctx = ctx.clone();
             tokio::spawn(async move {
                 let mut sample = Sample::default();
+                // Paced workers start staggered so the offered load is smooth.
+                let mut next = interval.map(|i| {
+                    started + i.mul_f64(worker as f64 / args.connections as f64)
+                });
                 while Instant::now() < deadline {
+                    let scheduled = match (next, interval) {
+                        (Some(at), Some(every)) => {
+                            tokio::time::sleep_until(at.into()).await;
+                            next = Some(at + every);
+                            at
+                        }
+                        _ => Instant::now(),
+                    };
+                    // tokio's timer has millisecond granularity: a start more than 2 ms behind
+                    // schedule means the target did not keep up with the offered rate.
+                    if Instant::now() - scheduled > Duration::from_millis(2) {
+                        sample.late += 1;
+                    }
                     match ctx.once().await {
-                        Ok((latency, first_byte)) => {
-                            sample.latency.push(latency);
+                        Ok((total, first_byte)) => {
+                            sample.latency.push(total);
                             sample.first_byte.push(first_byte);
                         }
                         Err(_) => sample.errors += 1,
@@ -119,6 +145,7 @@ async fn main() -> std::process::ExitCode {
             all.latency.extend(sample.latency);
             all.first_byte.extend(sample.first_byte);
             all.errors += sample.errors;
+            all.late += sample.late;
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -127,6 +154,7 @@ async fn main() -> std::process::ExitCode {
     report(&json!({
         "requests": all.latency.len(),
         "errors": all.errors,
+        "late_starts": all.late,
         "rps": all.latency.len() as f64 / elapsed,
         "p50_ms": percentile(&all.latency, 0.50),
         "p90_ms": percentile(&all.latency, 0.90),

@@ -9,11 +9,6 @@ use switchyard::{Config, Gateway};
 use switchyard_server::{AppState, app};
 use tracing_subscriber::EnvFilter;
 
-/// The gateway allocates many short-lived buffers per request; mimalloc handles that pattern
-/// markedly better than the system allocator (see BENCHMARKS.md). Library users keep theirs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// An LLM gateway: the OpenAI Responses API in front of any model provider, configured with a
 /// LiteLLM proxy config.yaml.
 #[derive(Debug, Parser)]
