@@ -110,9 +110,8 @@ async fn main() -> std::process::ExitCode {
             tokio::spawn(async move {
                 let mut sample = Sample::default();
                 // Paced workers start staggered so the offered load is smooth.
-                let mut next = interval.map(|i| {
-                    started + i.mul_f64(worker as f64 / args.connections as f64)
-                });
+                let mut next =
+                    interval.map(|i| started + i.mul_f64(worker as f64 / args.connections as f64));
                 while Instant::now() < deadline {
                     let scheduled = match (next, interval) {
                         (Some(at), Some(every)) => {

@@ -58,6 +58,35 @@ fn responses_stream(n: usize) -> String {
         .collect()
 }
 
+/// Feeds `body` to `decoder` in 512-byte reads through a builder; returns the bytes of the
+/// serialized events, as the proxy would write them.
+fn decode_and_build(decoder: &mut dyn Decoder, body: &str, start: bool) -> usize {
+    let request: CreateResponse =
+        serde_json::from_value(json!({"model": "m", "input": "hi"})).unwrap_or_default();
+    let mut builder = ResponseBuilder::new(
+        envelope(&request, "resp_bench".into(), "m".into(), 0),
+        true,
+        false,
+    );
+    if start {
+        builder.start();
+    }
+    let mut items = Vec::new();
+    let mut bytes = 0;
+    for piece in body.as_bytes().chunks(512) {
+        let _ = decoder.chunk(piece, &mut items);
+        let _ = builder.apply(&mut items);
+        bytes += builder
+            .drain()
+            .map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len()))
+            .sum::<usize>();
+    }
+    let _ = decoder.end(&mut items);
+    let _ = builder.apply(&mut items);
+    builder.complete();
+    bytes + builder.drain().count()
+}
+
 /// A request the size of a Codex turn: long instructions, history with tool calls, many tools.
 fn codex_sized_request() -> CreateResponse {
     let mut input = vec![json!({"role": "developer", "content": "x".repeat(17_000)})];
@@ -79,8 +108,6 @@ fn codex_sized_request() -> CreateResponse {
 }
 
 fn bench(c: &mut Criterion) {
-    let request: CreateResponse =
-        serde_json::from_value(json!({"model": "m", "input": "hi"})).unwrap_or_default();
     let openai = flavor("openai").unwrap_or(&switchyard::providers::openai_chat::FLAVORS[0]);
 
     let chat = chat_stream(200);
@@ -97,48 +124,14 @@ fn bench(c: &mut Criterion) {
     group.bench_function("chat_stream_to_responses_events_200_deltas", |b| {
         b.iter(|| {
             let mut decoder = ChatDecoder::new(openai, Default::default(), Vec::new());
-            let mut builder = ResponseBuilder::new(
-                envelope(&request, "resp_bench".into(), "m".into(), 0),
-                true,
-                false,
-            );
-            builder.start();
-            let mut items = Vec::new();
-            let mut events = 0;
-            for piece in chat.as_bytes().chunks(512) {
-                let _ = decoder.chunk(piece, &mut items);
-                let _ = builder.apply(&mut items);
-                events += builder
-                    .drain()
-                    .map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len()))
-                    .sum::<usize>();
-            }
-            let _ = decoder.end(&mut items);
-            let _ = builder.apply(&mut items);
-            builder.complete();
-            events + builder.drain().count()
+            decode_and_build(&mut decoder, &chat, true)
         })
     });
     let native = responses_stream(200);
     group.bench_function("responses_relay_200_deltas", |b| {
         b.iter(|| {
             let mut decoder = ResponsesDecoder::new("openai".into());
-            let mut builder = ResponseBuilder::new(
-                envelope(&request, "resp_bench".into(), "m".into(), 0),
-                true,
-                false,
-            );
-            let mut items = Vec::new();
-            let mut events = 0;
-            for piece in native.as_bytes().chunks(512) {
-                let _ = decoder.chunk(piece, &mut items);
-                let _ = builder.apply(&mut items);
-                events += builder
-                    .drain()
-                    .map(|e| serde_json::to_vec(&e).map_or(0, |v| v.len()))
-                    .sum::<usize>();
-            }
-            events
+            decode_and_build(&mut decoder, &native, false)
         })
     });
     group.finish();

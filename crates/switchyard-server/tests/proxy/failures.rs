@@ -204,3 +204,32 @@ general_settings: {{master_key: {KEY}}}
         );
     }
 }
+
+#[tokio::test]
+async fn stream_timeout_still_bounds_the_first_output_after_the_stream_started() {
+    let h = Harness::with(|mock| {
+        format!(
+            r#"model_list:
+  - model_name: native-first-token
+    litellm_params: {{model: openai/gpt-mock, api_base: "{mock}/v1", api_key: k, stream_timeout: 0.6}}
+general_settings: {{master_key: {KEY}}}
+switchyard_settings: {{stream_keepalive_seconds: 0.2}}
+"#
+        )
+    })
+    .await;
+    // The upstream sends `response.created`, then nothing for 1.5 s: the stream starts for
+    // the client at the keepalive interval, and the first-output deadline then fails it.
+    let started = Instant::now();
+    let (status, events) = h
+        .stream(json!({"model": "native-first-token", "input": "go [[mock:stall=1500]]"}))
+        .await;
+    assert_eq!(status, 200);
+    let last = final_response(&events);
+    assert_eq!(last["status"], "failed", "{last}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -30,6 +30,8 @@ pub(crate) struct Driver {
     items: Vec<Upstream>,
     native: bool,
     deadline: Instant,
+    /// `stream_timeout`: the first output must arrive by then, even after the stream started.
+    first_output_by: Option<Instant>,
     keepalive: Option<Duration>,
     record: CallRecord,
     ids: IdMap,
@@ -57,6 +59,7 @@ impl Driver {
             items: Vec::new(),
             native,
             deadline,
+            first_output_by: None,
             keepalive,
             record,
             ids,
@@ -71,7 +74,8 @@ impl Driver {
     /// than an idle proxy in between would tolerate, so after that the stream is committed (it
     /// starts with `response.created`) and keepalives take over.
     pub async fn prime(&mut self, first_output_by: Option<Instant>) -> Result<(), Error> {
-        let deadline = first_output_by.map_or(self.deadline, |t| t.min(self.deadline));
+        self.first_output_by = first_output_by;
+        let deadline = self.read_deadline();
         let commit_by = self.keepalive.map(|every| Instant::now() + every);
         while !self.builder.has_output() && !self.builder.is_terminal() {
             let until = commit_by.map_or(deadline, |c| c.min(deadline));
@@ -100,6 +104,14 @@ impl Driver {
             return Err(error_from_code(&code, message));
         }
         Ok(())
+    }
+
+    /// Until the first output, `stream_timeout` bounds reads; after it, the whole-request timeout.
+    fn read_deadline(&self) -> Instant {
+        match self.first_output_by {
+            Some(t) if !self.builder.has_output() => t.min(self.deadline),
+            _ => self.deadline,
+        }
     }
 
     /// Reads and applies one piece of upstream output.
@@ -155,7 +167,7 @@ impl Driver {
                 self.finish();
                 return None;
             }
-            let deadline = self.deadline;
+            let deadline = self.read_deadline();
             let result = match self.keepalive {
                 Some(every) => {
                     // `None`: the upstream was silent for `every`.

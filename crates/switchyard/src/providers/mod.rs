@@ -20,6 +20,7 @@ use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
 use crate::error::Error;
+use crate::secret::Secret;
 pub use crate::stream::Upstream;
 
 pub(crate) use openai_errors::classify_openai_error;
@@ -127,6 +128,44 @@ impl RequestDefaults {
     pub fn is_empty(&self) -> bool {
         *self == RequestDefaults::default()
     }
+}
+
+/// Headers of an OpenAI-style JSON request: content type, bearer key, organization, `accept`
+/// for streams, then the deployment's extra headers.
+pub(crate) fn openai_style_headers(
+    api_key: Option<&Secret>,
+    organization: Option<&str>,
+    stream: bool,
+    options: &ProviderOptions,
+) -> HeaderMap {
+    let auth = api_key.map(|key| format!("Bearer {}", key.expose()));
+    let mut pairs: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+    if let Some(auth) = &auth {
+        pairs.push(("authorization", auth));
+    }
+    if let Some(org) = organization {
+        pairs.push(("openai-organization", org));
+    }
+    if stream {
+        pairs.push(("accept", "text/event-stream"));
+    }
+    pairs.extend(
+        options
+            .extra_headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    headers(pairs)
+}
+
+/// Serialises an upstream request body.
+pub(crate) fn json_body(body: &impl serde::Serialize) -> Result<Bytes, Error> {
+    serde_json::to_vec(body).map(Bytes::from).map_err(|e| {
+        Error::new(
+            crate::error::ErrorKind::Internal,
+            format!("could not encode the request: {e}"),
+        )
+    })
 }
 
 /// Builds a header map, skipping any header whose name or value is not valid HTTP (a config

@@ -8,13 +8,12 @@
 //!
 //! Reference: <https://platform.openai.com/docs/api-reference/responses>.
 
-use bytes::Bytes;
 use http::HeaderMap;
 use switchyard_types::responses::{CreateResponse, Response, ResponseStreamEvent};
 
 use super::{
     Decoder, PreparedCall, Provider, ProviderOptions, Upstream, UpstreamRequest,
-    classify_openai_error, headers, join_url,
+    classify_openai_error, join_url, json_body, openai_style_headers,
 };
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
@@ -105,37 +104,18 @@ impl Provider for ResponsesProvider {
         for field in GATEWAY_FIELDS {
             outgoing.extra.shift_remove(*field);
         }
-        let body = serde_json::to_vec(&outgoing).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("could not encode the request: {e}"),
-            )
-        })?;
-        let auth = self
-            .api_key
-            .as_ref()
-            .map(|key| format!("Bearer {}", key.expose()));
-        let mut pairs: Vec<(&str, &str)> = vec![("content-type", "application/json")];
-        if let Some(auth) = &auth {
-            pairs.push(("authorization", auth));
-        }
-        if let Some(org) = &self.organization {
-            pairs.push(("openai-organization", org));
-        }
-        if stream {
-            pairs.push(("accept", "text/event-stream"));
-        }
-        pairs.extend(
-            self.options
-                .extra_headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
+        let body = json_body(&outgoing)?;
+        let headers = openai_style_headers(
+            self.api_key.as_ref(),
+            self.organization.as_deref(),
+            stream,
+            &self.options,
         );
         Ok(PreparedCall {
             request: UpstreamRequest {
                 url: self.url.clone(),
-                headers: headers(pairs),
-                body: Bytes::from(body),
+                headers,
+                body,
             },
             decoder: Box::new(ResponsesDecoder::new(self.name.clone())),
         })

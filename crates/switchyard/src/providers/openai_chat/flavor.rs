@@ -160,6 +160,20 @@ const COMPATIBLE: Flavor = Flavor {
     model_prefix: None,
 };
 
+/// Ollama's OpenAI-compatible `/v1` (LiteLLM's `ollama_chat/` and `ollama/` both land here).
+const OLLAMA: Flavor = Flavor {
+    name: "ollama_chat",
+    label: "Ollama",
+    default_api_base: Some("http://localhost:11434"),
+    key_env: &["OLLAMA_API_KEY"],
+    base_env: &["OLLAMA_API_BASE"],
+    append_v1: true,
+    effort_values: Some(&["none", "low", "medium", "high"]),
+    tool_choice: false,
+    parallel_tool_calls: false,
+    ..COMPATIBLE
+};
+
 /// Every flavor, by model-string prefix.
 pub const FLAVORS: &[Flavor] = &[
     OPENAI,
@@ -175,29 +189,10 @@ pub const FLAVORS: &[Flavor] = &[
         base_env: &["HOSTED_VLLM_API_BASE"],
         ..COMPATIBLE
     },
-    Flavor {
-        name: "ollama_chat",
-        label: "Ollama",
-        default_api_base: Some("http://localhost:11434"),
-        key_env: &["OLLAMA_API_KEY"],
-        base_env: &["OLLAMA_API_BASE"],
-        append_v1: true,
-        effort_values: Some(&["none", "low", "medium", "high"]),
-        tool_choice: false,
-        parallel_tool_calls: false,
-        ..COMPATIBLE
-    },
+    OLLAMA,
     Flavor {
         name: "ollama",
-        label: "Ollama",
-        default_api_base: Some("http://localhost:11434"),
-        key_env: &["OLLAMA_API_KEY"],
-        base_env: &["OLLAMA_API_BASE"],
-        append_v1: true,
-        effort_values: Some(&["none", "low", "medium", "high"]),
-        tool_choice: false,
-        parallel_tool_calls: false,
-        ..COMPATIBLE
+        ..OLLAMA
     },
     Flavor {
         name: "groq",

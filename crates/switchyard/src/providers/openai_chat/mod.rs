@@ -14,17 +14,16 @@ mod tests;
 
 use std::borrow::Cow;
 
-use bytes::Bytes;
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
 pub use flavor::{FLAVORS, Flavor, flavor};
 
 use super::{
-    Decoder, PreparedCall, Provider, ProviderOptions, UpstreamRequest, classify_openai_error,
-    headers, join_url,
+    PreparedCall, Provider, ProviderOptions, UpstreamRequest, classify_openai_error, join_url,
+    json_body, openai_style_headers,
 };
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::secret::Secret;
 use request::{ChatTarget, to_chat};
 use response::ChatDecoder;
@@ -112,41 +111,20 @@ impl Provider for ChatProvider {
             replay_reasoning: self.replay_reasoning,
         };
         let (chat, tools) = to_chat(&request, &target)?;
-        let body = serde_json::to_vec(&chat).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("could not encode the request: {e}"),
-            )
-        })?;
-        let auth = self
-            .api_key
-            .as_ref()
-            .map(|key| format!("Bearer {}", key.expose()));
-        let mut pairs: Vec<(&str, &str)> = vec![("content-type", "application/json")];
-        if let Some(auth) = &auth {
-            pairs.push(("authorization", auth));
-        }
-        if let Some(org) = &self.organization {
-            pairs.push(("openai-organization", org));
-        }
-        if stream {
-            pairs.push(("accept", "text/event-stream"));
-        }
-        pairs.extend(
-            self.options
-                .extra_headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
+        let body = json_body(&chat)?;
+        let headers = openai_style_headers(
+            self.api_key.as_ref(),
+            self.organization.as_deref(),
+            stream,
+            &self.options,
         );
-        let decoder: Box<dyn Decoder> =
-            Box::new(ChatDecoder::new(self.flavor, tools, self.secrets()));
         Ok(PreparedCall {
             request: UpstreamRequest {
                 url: self.url.clone(),
-                headers: headers(pairs),
-                body: Bytes::from(body),
+                headers,
+                body,
             },
-            decoder,
+            decoder: Box::new(ChatDecoder::new(self.flavor, tools, self.secrets())),
         })
     }
 

@@ -23,8 +23,8 @@ use switchyard_types::chat::{
     ChatMessage, ChatRequest, ChatTool, ChatToolCall,
 };
 use switchyard_types::responses::{
-    ContentPart, CreateResponse, Item, MessageContent, Role, TextFormat, Tool, ToolChoice,
-    ToolChoiceMode, ToolOutput,
+    ContentPart, CreateResponse, CustomToolCallOutputItem, FunctionCallOutputItem, Item,
+    MessageContent, Role, TextFormat, Tool, ToolChoice, ToolChoiceMode, ToolOutput,
 };
 
 use super::flavor::{Flavor, MaxTokensField, ToolIdRule};
@@ -52,6 +52,8 @@ pub enum CallTarget {
     Custom {
         /// The custom tool's name.
         name: String,
+        /// Its `namespace`, if it belongs to one.
+        namespace: Option<String>,
     },
     /// A function inside a `namespace` tool, exposed as `{namespace}__{name}`.
     Namespaced {
@@ -391,6 +393,7 @@ fn add_tool(
                 name.clone(),
                 CallTarget::Custom {
                     name: c.name.clone(),
+                    namespace: namespace.map(str::to_string),
                 },
             );
             let mut description = c.description.clone().unwrap_or_default();
@@ -510,11 +513,12 @@ fn translate_input(
                 );
             }
             Item::CustomToolCall(call) => {
+                let namespace = call.extra.get("namespace").and_then(Value::as_str);
                 let tool_call = ChatToolCall {
                     id: chat_call_id(&call.call_id, flavor.tool_ids),
                     kind: "function".into(),
                     function: ChatFunctionCall {
-                        name: call.name.clone(),
+                        name: chat_function_name(namespace, &call.name),
                         arguments: json!({"input": call.input}).to_string(),
                     },
                 };
@@ -524,24 +528,15 @@ fn translate_input(
                     take_reasoning(&mut pending_reasoning),
                 );
             }
-            Item::FunctionCallOutput(output) => messages.push(ChatMessage {
+            Item::FunctionCallOutput(FunctionCallOutputItem {
+                call_id, output, ..
+            })
+            | Item::CustomToolCallOutput(CustomToolCallOutputItem {
+                call_id, output, ..
+            }) => messages.push(ChatMessage {
                 role: "tool".into(),
-                tool_call_id: Some(chat_call_id(&output.call_id, flavor.tool_ids)),
-                content: Some(ChatContent::Text(tool_output_text(
-                    &output.output,
-                    &param,
-                    gate,
-                )?)),
-                ..ChatMessage::default()
-            }),
-            Item::CustomToolCallOutput(output) => messages.push(ChatMessage {
-                role: "tool".into(),
-                tool_call_id: Some(chat_call_id(&output.call_id, flavor.tool_ids)),
-                content: Some(ChatContent::Text(tool_output_text(
-                    &output.output,
-                    &param,
-                    gate,
-                )?)),
+                tool_call_id: Some(chat_call_id(call_id, flavor.tool_ids)),
+                content: Some(ChatContent::Text(tool_output_text(output, &param, gate)?)),
                 ..ChatMessage::default()
             }),
             Item::Reasoning(reasoning) => {

@@ -214,7 +214,9 @@ impl ChatDecoder {
         self.calls_started = self.calls_started.max(index + 1);
         let chat_name = name.unwrap_or_default();
         let (name, kind, namespace) = match self.tools.get(&chat_name) {
-            Some(CallTarget::Custom { name }) => (name.clone(), ToolCallKind::Custom, None),
+            Some(CallTarget::Custom { name, namespace }) => {
+                (name.clone(), ToolCallKind::Custom, namespace.clone())
+            }
             Some(CallTarget::Namespaced { namespace, name }) => (
                 name.clone(),
                 ToolCallKind::Function,
