@@ -3,6 +3,8 @@
 # pass-through and bridged, plus the gateway's resident memory idle and with many open streams.
 #
 #   bench/run.sh [seconds-per-run] [connections]      (defaults: 10 s, 16 connections)
+#   TARGET=litellm LITELLM_WORKERS=1 bench/run.sh     the same runs against the LiteLLM proxy
+#                                                     (installed into bench/.venv-litellm)
 #
 # Everything runs on this machine: the mock upstream, the gateway and the load generator
 # (release builds). Results are printed as a Markdown table; BENCHMARKS.md records a run.
@@ -36,18 +38,53 @@ start() {
   echo "error: $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
 }
 
-rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# Resident memory of a process and all its descendants (LiteLLM runs worker processes).
+rss_mb() {
+  local pids="$1" frontier="$1" next p kb total=0
+  while [ -n "$frontier" ]; do
+    next=""
+    for p in $frontier; do next="$next $(cat /proc/"$p"/task/*/children 2>/dev/null)"; done
+    frontier=$(echo $next); pids="$pids $frontier"
+  done
+  for p in $pids; do
+    kb=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null) && total=$((total + ${kb:-0}))
+  done
+  awk -v t="$total" 'BEGIN {printf "%.1f", t / 1024}'
+}
 
 MOCK=$(start mock "$BIN/switchyard-mock" --host 127.0.0.1 --port 0)
 cat >"$WORK/config.yaml" <<EOF
 model_list:
   - model_name: passthrough
     litellm_params: {model: openai/mock-model, api_base: "$MOCK/v1", api_key: sk-bench}
+  # Bridged to Chat Completions, written the way both switchyard and LiteLLM read as a bridge.
   - model_name: bridged
-    litellm_params: {model: hosted_vllm/mock-model, api_base: "$MOCK/vllm/v1"}
+    litellm_params: {model: openai/mock-model, api_base: "$MOCK/vllm/v1", api_key: sk-bench, use_chat_completions_api: true}
 EOF
-# Logging as in production: one line per request.
-GATEWAY=$(RUST_LOG=info start gateway "$BIN/switchyard" --config "$WORK/config.yaml" --host 127.0.0.1 --port 0)
+KEY=""
+if [ "${TARGET:-switchyard}" = litellm ]; then
+  # The anchor users compare against: LiteLLM's proxy, pinned, in its own virtualenv. Its
+  # defaults, except: a master key (it refuses to start without one), no cost-map download (no
+  # internet here), and errors-only logging.
+  VENV=bench/.venv-litellm
+  [ -x "$VENV/bin/litellm" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q 'litellm[proxy]==1.108.7'; }
+  KEY=sk-bench-master-key
+  printf 'general_settings:\n  master_key: %s\n' "$KEY" >>"$WORK/config.yaml"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  LITELLM_LOG=ERROR LITELLM_LOCAL_MODEL_COST_MAP=True \
+    "$VENV/bin/litellm" --config "$WORK/config.yaml" --host 127.0.0.1 --port "$port" \
+    --num_workers "${LITELLM_WORKERS:-1}" >"$WORK/gateway.log" 2>&1 &
+  PIDS+=("$!"); echo "$!" >"$WORK/gateway.pid"
+  GATEWAY="http://127.0.0.1:$port"
+  for _ in $(seq 600); do
+    curl -sf -o /dev/null "$GATEWAY/health/liveliness" && break; sleep 0.2
+  done
+  # Its first requests import modules lazily; keep them out of the measurement.
+  "$BIN/switchyard-load" --url "$GATEWAY/v1" --model bridged --key "$KEY" --seconds 2 --connections 2 >/dev/null
+else
+  # Logging as in production: one line per request.
+  GATEWAY=$(RUST_LOG=info start gateway "$BIN/switchyard" --config "$WORK/config.yaml" --host 127.0.0.1 --port 0)
+fi
 GW_PID=$(cat "$WORK/gateway.pid")
 sleep 0.5
 IDLE_RSS=$(rss_mb "$GW_PID")
@@ -66,7 +103,7 @@ for stream in "" "--stream"; do
     else
       direct=$(load --url "$MOCK/vllm/v1" --path /chat/completions --model mock-model $stream)
     fi
-    gateway=$(load --url "$GATEWAY/v1" --model "$kind" $stream)
+    gateway=$(load --url "$GATEWAY/v1" --model "$kind" --key "$KEY" $stream)
     for who in direct gateway; do
       r=${!who}
       RESULT[$mode-$kind-$who]="$r"
@@ -101,7 +138,7 @@ for stream in "" "--stream"; do
     else
       d=$(load --url "$MOCK/vllm/v1" --path /chat/completions --model mock-model --rate "$PACED_RPS" $stream)
     fi
-    g=$(load --url "$GATEWAY/v1" --model "$kind" --rate "$PACED_RPS" $stream)
+    g=$(load --url "$GATEWAY/v1" --model "$kind" --key "$KEY" --rate "$PACED_RPS" $stream)
     python3 - "$mode $kind" "$d" "$g" <<'PY'
 import json, sys
 key, d, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
@@ -112,7 +149,7 @@ done
 
 LOADED_RSS=$(rss_mb "$GW_PID")
 # Many open streams: each stalls upstream, so the gateway holds them all at once.
-"$BIN/switchyard-load" --url "$GATEWAY/v1" --model bridged --stream --hold "$HOLD_STREAMS" \
+"$BIN/switchyard-load" --url "$GATEWAY/v1" --model bridged --key "$KEY" --stream --hold "$HOLD_STREAMS" \
   --seconds 8 --input "hold [[mock:stall=9000]]" >"$WORK/hold.json" &
 HOLD=$!
 sleep 5

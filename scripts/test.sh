@@ -5,9 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Services some tests use; present on every development and CI machine.
-export DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
-export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+# Services some tests use; present on every development and CI machine. Only the tests read
+# these (test-specific names): a gateway started by the tests keeps its defaults (SQLite spend
+# logs, no Redis) unless the test configures otherwise.
+# The spend-log tests create (and drop) a database of their own on this server.
+export SWITCHYARD_TEST_DATABASE_URL="${SWITCHYARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+# The routing tests use their own key prefix on this server.
+export SWITCHYARD_TEST_REDIS_URL="${SWITCHYARD_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+unset DATABASE_URL REDIS_URL
 for endpoint in 127.0.0.1:5432 127.0.0.1:6379; do
   host=${endpoint%:*}; port=${endpoint#*:}
   if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import json
 import signal
 import socket
 import subprocess
@@ -32,7 +33,8 @@ NODE_MODULES = HERE / "node_modules"
 MASTER_KEY = "sk-switchyard-test"
 MOCK_UPSTREAM_KEY = "sk-mock"
 
-GROUPS = ("passthrough", "bridged")
+GROUPS = ("passthrough", "bridged", "azure", "azure-chat", "azure-ai", "bedrock", "anthropic",
+          "gemini", "vertex-gemini", "vertex-claude", "fallback")
 TARGET_KIND = os.environ.get("CONFORMANCE_TARGET", "gateway").strip().lower() or "gateway"
 if TARGET_KIND not in ("gateway", "mock"):
     raise pytest.UsageError(f"CONFORMANCE_TARGET must be 'gateway' or 'mock', not {TARGET_KIND!r}")
@@ -174,7 +176,26 @@ def start_mock(log_dir: Path) -> tuple[ManagedProcess, str]:
     return mock, url
 
 
-def gateway_config(mock_url: str) -> str:
+# The test service account the mock's OAuth endpoint trusts (a committed fixture, not a secret).
+TEST_SERVICE_ACCOUNT_KEY = REPO_ROOT / "crates" / "switchyard-mock" / "testdata" / "vertex-test-key.pem"
+
+
+def write_service_account(log_dir: Path, mock_url: str) -> Path:
+    """A service-account key file for the test account whose token_uri is the mock's /token."""
+    path = log_dir / "vertex-service-account.json"
+    path.write_text(json.dumps({
+        "type": "service_account",
+        "project_id": "mock-project",
+        "private_key_id": "0123456789abcdef0123456789abcdef01234567",
+        "private_key": TEST_SERVICE_ACCOUNT_KEY.read_text(),
+        "client_email": "switchyard-test@mock-project.iam.gserviceaccount.com",
+        "client_id": "100000000000000000001",
+        "token_uri": f"{mock_url}/token",
+    }))
+    return path
+
+
+def gateway_config(mock_url: str, service_account: Path) -> str:
     return f"""\
 model_list:
   - model_name: passthrough          # native OpenAI Responses upstream
@@ -186,6 +207,61 @@ model_list:
     litellm_params:
       model: hosted_vllm/mock-llama
       api_base: {mock_url}/vllm/v1
+  - model_name: azure                # Azure OpenAI, Responses API (dated api-version, api-key header)
+    litellm_params:
+      model: azure/gpt-mock-deployment
+      api_base: {mock_url}
+      api_key: {MOCK_UPSTREAM_KEY}
+      api_version: 2025-04-01-preview
+  - model_name: azure-chat           # Azure OpenAI, Chat Completions on the deployment URL
+    litellm_params:
+      model: azure/gpt-mock-deployment
+      api_base: {mock_url}
+      api_key: {MOCK_UPSTREAM_KEY}
+      use_chat_completions_api: true
+  - model_name: azure-ai             # Azure AI Foundry model inference
+    litellm_params:
+      model: azure_ai/mock-deepseek
+      api_base: {mock_url}/models
+      api_key: {MOCK_UPSTREAM_KEY}
+  - model_name: bedrock              # AWS Bedrock Converse (SigV4 with the documented example keys, which the mock verifies)
+    litellm_params:
+      model: "bedrock/us.anthropic.claude-sonnet-4-20250514-v1:0"
+      aws_bedrock_runtime_endpoint: {mock_url}
+      aws_region_name: us-east-1
+      aws_access_key_id: AKIDEXAMPLE
+      aws_secret_access_key: wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+  - model_name: anthropic            # Anthropic Messages upstream (Responses->Messages translation)
+    litellm_params:
+      model: anthropic/claude-sonnet-4-5
+      api_base: {mock_url}/anthropic
+      api_key: {MOCK_UPSTREAM_KEY}
+  - model_name: gemini               # Gemini API (generateContent, CRLF SSE, thought signatures)
+    litellm_params:
+      model: gemini/gemini-2.5-flash
+      api_base: {mock_url}
+      api_key: {MOCK_UPSTREAM_KEY}
+  - model_name: vertex-gemini        # Gemini on Vertex AI, service-account OAuth against the mock
+    litellm_params:
+      model: vertex_ai/gemini-3-flash-preview
+      api_base: {mock_url}
+      vertex_project: mock-project
+      vertex_location: us-central1
+      vertex_credentials: {service_account}
+  - model_name: vertex-claude        # Claude on Vertex AI (rawPredict), same service account
+    litellm_params:
+      model: vertex_ai/claude-sonnet-4-5@20250929
+      api_base: {mock_url}
+      vertex_project: mock-project
+      vertex_location: us-east5
+      vertex_credentials: {service_account}
+  - model_name: fallback             # a Responses upstream that refuses connections, falling back to Anthropic
+    litellm_params:
+      model: openai/gpt-down
+      api_base: http://127.0.0.1:9/v1
+      api_key: {MOCK_UPSTREAM_KEY}
+router_settings:
+  fallbacks: [{{fallback: [anthropic]}}]
 general_settings:
   master_key: {MASTER_KEY}
 """
@@ -202,7 +278,7 @@ def _liveliness(url: str) -> bool:
 def start_gateway(log_dir: Path, mock_url: str) -> tuple[ManagedProcess, str]:
     binary = _binary("SWITCHYARD_BIN", "switchyard")
     config = log_dir / "switchyard.yaml"
-    config.write_text(gateway_config(mock_url))
+    config.write_text(gateway_config(mock_url, write_service_account(log_dir, mock_url)))
     last_error = ""
     for attempt in range(1, 4):  # an early exit may be a lost race for the port: retry on a fresh one
         port = free_port()
@@ -271,8 +347,10 @@ def target(request, mock_url) -> Target:
 
 @pytest.fixture(params=GROUPS)
 def group(request) -> str:
-    """Model group the client asks for: ``passthrough`` (native Responses upstream) or
-    ``bridged`` (Chat Completions upstream behind the Responses->chat bridge)."""
+    """Model group the client asks for: ``passthrough`` (native Responses upstream),
+    ``bridged`` (Chat Completions upstream behind the Responses->chat bridge), or a native
+    provider group named after its provider (``azure*``, ``bedrock``, ``anthropic``,
+    ``gemini``, ``vertex-gemini``)."""
     return request.param
 
 

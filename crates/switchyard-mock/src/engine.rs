@@ -2,12 +2,19 @@
 
 use std::time::Duration;
 
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
+
+use crate::anthropic;
+use crate::bedrock;
 
 use crate::chat::{self, Flavor};
 use crate::errors;
+use crate::gemini::{self, Route};
+use crate::oauth;
 use crate::reply::Reply;
 use crate::responses;
+use crate::state::Shared;
 
 /// A reply and how long to wait before sending its headers (`[[mock:slow=MS]]`).
 #[derive(Debug)]
@@ -25,11 +32,52 @@ impl From<Reply> for Planned {
     }
 }
 
-/// Answers a request that no scripted reply claimed. `body` is `raw` parsed as JSON (`Null`
-/// when it is not JSON).
-pub(crate) fn plan(method: &str, path: &str, raw: &[u8], body: &Value) -> Planned {
+/// One request as the engine sees it. `body` is `raw` parsed as JSON (`Null` when it is not
+/// JSON).
+pub(crate) struct Incoming<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub raw: &'a [u8],
+    pub body: &'a Value,
+}
+
+/// Answers a request that no scripted reply claimed.
+pub(crate) fn plan(req: &Incoming<'_>, shared: &Shared) -> Planned {
+    let Incoming {
+        method,
+        path,
+        raw,
+        body,
+        ..
+    } = *req;
     let post = method == "POST";
-    if post && path.ends_with("/chat/completions") {
+    if post && path == "/token" {
+        let host = req
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        oauth::token(raw, &format!("http://{host}/token"), shared).into()
+    } else if post && path.ends_with("/oauth2/v2.0/token") {
+        oauth::entra_token(raw, shared).into()
+    } else if let Some(route) = Route::parse(path).filter(|_| post) {
+        gemini::handle(&route, req.query, req.headers, body, shared)
+    } else if post && bedrock::matches(path) {
+        bedrock::handle(path, req.headers, raw, body)
+    } else if post && path.ends_with("/v1/messages") {
+        anthropic::handle(body, false)
+    } else if post && (path.ends_with(":rawPredict") || path.ends_with(":streamRawPredict")) {
+        let authorization = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        match gemini::vertex_auth(authorization, shared) {
+            Some(refusal) => refusal.into(),
+            None => anthropic::handle(body, true),
+        }
+    } else if post && path.ends_with("/chat/completions") {
         chat::handle(Flavor::from_path(path), raw, body)
     } else if post && path.ends_with("/responses") {
         responses::handle(body)

@@ -25,6 +25,9 @@ pub(crate) enum Dialect {
     Groq,
     /// Ollama: OpenAI-style with `not_found_error` / `api_error` types.
     Ollama,
+    /// Azure OpenAI: `{"error":{code,message}}` with the status as a string `code` and no
+    /// `type` for service errors (429, 5xx, 401), OpenAI's envelope for request errors.
+    Azure,
 }
 
 /// One error in OpenAI's terms, before it is dressed in a dialect.
@@ -207,6 +210,11 @@ fn render(dialect: Dialect, spec: Spec) -> Reply {
         Dialect::OpenAi | Dialect::Responses | Dialect::DeepSeek => json!({"error": {
             "message": message, "type": kind, "param": param, "code": code}}),
         Dialect::Groq => json!({"error": {"message": message, "type": kind, "code": code}}),
+        Dialect::Azure if status == 429 || status == 401 || status >= 500 => {
+            json!({"error": {"code": status.to_string(), "message": message}})
+        }
+        Dialect::Azure => json!({"error": {"message": message, "type": kind, "param": param,
+            "code": code, "status": status}}),
         Dialect::Ollama => {
             let kind = match status {
                 404 => "not_found_error",

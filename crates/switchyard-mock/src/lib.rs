@@ -13,6 +13,11 @@
 //! | `POST /openrouter/api/v1/chat/completions` | OpenRouter: `: OPENROUTER PROCESSING` comments, usage with `cost` in a final chunk |
 //! | `POST /xai/v1/chat/completions` | xAI: `completion_tokens` without reasoning, no `finish_reason` key until the end |
 //! | `POST …/chat/completions` (anything else) | OpenAI Chat Completions (`obfuscation`, usage chunk on `include_usage`) |
+//! | `POST /model/{id}/converse`, `/model/{id}/converse-stream` | AWS Bedrock Converse: JSON, or a binary `application/vnd.amazon.eventstream` (CRC-checked frames with `p` padding, cut across chunks at odd places); SigV4 (service `bedrock`, fully verified for the `AKIDEXAMPLE` example keys) or bearer auth required, else 403 `x-amzn-ErrorType` exceptions; Bedrock's validation rules (alternating roles, tool ids, thinking blocks before tool use); reasoning whenever `thinking` is enabled; exception frames mid-stream |
+//! | `POST …/v1/messages` (`/anthropic/v1/messages`), Vertex `…:rawPredict` / `…:streamRawPredict` | Anthropic Messages: `event:` + `data:` framing with padded JSON and `ping`, thinking with `signature_delta` (signatures checked when sent back), `input_json_delta` pieces, cumulative `message_delta` usage, Anthropic error bodies (529 `overloaded_error`, in-stream `event: error`) |
+//! | `POST /v1beta/models/{model}:generateContent` / `:streamGenerateContent` | Gemini API: `x-goog-api-key`, SSE with `\r\n\r\n` (`alt=sse`) or a JSON array, function calls without ids, `thoughtSignature`s (checked when replayed to Gemini 3), cumulative `usageMetadata`, `google.rpc.Status` errors (429 with `RetryInfo`) |
+//! | `POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:…` | Vertex AI Gemini: as above, with a bearer token from `/token` (401 `UNAUTHENTICATED` otherwise), usage only on the last chunk, `createTime` |
+//! | `POST /token` | Google OAuth2 for service accounts: verifies the JWT assertion (RS256 against [`TEST_SERVICE_ACCOUNT_KEY`], issuer, scope, audience, lifetime) and issues an access token |
 //! | `GET …/models` | a one-model list |
 //!
 //! # Scenario engine
@@ -47,12 +52,16 @@
 //! # }
 //! ```
 
+mod anthropic;
+mod bedrock;
 mod body;
 mod chat;
 mod directive;
 mod engine;
 mod errors;
+mod gemini;
 mod ids;
+mod oauth;
 mod plan;
 mod record;
 mod reply;
@@ -64,6 +73,10 @@ mod sse;
 mod state;
 mod turn;
 
+pub use oauth::{
+    ENTRA_INVALID_SECRET, TEST_CLIENT_EMAIL, TEST_PROJECT, TEST_SERVICE_ACCOUNT_KEY,
+    UNTRUSTED_SERVICE_ACCOUNT_KEY, service_account_json,
+};
 pub use record::RecordedRequest;
 pub use reply::Reply;
 pub use server::MockServer;

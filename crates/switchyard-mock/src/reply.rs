@@ -135,6 +135,28 @@ impl Reply {
         ))
     }
 
+    /// A Bedrock Converse answer with `text`: the JSON body, or (`stream`) the binary event
+    /// stream.
+    pub fn bedrock_text(text: &str, stream: bool) -> Reply {
+        crate::bedrock::text_reply(text, stream)
+    }
+
+    /// A Bedrock error: `status`, `x-amzn-ErrorType: {exception}:http://internal.amazon.com/…`
+    /// and `{"message": message}`.
+    pub fn bedrock_error(status: u16, exception: &str, message: &str) -> Reply {
+        crate::bedrock::exception_reply(status, exception, message)
+    }
+
+    /// A ConverseStream body of the given `(event type, payload)` events (padding added), ended
+    /// by an exception frame `(exception type, message)` when one is given; cut into awkward
+    /// chunks.
+    pub fn bedrock_stream(
+        events: impl IntoIterator<Item = (String, Value)>,
+        exception: Option<(&str, &str)>,
+    ) -> Reply {
+        crate::bedrock::scripted_stream(events.into_iter().collect(), exception)
+    }
+
     /// Adds a response header (ignored for [`Reply::Hang`]).
     pub fn with_header(mut self, name: &str, value: &str) -> Reply {
         if let Reply::Json { headers, .. } | Reply::Chunks { headers, .. } = &mut self {

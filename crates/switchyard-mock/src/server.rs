@@ -176,7 +176,17 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let scripted = shared.take_scripted(path);
     let planned = match scripted {
         Some(reply) => engine::Planned::from(reply),
-        None => engine::plan(method, path, &raw, &json),
+        None => engine::plan(
+            &engine::Incoming {
+                method,
+                path,
+                query: parts.uri.query(),
+                headers: &parts.headers,
+                raw: &raw,
+                body: &json,
+            },
+            &shared,
+        ),
     };
     if shared.recording.load(Ordering::Relaxed) {
         let record = RecordedRequest {

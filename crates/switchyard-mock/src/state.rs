@@ -1,6 +1,6 @@
 //! State shared between the [`MockServer`](crate::MockServer) handle and its request handlers.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -17,6 +17,8 @@ pub(crate) struct Shared {
     pub script: Mutex<VecDeque<(String, Reply)>>,
     pub disconnects: AtomicUsize,
     pub in_flight: AtomicUsize,
+    /// Access tokens issued by the mock's OAuth endpoint (`/token`), accepted by Vertex routes.
+    pub issued_tokens: Mutex<HashSet<String>>,
 }
 
 /// Locks `mutex`, shrugging off poisoning: a panicking test thread must not take the mock down

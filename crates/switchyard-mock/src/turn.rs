@@ -212,6 +212,97 @@ impl Turn {
     }
 }
 
+impl Turn {
+    /// Reads a Bedrock Converse body (`POST /model/{id}/converse[-stream]`).
+    pub(crate) fn from_converse(body: &Value) -> Turn {
+        let mut turn = Turn {
+            parallel_tool_calls: true,
+            max_output_tokens: body
+                .pointer("/inferenceConfig/maxTokens")
+                .and_then(Value::as_u64),
+            ..Turn::default()
+        };
+        let block_text = |block: &Value| {
+            block
+                .get("text")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        for system in body
+            .get("system")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            turn.input_words += block_text(system).as_deref().map_or(0, words);
+        }
+        let messages = body.get("messages").and_then(Value::as_array);
+        for message in messages.into_iter().flatten() {
+            let blocks = message.get("content").and_then(Value::as_array);
+            let texts: Vec<String> = blocks
+                .into_iter()
+                .flatten()
+                .filter_map(block_text)
+                .collect();
+            let text = join_parts(texts.iter().map(String::as_str));
+            turn.input_words += words(&text);
+            for block in blocks.into_iter().flatten() {
+                if let Some(input) = block.pointer("/toolUse/input") {
+                    turn.input_words += words(&input.to_string());
+                }
+                if let Some(result) = block.get("toolResult") {
+                    turn.input_words += words(&converse_result_text(result));
+                }
+            }
+            if message.get("role").and_then(Value::as_str) == Some("user") && !text.is_empty() {
+                turn.user_text = text;
+            }
+        }
+        // The last message holds the tool result when the model is answering one.
+        turn.tool_result = messages
+            .and_then(|m| m.last())
+            .and_then(|m| m.get("content")?.as_array())
+            .and_then(|blocks| blocks.iter().rev().find_map(|b| b.get("toolResult")))
+            .map(converse_result_text);
+        let config = body.get("toolConfig");
+        for tool in config
+            .and_then(|c| c.get("tools"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(spec) = tool.get("toolSpec") {
+                turn.tools.push(ToolSpec {
+                    name: spec
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    parameters: spec.pointer("/inputSchema/json").cloned(),
+                });
+            }
+        }
+        turn.choice = match config
+            .and_then(|c| c.pointer("/toolChoice/tool/name"))
+            .and_then(Value::as_str)
+        {
+            Some(name) => Choice::Named(name.to_string()),
+            None => Choice::Auto,
+        };
+        turn
+    }
+}
+
+fn converse_result_text(result: &Value) -> String {
+    let blocks = result.get("content").and_then(Value::as_array);
+    join_parts(
+        blocks
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b.get("text").and_then(Value::as_str)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

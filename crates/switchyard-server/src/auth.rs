@@ -35,7 +35,8 @@ pub async fn require_key(State(state): State<AppState>, request: Request, next: 
     }
 }
 
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
+/// The key a client presented, from whichever header carried it.
+pub(crate) fn presented_key(headers: &HeaderMap) -> Option<&str> {
     let value = |name: &str| {
         headers
             .get(name)

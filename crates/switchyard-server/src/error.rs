@@ -46,6 +46,38 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A request refused with an error whose OpenAI `type` is not one of the gateway's error
+/// kinds (LiteLLM's `budget_exceeded`), or an ordinary [`ApiError`].
+#[derive(Debug)]
+pub struct Refusal {
+    /// The error (status, message, code).
+    pub error: Error,
+    /// Replaces the kind's `type` in the envelope.
+    pub error_type: Option<&'static str>,
+}
+
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Refusal {
+            error,
+            error_type: None,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let Some(error_type) = self.error_type else {
+            return ApiError(self.error).into_response();
+        };
+        let error = self.error;
+        let status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let envelope = ErrorEnvelope::new(error.message, error_type, error.param, error.code);
+        (status, Json(envelope)).into_response()
+    }
+}
+
 /// A panic in a handler becomes a 500 envelope; the panic message stays in the log.
 pub fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response<axum::body::Body> {
     let detail = payload

@@ -4,8 +4,12 @@
 //! graceful shutdown around it.
 
 mod auth;
+mod batches;
 mod error;
+mod identity;
+pub mod observability;
 mod routes;
+pub mod spend;
 mod sse;
 mod state;
 
@@ -26,12 +30,32 @@ pub fn app(state: AppState) -> Router {
         .route("/openai/v1/responses", responses)
         .route("/v1/models", get(routes::models::list))
         .route("/models", get(routes::models::list))
+        .route("/health", get(routes::health::deployments))
+        .route("/spend/logs", get(routes::spend::logs))
+        .route("/global/spend/report", get(routes::spend::report))
+        .route("/customer/info", get(routes::spend::customer_info))
+        .route("/customer/new", post(routes::spend::customer_new))
+        .route("/customer/update", post(routes::spend::customer_update))
+        .route("/customer/block", post(routes::spend::customer_block))
+        .route("/customer/unblock", post(routes::spend::customer_unblock))
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
+    // `/metrics` is behind the master key unless `require_auth_for_metrics_endpoint: false`.
+    let metrics = Router::new().route("/metrics", get(routes::metrics::metrics));
+    let (authenticated, public_metrics) = if state.metrics_require_auth() {
+        (
+            authenticated
+                .merge(metrics.route_layer(from_fn_with_state(state.clone(), auth::require_key))),
+            None,
+        )
+    } else {
+        (authenticated, Some(metrics))
+    };
     Router::new()
         .route("/health/liveliness", get(routes::health::liveliness))
         .route("/health/liveness", get(routes::health::liveliness))
         .route("/health/readiness", get(routes::health::readiness))
         .merge(authenticated)
+        .merge(public_metrics.unwrap_or_default())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(CatchPanicLayer::custom(error::panic_response))

@@ -5,8 +5,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
+use std::time::Duration;
 use switchyard::{Config, Gateway};
+
+use switchyard_server::observability::{Observability, ObservabilityOptions};
+use switchyard_server::spend::{Accounting, AccountingOptions};
 use switchyard_server::{AppState, app};
+
+/// How long shutdown waits for the spend-log writer to write what is queued.
+const SPEND_FLUSH_LIMIT: Duration = Duration::from_secs(60);
+/// How long shutdown waits for each logging callback to send what is queued.
+const CALLBACK_FLUSH_LIMIT: Duration = Duration::from_secs(30);
 use tracing_subscriber::EnvFilter;
 
 /// An LLM gateway: the OpenAI Responses API in front of any model provider, configured with a
@@ -105,7 +115,19 @@ fn load(path: &PathBuf) -> Result<(Config, Gateway), String> {
 fn check_config(path: &PathBuf) -> ExitCode {
     match load(path) {
         Ok((config, gateway)) => {
+            let (callbacks, warnings) = ObservabilityOptions::from_config(&config);
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
             print!("{}", config.describe());
+            let names: Vec<&str> = callbacks
+                .callbacks
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            if !names.is_empty() {
+                println!("logging callbacks: {}", names.join(", "));
+            }
             println!("model groups: {}", gateway.models().len());
             println!("config OK");
             ExitCode::SUCCESS
@@ -129,7 +151,21 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
         .map_or(switchyard_server::AppState::default_max_body(), |mb| {
             (mb * 1024.0 * 1024.0) as usize
         });
-    let state = AppState::new(gateway, config.master_key.clone(), max_body);
+    let mut state = AppState::new(gateway, config.master_key.clone(), max_body);
+    let options = AccountingOptions::from_config(&config);
+    let accounting = Arc::new(
+        Accounting::start(options)
+            .await
+            .map_err(|e| format!("spend logs: {e}"))?,
+    );
+    state = state.with_accounting(accounting.clone());
+    // Logging callbacks: environment variables (OTEL_*, GENERIC_LOGGER_*) are read here, once.
+    let (callbacks, warnings) = ObservabilityOptions::from_config(&config);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let observability = Arc::new(Observability::start(callbacks)?);
+    state = state.with_observability(observability.clone());
     let addr: SocketAddr = format!("{host}:{port}")
         .parse()
         .or_else(|_| {
@@ -157,14 +193,19 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
         }
     });
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-        })
-        .into_future();
+    let server = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stop_rx.await;
+    })
+    .into_future();
     let mut server = tokio::spawn(server);
     tokio::select! {
         result = &mut server => {
+            accounting.shutdown(SPEND_FLUSH_LIMIT).await;
+            observability.shutdown(CALLBACK_FLUSH_LIMIT).await;
             return result
                 .map_err(|e| format!("the server task failed: {e}"))?
                 .map_err(|e| format!("the server failed: {e}"));
@@ -181,6 +222,9 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
         Ok(_) => tracing::info!("all requests finished; bye"),
         Err(_) => tracing::warn!("grace period over; closing the remaining connections"),
     }
+    // Every request has finished (or been cut off and recorded as such): write what is queued.
+    accounting.shutdown(SPEND_FLUSH_LIMIT).await;
+    observability.shutdown(CALLBACK_FLUSH_LIMIT).await;
     Ok(())
 }
 

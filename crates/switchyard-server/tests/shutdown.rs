@@ -35,8 +35,9 @@ fn start(mock: &MockServer, grace_secs: f64) -> Gateway {
     std::fs::write(
         &path,
         format!(
-            "model_list:\n  - model_name: bridged\n    litellm_params: {{model: hosted_vllm/m, api_base: \"{}/vllm/v1\"}}\nswitchyard_settings: {{shutdown_grace_seconds: {grace_secs}, stream_keepalive_seconds: 0}}\n",
-            mock.url()
+            "model_list:\n  - model_name: bridged\n    litellm_params: {{model: hosted_vllm/m, api_base: \"{}/vllm/v1\"}}\nswitchyard_settings: {{shutdown_grace_seconds: {grace_secs}, stream_keepalive_seconds: 0, spend_log_path: \"{}\"}}\n",
+            mock.url(),
+            dir.join(format!("spend-{}.db", mock.addr().port())).display()
         ),
     )
     .unwrap();

@@ -34,11 +34,14 @@
 //!
 //! See `ARCHITECTURE.md` for how the pieces fit.
 
+pub mod accounting;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod gateway;
 pub mod ids;
 pub mod providers;
+pub mod router;
 pub mod secret;
 pub mod sse;
 pub mod stream;

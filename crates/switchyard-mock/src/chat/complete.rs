@@ -54,7 +54,24 @@ pub(crate) fn completion(ctx: &ChatCtx, plan: &Plan) -> Value {
         Flavor::Vllm => {
             body.insert("prompt_logprobs".into(), Value::Null);
         }
-        Flavor::Mistral | Flavor::OpenRouter => {}
+        Flavor::Azure => {
+            body.insert("system_fingerprint".into(), json!(ctx.fingerprint));
+            body.insert(
+                "prompt_filter_results".into(),
+                super::prompt_filter_results(),
+            );
+            if let Some(choice) = body
+                .get_mut("choices")
+                .and_then(|c| c.get_mut(0))
+                .and_then(Value::as_object_mut)
+            {
+                choice.insert(
+                    "content_filter_results".into(),
+                    super::content_filter_results(),
+                );
+            }
+        }
+        Flavor::Mistral | Flavor::OpenRouter | Flavor::AzureAi => {}
     }
     Value::Object(body)
 }

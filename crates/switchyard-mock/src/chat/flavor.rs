@@ -17,6 +17,12 @@ pub(crate) enum Flavor {
     Vllm,
     OpenRouter,
     Xai,
+    /// Azure OpenAI deployments (`/openai/deployments/{name}/chat/completions`): a first chunk
+    /// with empty `choices` carrying prompt filter results, content filter results on choices.
+    Azure,
+    /// Azure AI Foundry model inference (`/models/chat/completions`): OpenAI's schema with
+    /// `reasoning_content` and usage on a final empty-choices chunk.
+    AzureAi,
 }
 
 impl Flavor {
@@ -32,6 +38,8 @@ impl Flavor {
             "vllm" => Flavor::Vllm,
             "openrouter" => Flavor::OpenRouter,
             "xai" => Flavor::Xai,
+            "openai" => Flavor::Azure,
+            "models" => Flavor::AzureAi,
             _ => Flavor::OpenAi,
         }
     }
@@ -39,7 +47,8 @@ impl Flavor {
     /// The envelope of this server's HTTP errors.
     pub(crate) fn dialect(self) -> Dialect {
         match self {
-            Flavor::OpenAi | Flavor::Xai => Dialect::OpenAi,
+            Flavor::OpenAi | Flavor::Xai | Flavor::AzureAi => Dialect::OpenAi,
+            Flavor::Azure => Dialect::Azure,
             Flavor::Mistral => Dialect::Mistral,
             Flavor::DeepSeek => Dialect::DeepSeek,
             Flavor::Groq => Dialect::Groq,

@@ -54,7 +54,8 @@ impl ChatCtx {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let id = match flavor {
-            Flavor::OpenAi => ids::chatcmpl(),
+            Flavor::OpenAi | Flavor::Azure => ids::chatcmpl(),
+            Flavor::AzureAi => ids::hex(32),
             Flavor::Mistral => ids::hex(32),
             Flavor::DeepSeek | Flavor::Xai => ids::uuid(),
             Flavor::Groq => format!("chatcmpl-{}", ids::uuid()),
@@ -93,9 +94,21 @@ impl ChatCtx {
             Flavor::Xai => ids::xai_call_id(),
             Flavor::DeepSeek => ids::deepseek_call_id(index),
             Flavor::Vllm => format!("chatcmpl-tool-{}", ids::hex(32)),
-            Flavor::OpenAi | Flavor::OpenRouter => ids::call_id(),
+            Flavor::OpenAi | Flavor::OpenRouter | Flavor::Azure | Flavor::AzureAi => ids::call_id(),
         }
     }
+}
+
+/// Azure's verdicts on the prompt: nothing filtered.
+fn prompt_filter_results() -> Value {
+    serde_json::json!([{"prompt_index": 0, "content_filter_results": content_filter_results()}])
+}
+
+/// Azure's per-category content filter verdicts: all safe.
+fn content_filter_results() -> Value {
+    let safe = serde_json::json!({"filtered": false, "severity": "safe"});
+    serde_json::json!({"hate": safe, "jailbreak": {"filtered": false, "detected": false},
+        "self_harm": safe, "sexual": safe, "violence": safe})
 }
 
 /// Answers a Chat Completions request to the `flavor` server.

@@ -45,7 +45,16 @@ impl ChatCtx {
         choice.insert("delta".into(), delta);
         let reason = finish.map_or(Value::Null, |f| json!(f));
         match self.flavor {
-            Flavor::OpenAi | Flavor::DeepSeek | Flavor::Groq => {
+            Flavor::OpenAi | Flavor::DeepSeek | Flavor::Groq | Flavor::AzureAi => {
+                choice.insert("logprobs".into(), Value::Null);
+                choice.insert("finish_reason".into(), reason);
+            }
+            Flavor::Azure => {
+                // Recorded: an empty object on the role chunk, the category verdicts after.
+                choice.insert(
+                    "content_filter_results".into(),
+                    super::content_filter_results(),
+                );
                 choice.insert("logprobs".into(), Value::Null);
                 choice.insert("finish_reason".into(), reason);
             }
@@ -125,7 +134,7 @@ impl ChatCtx {
     /// The delta carrying reasoning text, in the flavor's field.
     fn reasoning_delta(&self, text: &str) -> Bytes {
         match self.flavor {
-            Flavor::OpenAi | Flavor::DeepSeek | Flavor::Xai => {
+            Flavor::OpenAi | Flavor::DeepSeek | Flavor::Xai | Flavor::Azure | Flavor::AzureAi => {
                 self.delta_frame([("reasoning_content", json!(text))])
             }
             Flavor::Vllm | Flavor::Ollama | Flavor::Groq => {
@@ -193,6 +202,14 @@ pub(crate) fn stream(ctx: &ChatCtx, plan: &Plan) -> Vec<Bytes> {
         // Keepalive comments, the first two without a blank line between them (as recorded).
         out.push(Bytes::from_static(
             b": OPENROUTER PROCESSING\n: OPENROUTER PROCESSING\n\n",
+        ));
+    }
+    if flavor == Flavor::Azure {
+        // Azure opens with a chunk that only carries the prompt's filter verdicts: empty
+        // `choices`, `id` and `model`, `created: 0` (recorded, `providers.md` §3.3).
+        out.push(sse::data(
+            &json!({"choices": [], "created": 0, "id": "", "model": "",
+            "object": "", "prompt_filter_results": super::prompt_filter_results()}),
         ));
     }
     let calls = matches!(plan.answer, Answer::Calls(_));

@@ -10,11 +10,13 @@ use crate::plan::Tokens;
 pub(crate) fn usage(flavor: Flavor, t: &Tokens) -> Value {
     let total = t.total();
     match flavor {
-        Flavor::OpenAi => json!({"prompt_tokens": t.input, "completion_tokens": t.output,
+        Flavor::OpenAi | Flavor::Azure => {
+            json!({"prompt_tokens": t.input, "completion_tokens": t.output,
             "total_tokens": total,
             "prompt_tokens_details": {"cached_tokens": t.cached, "audio_tokens": 0},
             "completion_tokens_details": {"reasoning_tokens": t.reasoning, "audio_tokens": 0,
-                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}}),
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}})
+        }
         Flavor::DeepSeek => {
             let mut usage = json!({"prompt_tokens": t.input, "completion_tokens": t.output,
                 "total_tokens": total, "prompt_tokens_details": {"cached_tokens": t.cached}});
@@ -47,6 +49,10 @@ pub(crate) fn usage(flavor: Flavor, t: &Tokens) -> Value {
             }
             usage
         }
+        // Recorded through Foundry (DeepSeek): details null, reasoning directly under usage.
+        Flavor::AzureAi => json!({"prompt_tokens": t.input, "total_tokens": total,
+            "completion_tokens": t.output, "prompt_tokens_details": null,
+            "reasoning_tokens": t.reasoning}),
         Flavor::Ollama => json!({"prompt_tokens": t.input, "completion_tokens": t.output,
             "total_tokens": total}),
         Flavor::Vllm => {

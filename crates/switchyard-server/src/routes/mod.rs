@@ -1,8 +1,10 @@
 //! HTTP routes.
 
 pub mod health;
+pub mod metrics;
 pub mod models;
 pub mod responses;
+pub mod spend;
 
 use axum::response::{IntoResponse, Response};
 use http::{Method, Uri};

@@ -5,29 +5,56 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use switchyard::types::responses::CreateResponse;
 use switchyard::{CallContext, Error, ErrorKind, Execution, Output, ids};
 
-use crate::error::ApiError;
+use crate::error::Refusal;
+use crate::identity;
 use crate::sse;
 use crate::state::AppState;
 
 /// Creates a response, as JSON or as a stream of server-sent events.
-pub async fn create(State(state): State<AppState>, body: Body) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    uri: Uri,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let request_id = ids::request_id();
     let result = async {
         let bytes = read_body(body, state.max_body()).await?;
         let request = parse(&bytes)?;
+        let client = extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let meta = identity::request_meta(&state, uri.path(), &headers, &request, client);
         let ctx = CallContext {
             request_id: request_id.clone(),
+            client_headers: headers,
+            meta,
         };
-        state.gateway().execute(request, ctx).await
+        if let Err(refusal) = identity::check_budget(&state, ctx.meta.end_user.as_deref()) {
+            let stream = request.is_stream();
+            state
+                .gateway()
+                .log_rejected(ctx, request.model.as_deref(), stream, &refusal.error);
+            return Err(refusal);
+        }
+        state
+            .gateway()
+            .execute(request, ctx)
+            .await
+            .map_err(Refusal::from)
     }
     .await;
     let mut response = match result {
         Ok(execution) => answer(execution),
-        Err(error) => ApiError(error).into_response(),
+        Err(refusal) => refusal.into_response(),
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
@@ -36,7 +63,14 @@ pub async fn create(State(state): State<AppState>, body: Body) -> Response {
 }
 
 fn answer(execution: Execution) -> Response {
-    let Execution { deployment, output } = execution;
+    let Execution {
+        deployment,
+        output,
+        attempted_retries,
+        attempted_fallbacks,
+        max_fallbacks,
+        cost,
+    } = execution;
     let mut response = match output {
         Output::Response(response) => Json(response).into_response(),
         Output::Stream(stream) => {
@@ -52,9 +86,26 @@ fn answer(execution: Execution) -> Response {
         }
     };
     let headers = response.headers_mut();
+    let retries = attempted_retries.to_string();
+    let fallbacks = attempted_fallbacks.to_string();
+    let max_fallbacks = max_fallbacks.to_string();
+    // Streams send their headers before the cost is known: it is in the spend log, and in the
+    // final `usage.cost` with `include_cost_in_streaming_usage`.
+    if let Some(cost) = cost
+        && let Ok(value) = HeaderValue::from_str(&cost.to_string())
+    {
+        headers.insert("x-litellm-response-cost", value.clone());
+        headers.insert("x-switchyard-response-cost", value);
+    }
     for (name, value) in [
         ("x-litellm-model-id", deployment.id.as_str()),
         ("x-litellm-model-group", deployment.model_name.as_str()),
+        ("x-litellm-attempted-retries", &retries),
+        ("x-litellm-attempted-fallbacks", &fallbacks),
+        ("x-litellm-max-fallbacks", &max_fallbacks),
+        ("x-switchyard-deployment", deployment.id.as_str()),
+        ("x-switchyard-retries", &retries),
+        ("x-switchyard-fallbacks", &fallbacks),
     ] {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(HeaderName::from_static(name), value);

@@ -17,6 +17,11 @@ use switchyard_server::{AppState, app};
 pub const KEY: &str = "sk-test-master";
 /// The upstream key of the OpenAI deployments; must never appear in anything a client sees.
 pub const UPSTREAM_KEY: &str = "sk-upstream-secret-abcdefghijklmnop";
+/// The upstream key of the Anthropic deployment.
+pub const ANTHROPIC_KEY: &str = "sk-ant-api03-upstream-secret-0000";
+
+/// The Gemini API key of the Gemini deployments; must never appear in anything a client sees.
+pub const GEMINI_KEY: &str = "AIzaSyMockGeminiKey00000000000000000000";
 
 /// A running proxy and its mock upstream.
 pub struct Harness {
@@ -55,7 +60,43 @@ pub fn default_models(mock: &str) -> String {
     litellm_params: {{model: deepinfra/meta-llama/Llama-3.3-70B-Instruct, api_base: "{mock}/v1", api_key: k-deepinfra-0000}}
   - model_name: cerebras
     litellm_params: {{model: cerebras/llama3.1-8b, api_base: "{mock}/v1", api_key: k-cerebras-00000}}
-"#
+  - model_name: azure
+    litellm_params: {{model: azure/gpt-5-mini-prod, api_base: "{mock}", api_key: k-azure-000000000, api_version: 2025-04-01-preview}}
+  - model_name: azure-v1
+    litellm_params: {{model: azure/gpt-5-mini-prod, api_base: "{mock}/openai/v1", api_key: k-azure-000000000}}
+  - model_name: azure-chat
+    litellm_params: {{model: azure/gpt-4o-prod, api_base: "{mock}", api_key: k-azure-000000000, use_chat_completions_api: true}}
+  - model_name: azure-ai
+    litellm_params: {{model: azure_ai/DeepSeek-R1, api_base: "{mock}/models", api_key: k-azure-ai-0000000}}
+  - model_name: bedrock
+    litellm_params: {{model: "bedrock/us.anthropic.claude-sonnet-4-20250514-v1:0", aws_bedrock_runtime_endpoint: "{mock}", aws_region_name: us-east-1, aws_access_key_id: AKIDEXAMPLE, aws_secret_access_key: wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY}}
+  - model_name: bedrock-nova
+    litellm_params: {{model: "bedrock/converse/arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-micro-v1:0", api_base: "{mock}", api_key: k-bedrock-api-key-0000}}
+  - model_name: anthropic
+    litellm_params: {{model: anthropic/claude-sonnet-4-5, api_base: "{mock}/anthropic", api_key: {ANTHROPIC_KEY}}}
+  - model_name: gemini
+    litellm_params: {{model: gemini/gemini-2.5-flash, api_base: "{mock}", api_key: {GEMINI_KEY}}}
+  - model_name: gemini-3
+    litellm_params: {{model: gemini/gemini-3-pro-preview, api_base: "{mock}", api_key: {GEMINI_KEY}}}
+  - model_name: vertex-gemini
+    litellm_params:
+      model: vertex_ai/gemini-3-flash-preview
+      api_base: "{mock}"
+      vertex_project: mock-project
+      vertex_location: us-central1
+      vertex_credentials: {credentials}
+  - model_name: vertex-claude
+    litellm_params:
+      model: vertex_ai/claude-sonnet-4-5@20250929
+      api_base: "{mock}"
+      vertex_project: mock-project
+      vertex_location: us-east5
+      vertex_credentials: {credentials}
+"#,
+        credentials = switchyard_mock::service_account_json(
+            switchyard_mock::TEST_SERVICE_ACCOUNT_KEY,
+            &format!("{mock}/token")
+        ),
     )
 }
 
@@ -95,6 +136,71 @@ impl Harness {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
         }
+    }
+
+    /// A proxy whose spend logs go to `database_url`; returns the accounting for inspection.
+    pub async fn with_accounting(
+        config: impl FnOnce(&str) -> String,
+        database_url: &str,
+    ) -> (
+        Harness,
+        std::sync::Arc<switchyard_server::spend::Accounting>,
+    ) {
+        use switchyard_server::spend::{Accounting, AccountingOptions};
+        let mock = MockServer::start().await;
+        let yaml = config(&mock.url());
+        let config = Config::from_yaml_with_env(&yaml, &Env::default()).expect("config");
+        let (gateway, _) = switchyard::Gateway::from_config(&config).expect("gateway");
+        let mut options = AccountingOptions::from_config(&config);
+        options.database_url = database_url.to_string();
+        let accounting = std::sync::Arc::new(Accounting::start(options).await.expect("accounting"));
+        let state = AppState::new(
+            gateway,
+            config.master_key.clone(),
+            AppState::default_max_body(),
+        )
+        .with_accounting(accounting.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let _ = axum::serve(listener, service).await;
+        });
+        let harness = Harness {
+            mock,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+        };
+        (harness, accounting)
+    }
+
+    /// `GET path` with the master key: (status, JSON body).
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST path` with the master key and a JSON body: (status, JSON body).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// `POST /v1/responses` with the master key.

@@ -13,6 +13,8 @@ const CHAT_GROUPS: &[&str] = &[
     "ollama",
     "openrouter",
     "xai",
+    "azure-chat",
+    "azure-ai",
 ];
 
 fn tools() -> Value {
@@ -215,7 +217,7 @@ async fn wire_format_per_server() {
         assert!(sent.get("include").is_none(), "{group}");
         let first_role = sent["messages"][0]["role"].as_str().unwrap();
         match *group {
-            "openai-chat" => assert_eq!(first_role, "developer"),
+            "openai-chat" | "azure-chat" => assert_eq!(first_role, "developer"),
             _ => assert_eq!(first_role, "system", "{group}"),
         }
         match *group {

@@ -10,7 +10,14 @@ use crate::common::{Harness, KEY, UPSTREAM_KEY, default_models, final_response};
 #[tokio::test]
 async fn upstream_errors_keep_their_meaning() {
     let h = Harness::start().await;
-    for group in ["passthrough", "bridged", "mistral"] {
+    for group in [
+        "passthrough",
+        "bridged",
+        "mistral",
+        "azure",
+        "azure-chat",
+        "azure-ai",
+    ] {
         for (directive, status, kind, code) in [
             ("429", 429, "rate_limit_error", "rate_limit_exceeded"),
             ("401", 401, "authentication_error", "invalid_api_key"),

@@ -7,8 +7,16 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod accounting;
+mod anthropic;
+mod azure;
+mod bedrock;
 mod bridge;
 mod failures;
+mod gemini;
+mod health;
+mod observability;
 mod passthrough;
+mod routing;
 mod streaming;
 mod surface;

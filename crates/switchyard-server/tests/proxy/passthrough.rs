@@ -31,7 +31,7 @@ async fn forwards_unknown_fields_and_strips_the_gateways() {
             "model": "passthrough", "input": "hi", "client_metadata": {"session": "s1"},
             "prompt_cache_key": "pck", "include": ["reasoning.encrypted_content"],
             "reasoning": {"effort": "low", "summary": "auto"}, "store": false,
-            "fallbacks": ["other"], "mock_testing_fallbacks": true, "service_tier": "flex"
+            "fallbacks": ["other"], "mock_testing_fallbacks": false, "service_tier": "flex"
         }))
         .await;
     assert_eq!(status, 200, "{body}");

@@ -12,7 +12,7 @@ mod reader;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,6 +22,8 @@ pub use env::Env;
 use reader::{Notes, Reader};
 
 use crate::providers::RequestDefaults;
+use crate::router::RouterSettings;
+use crate::router::settings::LITELLM_ROUTER_KEYS;
 use crate::secret::Secret;
 
 /// A configuration problem; the message names the offending key.
@@ -31,23 +33,8 @@ pub struct ConfigError(pub String);
 
 /// Keys of `litellm_settings` that later work acts on; parsed now, reported as not acted on.
 const LITELLM_LATER: &[&str] = &[
-    "num_retries",
-    "fallbacks",
-    "context_window_fallbacks",
-    "content_policy_fallbacks",
-    "default_fallbacks",
-    "allowed_fails",
-    "cooldown_time",
-    "callbacks",
-    "success_callback",
-    "failure_callback",
-    "service_callbacks",
     "cache",
     "cache_params",
-    "max_end_user_budget",
-    "turn_off_message_logging",
-    "redact_user_api_key_info",
-    "include_cost_in_streaming_usage",
     "set_verbose",
     "json_logs",
     "telemetry",
@@ -60,18 +47,11 @@ const LITELLM_LATER: &[&str] = &[
 
 /// Keys of `general_settings` parsed now and acted on later.
 const GENERAL_LATER: &[&str] = &[
-    "database_url",
-    "store_prompts_in_spend_logs",
     "store_prompts_in_cold_storage",
-    "disable_spend_logs",
-    "proxy_batch_write_at",
     "maximum_spend_logs_retention_period",
     "global_max_parallel_requests",
     "use_redis_transaction_buffer",
-    "background_health_checks",
-    "health_check_interval",
     "health_check_details",
-    "user_header_mappings",
     "enforce_user_param",
     "disable_responses_id_security",
     "allow_unmanaged_response_ids",
@@ -79,18 +59,9 @@ const GENERAL_LATER: &[&str] = &[
     "alerting",
 ];
 
-/// Keys of `litellm_params` parsed now and acted on later (routing, pricing, other providers).
-const PARAMS_LATER: &[&str] = &[
-    "rpm",
-    "tpm",
-    "weight",
-    "order",
-    "max_parallel_requests",
-    "input_cost_per_token",
-    "output_cost_per_token",
-    "cache_read_input_token_cost",
-    "cache_creation_input_token_cost",
-    "output_cost_per_reasoning_token",
+/// Keys of `litellm_params` that only some providers read (credentials, regions, projects);
+/// kept in [`DeploymentConfig::provider_params`] for the provider to take what it needs.
+const PROVIDER_PARAMS: &[&str] = &[
     "aws_access_key_id",
     "aws_secret_access_key",
     "aws_session_token",
@@ -110,8 +81,13 @@ const PARAMS_LATER: &[&str] = &[
     "client_id",
     "client_secret",
     "region_name",
-    "tags",
 ];
+
+/// Keys of `litellm_params` the router reads (limits, weights, priority).
+const ROUTING_PARAMS: &[&str] = &["rpm", "tpm", "weight", "order", "max_parallel_requests"];
+
+/// Keys of `litellm_params` parsed now and acted on later (tags).
+const PARAMS_LATER: &[&str] = &["tags"];
 
 /// The whole configuration, validated.
 #[derive(Debug, Clone, Default)]
@@ -128,6 +104,12 @@ pub struct Config {
     pub max_request_size_mb: Option<f64>,
     /// `switchyard_settings`.
     pub switchyard: SwitchyardSettings,
+    /// `router_settings`, with the router keys of `litellm_settings` (`router_settings` wins).
+    pub router: RouterSettings,
+    /// Cost, spend logs and end-user budgets.
+    pub accounting: AccountingSettings,
+    /// Logging callbacks (metrics, traces, webhooks) and what they may see.
+    pub logging: LoggingSettings,
     /// The environment (with `environment_variables`) used to resolve references.
     pub env: Env,
     /// Keys parsed but not acted on by this version.
@@ -151,6 +133,74 @@ impl Default for SwitchyardSettings {
             stream_keepalive: Some(Duration::from_secs(15)),
             shutdown_grace: Duration::from_secs(30),
         }
+    }
+}
+
+/// Cost, spend-log and end-user settings, gathered from the sections LiteLLM keeps them in.
+#[derive(Debug, Clone, Default)]
+pub struct AccountingSettings {
+    /// `switchyard_settings.model_cost_map_path`: a LiteLLM-format price file laid over the
+    /// built-in catalog.
+    pub model_cost_map_path: Option<PathBuf>,
+    /// `litellm_settings.include_cost_in_streaming_usage`: add `cost` to the final `usage`.
+    pub include_cost_in_usage: bool,
+    /// `litellm_settings.max_end_user_budget`: the budget (USD) of end users without their own.
+    pub max_end_user_budget: Option<f64>,
+    /// `general_settings.database_url` (the proxy falls back to `DATABASE_URL`).
+    pub database_url: Option<Secret>,
+    /// `switchyard_settings.spend_log_path`: the SQLite file used without a database URL.
+    pub spend_log_path: Option<PathBuf>,
+    /// `general_settings.store_prompts_in_spend_logs`.
+    pub store_prompts: bool,
+    /// `general_settings.disable_spend_logs`.
+    pub disable_spend_logs: bool,
+    /// `general_settings.proxy_batch_write_at`: the longest a spend-log row waits for its batch.
+    pub batch_interval: Option<Duration>,
+    /// `general_settings.user_header_mappings`: headers naming the end user (role `customer`).
+    pub user_header_mappings: Vec<String>,
+}
+
+/// Logging callbacks and redaction, from `litellm_settings`, `general_settings` and
+/// `callback_settings`. Which names are implemented is the proxy's business; the config only
+/// gathers them.
+#[derive(Debug, Clone, Default)]
+pub struct LoggingSettings {
+    /// `litellm_settings.callbacks`: sinks for every request.
+    pub callbacks: Vec<String>,
+    /// `litellm_settings.success_callback`: sinks for successful requests only.
+    pub success_callback: Vec<String>,
+    /// `litellm_settings.failure_callback`: sinks for failed requests only.
+    pub failure_callback: Vec<String>,
+    /// `litellm_settings.service_callbacks`: accepted, none implemented.
+    pub service_callbacks: Vec<String>,
+    /// `litellm_settings.turn_off_message_logging`: no request input or response output in
+    /// any sink.
+    pub turn_off_message_logging: bool,
+    /// `redact_user_api_key_info` (in `litellm_settings` or `general_settings`): no key hash,
+    /// end user or client address in the logging callbacks.
+    pub redact_user_api_key_info: bool,
+    /// `litellm_settings.require_auth_for_metrics_endpoint` (`None`: not set).
+    pub require_auth_for_metrics_endpoint: Option<bool>,
+    /// `callback_settings`: per-callback settings by callback name, as written.
+    pub callback_settings: JsonMap,
+}
+
+impl LoggingSettings {
+    /// Every callback name, each once, in config order.
+    pub fn all_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for name in self
+            .callbacks
+            .iter()
+            .chain(&self.success_callback)
+            .chain(&self.failure_callback)
+            .chain(&self.service_callbacks)
+        {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
     }
 }
 
@@ -193,8 +243,16 @@ pub struct DeploymentConfig {
     pub supported_endpoints: Option<Vec<String>>,
     /// `model_info`, whole.
     pub model_info: JsonMap,
-    /// Other `litellm_params` read by later work (routing weights, prices, cloud credentials).
+    /// `litellm_params` the router reads (`rpm`, `tpm`, `weight`, `order`,
+    /// `max_parallel_requests`).
+    pub routing_params: JsonMap,
+    /// Other `litellm_params` read by later work (tags).
     pub later_params: JsonMap,
+    /// Per-deployment prices from `litellm_params` ([`crate::cost::PRICE_KEYS`]).
+    pub prices: JsonMap,
+    /// Provider-specific `litellm_params` (credentials, regions, projects); see
+    /// [`DeploymentConfig::provider_param`].
+    pub provider_params: JsonMap,
 }
 
 impl Config {
@@ -276,6 +334,22 @@ impl Config {
         let mut litellm = Reader::section(&mut tree, "litellm_settings")?;
         config.drop_params = litellm.bool("drop_params")?.unwrap_or(false);
         config.request_timeout = litellm.seconds("request_timeout")?;
+        let mut router_keys = litellm.take_keys(LITELLM_ROUTER_KEYS);
+        config.accounting.include_cost_in_usage = litellm
+            .bool("include_cost_in_streaming_usage")?
+            .unwrap_or(false);
+        config.accounting.max_end_user_budget = litellm.f64("max_end_user_budget")?;
+        let logging = &mut config.logging;
+        logging.callbacks = litellm.string_list("callbacks")?;
+        logging.success_callback = litellm.string_list("success_callback")?;
+        logging.failure_callback = litellm.string_list("failure_callback")?;
+        logging.service_callbacks = litellm.string_list("service_callbacks")?;
+        logging.turn_off_message_logging =
+            litellm.bool("turn_off_message_logging")?.unwrap_or(false);
+        logging.redact_user_api_key_info =
+            litellm.bool("redact_user_api_key_info")?.unwrap_or(false);
+        logging.require_auth_for_metrics_endpoint =
+            litellm.bool("require_auth_for_metrics_endpoint")?;
         litellm.later(LITELLM_LATER);
         litellm.finish(&mut notes);
 
@@ -285,15 +359,34 @@ impl Config {
             .filter(|k| !k.is_empty())
             .map(Secret::new);
         config.max_request_size_mb = general.f64("max_request_size_mb")?;
+        config.accounting.database_url = general
+            .string("database_url")?
+            .filter(|u| !u.is_empty())
+            .map(Secret::new);
+        config.accounting.store_prompts = general
+            .bool("store_prompts_in_spend_logs")?
+            .unwrap_or(false);
+        config.accounting.disable_spend_logs = general.bool("disable_spend_logs")?.unwrap_or(false);
+        config.accounting.batch_interval = general.seconds("proxy_batch_write_at")?;
+        config.accounting.user_header_mappings = general.header_mappings("user_header_mappings")?;
+        // Health probing feeds the router, which reads these with its own keys (a value in
+        // `router_settings` wins).
+        router_keys
+            .extend(general.take_keys(&["background_health_checks", "health_check_interval"]));
+        // LiteLLM documents this key under `litellm_settings`; accept it here too.
+        if general.bool("redact_user_api_key_info")? == Some(true) {
+            config.logging.redact_user_api_key_info = true;
+        }
         general.later(GENERAL_LATER);
         general.finish(&mut notes);
 
-        // Every router setting is acted on by the routing work; parse it as a mapping now.
+        // Router keys from both sections; `router_settings` wins. Typed (and checked) below,
+        // once `switchyard_settings.redis_key_prefix` is known.
         let mut router = Reader::section(&mut tree, "router_settings")?;
-        router.later_all();
+        router_keys.extend(router.take_all());
         router.finish(&mut notes);
         let mut callbacks = Reader::section(&mut tree, "callback_settings")?;
-        callbacks.later_all();
+        config.logging.callback_settings = callbacks.take_all();
         callbacks.finish(&mut notes);
 
         let mut own = Reader::section(&mut tree, "switchyard_settings")?;
@@ -304,7 +397,15 @@ impl Config {
         if let Some(grace) = own.seconds("shutdown_grace_seconds")? {
             config.switchyard.shutdown_grace = grace;
         }
+        let redis_key_prefix = own.string("redis_key_prefix")?;
+        config.accounting.model_cost_map_path =
+            own.string("model_cost_map_path")?.map(PathBuf::from);
+        config.accounting.spend_log_path = own.string("spend_log_path")?.map(PathBuf::from);
         own.finish(&mut notes);
+        let (router, router_not_acted) =
+            RouterSettings::read(router_keys, &config.env, redis_key_prefix)?;
+        config.router = router;
+        notes.later.extend(router_not_acted);
 
         let models = tree.shift_remove("model_list").unwrap_or(Value::Null);
         let models = match models {
@@ -388,6 +489,22 @@ impl Config {
     }
 }
 
+impl DeploymentConfig {
+    /// A provider-specific parameter as text (numbers and booleans are written out), or
+    /// `None` when unset, null or empty.
+    pub fn provider_param(&self, key: &str) -> Option<String> {
+        match self.provider_params.get(key)? {
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            // Inline JSON (a service account given as a mapping) is passed on as JSON text.
+            other => Some(other.to_string()),
+        }
+    }
+}
+
 fn missing_var((path, name): (String, String)) -> ConfigError {
     ConfigError(format!(
         "{path} refers to the environment variable {name}, which is not set"
@@ -445,7 +562,10 @@ fn read_deployment(
         },
         reasoning_effort: params.string("reasoning_effort")?,
     };
+    d.routing_params = params.take_keys(ROUTING_PARAMS);
     d.later_params = params.take_later(PARAMS_LATER);
+    d.prices = params.take_keys(crate::cost::PRICE_KEYS);
+    d.provider_params = params.take_keys(PROVIDER_PARAMS);
     params.finish(notes);
 
     // `model_info` is a free-form bag in LiteLLM; only `id` and `supported_endpoints` steer

@@ -137,6 +137,24 @@ impl Reader {
         }
     }
 
+    /// A list of strings; a single string reads as a list of one.
+    pub fn string_list(&mut self, key: &str) -> Result<Vec<String>, ConfigError> {
+        let bad = |path: String| ConfigError(format!("{path} must be a list of names"));
+        match self.take_value(key) {
+            None => Ok(Vec::new()),
+            Some(Value::String(s)) => Ok(vec![s]),
+            Some(Value::Array(list)) => list
+                .into_iter()
+                .filter(|v| !v.is_null())
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    _ => Err(bad(self.key_path(key))),
+                })
+                .collect(),
+            Some(_) => Err(bad(self.key_path(key))),
+        }
+    }
+
     /// A mapping of strings to strings.
     pub fn string_map(&mut self, key: &str) -> Result<Vec<(String, String)>, ConfigError> {
         match self.take_value(key) {
@@ -158,6 +176,41 @@ impl Reader {
         }
     }
 
+    /// LiteLLM's `user_header_mappings`: a list of `{header_name, litellm_user_role}` (the
+    /// `customer` role names the end user; entries without a role count as customer) or of
+    /// plain header names. Returns the lower-cased header names.
+    pub fn header_mappings(&mut self, key: &str) -> Result<Vec<String>, ConfigError> {
+        let Some(value) = self.take_value(key) else {
+            return Ok(Vec::new());
+        };
+        let bad = || {
+            ConfigError(format!(
+                "{} must be a list of {{header_name, litellm_user_role}} mappings",
+                self.key_path(key)
+            ))
+        };
+        let Value::Array(list) = value else {
+            return Err(bad());
+        };
+        let mut names = Vec::new();
+        for entry in list {
+            match entry {
+                Value::String(name) => names.push(name.to_ascii_lowercase()),
+                Value::Object(map) => {
+                    let Some(Value::String(name)) = map.get("header_name") else {
+                        return Err(bad());
+                    };
+                    let role = map.get("litellm_user_role").and_then(Value::as_str);
+                    if matches!(role, None | Some("customer") | Some("end_user")) {
+                        names.push(name.to_ascii_lowercase());
+                    }
+                }
+                _ => return Err(bad()),
+            }
+        }
+        Ok(names)
+    }
+
     /// Marks `keys` as parsed for later work.
     pub fn later(&mut self, keys: &[&str]) {
         for key in keys {
@@ -165,6 +218,17 @@ impl Reader {
                 self.later.push(self.key_path(key));
             }
         }
+    }
+
+    /// Takes the values of `keys`, acted on by whoever receives them.
+    pub fn take_keys(&mut self, keys: &[&str]) -> JsonMap {
+        let mut out = JsonMap::new();
+        for key in keys {
+            if let Some(value) = self.map.shift_remove(*key) {
+                out.insert((*key).to_string(), value);
+            }
+        }
+        out
     }
 
     /// Marks `keys` as parsed for later work and returns their values.
@@ -179,13 +243,9 @@ impl Reader {
         out
     }
 
-    /// Marks every remaining key as parsed for later work.
-    pub fn later_all(&mut self) {
-        let keys: Vec<String> = self.map.keys().cloned().collect();
-        for key in keys {
-            self.map.shift_remove(&key);
-            self.later.push(self.key_path(&key));
-        }
+    /// Takes every remaining key, acted on by whoever receives them.
+    pub fn take_all(&mut self) -> JsonMap {
+        std::mem::take(&mut self.map)
     }
 
     /// Records what was not used.

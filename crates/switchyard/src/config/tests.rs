@@ -92,7 +92,7 @@ fn reads_a_litellm_config_as_it_is() {
     );
     assert_eq!(azure.api_key.as_ref().unwrap().expose(), "az-key");
     assert_eq!(azure.id.as_deref(), Some("azure-eastus-gpt4o"));
-    assert_eq!(azure.later_params["rpm"], 600);
+    assert_eq!(azure.routing_params["rpm"], 600);
 
     let llama = &config.deployments[3];
     assert_eq!(llama.timeout, Some(Duration::from_secs(30)));
@@ -109,18 +109,39 @@ fn reads_a_litellm_config_as_it_is() {
     assert_eq!(config.request_timeout, Some(Duration::from_secs(600)));
     assert_eq!(config.master_key.as_ref().unwrap().expose(), "sk-master");
 
-    let warning = config.warning().unwrap();
+    assert_eq!(config.logging.callbacks, ["prometheus"]);
+    let warning = config.warning().unwrap_or_default();
+    assert!(!warning.contains("callbacks"), "callbacks in: {warning}");
+    // The router acts on its keys; router_settings wins over litellm_settings.
     for key in [
-        "litellm_settings.callbacks",
-        "litellm_settings.num_retries",
-        "router_settings.routing_strategy",
-        "router_settings.fallbacks",
-        "general_settings.database_url",
-        "model_list[0].litellm_params.rpm",
-        "model_list[2].litellm_params.aws_region_name",
+        "num_retries",
+        "routing_strategy",
+        "fallbacks",
+        "redis_host",
+        "rpm",
     ] {
-        assert!(warning.contains(key), "{key} missing from: {warning}");
+        assert!(!warning.contains(key), "{key} in: {warning}");
     }
+    assert_eq!(config.router.num_retries, 2);
+    assert_eq!(config.router.fallbacks["gpt-4o"], ["claude-sonnet"]);
+    assert_eq!(
+        config.router.redis.as_ref().map(|r| r.url.as_str()),
+        Some("redis://localhost:6379")
+    );
+    // Acted on by the accounting.
+    assert!(!warning.contains("database_url"), "{warning}");
+    assert_eq!(
+        config.accounting.database_url.as_ref().unwrap().expose(),
+        "postgres://db"
+    );
+    // Provider credentials and regions go to the provider, which acts on them.
+    assert!(!warning.contains("aws_region_name"), "{warning}");
+    assert_eq!(
+        config.deployments[2]
+            .provider_param("aws_region_name")
+            .as_deref(),
+        Some("us-east-1")
+    );
     assert!(config.unknown.is_empty(), "{:?}", config.unknown);
 }
 
@@ -247,4 +268,76 @@ fn switchyard_settings() {
     .unwrap();
     assert_eq!(config.switchyard.stream_keepalive, None);
     assert_eq!(config.switchyard.shutdown_grace, Duration::from_secs(3));
+}
+
+#[test]
+fn reads_the_accounting_settings() {
+    let yaml = r#"
+model_list:
+  - model_name: m
+    litellm_params: {model: openai/gpt-5, input_cost_per_token: 0.000001, output_cost_per_token: "2e-6"}
+    model_info: {base_model: gpt-5, cache_read_input_token_cost: 1e-7}
+litellm_settings:
+  include_cost_in_streaming_usage: true
+  max_end_user_budget: 2.5
+general_settings:
+  store_prompts_in_spend_logs: true
+  proxy_batch_write_at: 2
+  user_header_mappings:
+    - {header_name: X-OpenWebUI-User-Id, litellm_user_role: internal_user}
+    - {header_name: X-OpenWebUI-User-Email, litellm_user_role: customer}
+    - X-End-User
+switchyard_settings:
+  model_cost_map_path: /etc/prices.json
+  spend_log_path: /var/lib/switchyard/spend.db
+"#;
+    let config = Config::from_yaml_with_env(yaml, &env(&[])).unwrap();
+    let a = &config.accounting;
+    assert!(a.include_cost_in_usage && a.store_prompts && !a.disable_spend_logs);
+    assert_eq!(a.max_end_user_budget, Some(2.5));
+    assert_eq!(a.batch_interval, Some(Duration::from_secs(2)));
+    assert_eq!(
+        a.user_header_mappings,
+        vec!["x-openwebui-user-email", "x-end-user"]
+    );
+    assert_eq!(
+        a.model_cost_map_path.as_deref(),
+        Some(std::path::Path::new("/etc/prices.json"))
+    );
+    assert_eq!(config.deployments[0].prices.len(), 2);
+    assert!(config.warning().is_none(), "{:?}", config.warning());
+}
+
+#[test]
+fn reads_logging_callbacks_and_redaction() {
+    let yaml = r#"
+litellm_settings:
+  callbacks: ["otel", "langfuse"]
+  success_callback: generic_api
+  failure_callback: ["sentry", null]
+  turn_off_message_logging: true
+  require_auth_for_metrics_endpoint: false
+general_settings:
+  redact_user_api_key_info: true
+callback_settings:
+  my_hook:
+    callback_type: generic_api
+    endpoint: https://logs.example/ingest
+"#;
+    let config = Config::from_yaml_with_env(yaml, &env(&[])).unwrap();
+    let l = &config.logging;
+    assert_eq!(l.callbacks, ["otel", "langfuse"]);
+    assert_eq!(l.success_callback, ["generic_api"]);
+    assert_eq!(l.failure_callback, ["sentry"]);
+    assert!(l.turn_off_message_logging && l.redact_user_api_key_info);
+    assert_eq!(l.require_auth_for_metrics_endpoint, Some(false));
+    assert_eq!(
+        l.callback_settings["my_hook"]["endpoint"],
+        "https://logs.example/ingest"
+    );
+    assert_eq!(l.all_names(), ["otel", "langfuse", "generic_api", "sentry"]);
+    assert!(config.warning().is_none(), "{:?}", config.warning());
+
+    let bad = Config::from_yaml_with_env("litellm_settings:\n  callbacks: 3\n", &env(&[]));
+    assert!(bad.unwrap_err().0.contains("litellm_settings.callbacks"));
 }

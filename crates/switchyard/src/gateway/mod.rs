@@ -4,12 +4,14 @@
 //! [`Gateway`] is what the proxy serves and what library users call. Network I/O happens here
 //! and only here; providers translate, the builder writes events.
 
+mod health;
 mod ids_map;
 mod record;
 pub mod registry;
 mod stream;
 mod validate;
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,16 +19,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_types::responses::{CreateResponse, Response};
 use tokio::time::{Instant, timeout_at};
 
+use crate::accounting::{RequestMeta, RequestParams, Sinks};
 use crate::config::{Config, ConfigError, Env};
 use crate::error::{Error, ErrorKind};
 use crate::ids;
-use crate::providers::UpstreamRequest;
+use crate::providers::{CallInfo, UpstreamRequest};
+use crate::router::overrides::RequestOverrides;
+use crate::router::{self, RequestFallback, Router, RouterSettings, Target};
 use crate::stream::{ResponseBuilder, envelope};
 use ids_map::IdMap;
 use record::CallRecord;
 use registry::{Deployment, Registry};
 use stream::{Driver, connection_error, timeout_error};
 
+pub use health::{HealthCheck, HealthReport};
 pub use record::Outcome;
 pub use stream::ResponseStream;
 pub use validate::validate;
@@ -34,9 +40,6 @@ pub use validate::validate;
 /// The whole-request timeout when neither the deployment nor `litellm_settings.request_timeout`
 /// sets one (LiteLLM's default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6000);
-
-/// Upstream retries never wait longer than this; a longer `Retry-After` goes to the client.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
 /// How much of an upstream error body is read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -49,9 +52,13 @@ pub struct Gateway {
 
 struct Inner {
     registry: Registry,
+    router: Router,
     client: reqwest::Client,
     keepalive: Option<Duration>,
     ids: IdMap,
+    sinks: Sinks,
+    cost_in_usage: bool,
+    health: health::Background,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -67,12 +74,18 @@ impl std::fmt::Debug for Gateway {
 pub struct CallContext {
     /// The request's id (`x-request-id`).
     pub request_id: String,
+    /// The client's request headers; providers read the few they pass on by name.
+    pub client_headers: http::HeaderMap,
+    /// Who asked, for the request's accounting record.
+    pub meta: RequestMeta,
 }
 
 impl Default for CallContext {
     fn default() -> Self {
         CallContext {
             request_id: ids::request_id(),
+            client_headers: http::HeaderMap::new(),
+            meta: RequestMeta::default(),
         }
     }
 }
@@ -84,6 +97,16 @@ pub struct Execution {
     pub deployment: Arc<Deployment>,
     /// The response, or the stream of its events.
     pub output: Output,
+    /// Retries made, over every group tried.
+    pub attempted_retries: u32,
+    /// Fallback groups tried.
+    pub attempted_fallbacks: u32,
+    /// The most fallback groups this request could have tried (`max_fallbacks`, or the
+    /// request's own).
+    pub max_fallbacks: usize,
+    /// The cost (USD) of a non-streamed response; `None` for streams (known only at their
+    /// end) and for models without a price.
+    pub cost: Option<f64>,
 }
 
 /// What a request produced.
@@ -109,8 +132,30 @@ impl Gateway {
     /// configured; errors when the config cannot be served at all.
     pub fn from_config(config: &Config) -> Result<(Gateway, Vec<String>), ConfigError> {
         let (registry, warnings) = Registry::from_config(config).map_err(ConfigError)?;
-        let gateway = Gateway::with_registry(registry, config.switchyard.stream_keepalive)
-            .map_err(|e| ConfigError(e.message))?;
+        let router = Router::new(config.router.clone());
+        let gateway = Gateway::with_registry(
+            registry,
+            router,
+            config.switchyard.stream_keepalive,
+            config.accounting.include_cost_in_usage,
+        )
+        .map_err(|e| ConfigError(e.message))?;
+        // Connects to Redis now when built inside a runtime; otherwise on the first request.
+        let inner = &gateway.inner;
+        inner
+            .router
+            .start(|| inner.registry.deployments().cloned().collect());
+        gateway.start_health_checks();
+        let mut warnings = warnings;
+        for (alias, target) in &config.router.model_group_alias {
+            if gateway.inner.registry.target(&target.group).is_err() {
+                warnings.push(format!(
+                    "router_settings.model_group_alias `{alias}` names `{}`, which no model_list \
+                     entry serves; requests for `{alias}` will fail",
+                    target.group
+                ));
+            }
+        }
         Ok((gateway, warnings))
     }
 
@@ -130,10 +175,20 @@ impl Gateway {
     /// A gateway without a config: `model` is a `provider/model` string and credentials come
     /// from the provider's usual environment variables (`OPENAI_API_KEY`, …).
     pub fn adhoc() -> Result<Gateway, Error> {
-        Gateway::with_registry(Registry::adhoc(Env::process()), None)
+        Gateway::with_registry(
+            Registry::adhoc(Env::process()),
+            Router::new(RouterSettings::default()),
+            None,
+            false,
+        )
     }
 
-    fn with_registry(registry: Registry, keepalive: Option<Duration>) -> Result<Gateway, Error> {
+    fn with_registry(
+        registry: Registry,
+        router: Router,
+        keepalive: Option<Duration>,
+        cost_in_usage: bool,
+    ) -> Result<Gateway, Error> {
         // ring keeps the build free of toolchains beyond `cc` (aws-lc wants more).
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
@@ -151,29 +206,83 @@ impl Gateway {
         Ok(Gateway {
             inner: Arc::new(Inner {
                 registry,
+                router,
                 client,
                 keepalive,
                 ids: IdMap::default(),
+                sinks: Sinks::default(),
+                cost_in_usage,
+                health: health::Background::default(),
             }),
         })
     }
 
-    /// The model groups, in config order.
+    /// The model groups, in config order, then the aliases of `model_group_alias` not marked
+    /// `hidden` (sorted by name).
     pub fn models(&self) -> Vec<ModelEntry> {
-        self.inner
-            .registry
-            .groups()
-            .into_iter()
+        let groups = self.inner.registry.groups();
+        let mut aliases: Vec<ModelEntry> = self
+            .inner
+            .router
+            .settings()
+            .model_group_alias
+            .iter()
+            .filter(|(name, alias)| !alias.hidden && !groups.iter().any(|(g, _)| g == name))
+            .filter_map(|(name, alias)| {
+                let (_, owned_by) = groups.iter().find(|(g, _)| *g == alias.group)?;
+                Some(ModelEntry {
+                    id: name.clone(),
+                    owned_by: owned_by.to_string(),
+                })
+            })
+            .collect();
+        aliases.sort_by(|a, b| a.id.cmp(&b.id));
+        groups
+            .iter()
             .map(|(id, owned_by)| ModelEntry {
                 id: id.to_string(),
                 owned_by: owned_by.to_string(),
             })
+            .chain(aliases)
             .collect()
+    }
+
+    /// What a request (or a fallback) naming `model` goes to: `model_group_alias` applied
+    /// first (as LiteLLM does), then the registry's groups, deployment ids and wildcards.
+    fn target(&self, model: &str) -> Result<Target, Error> {
+        let model = match self.inner.router.settings().model_group_alias.get(model) {
+            Some(alias) => alias.group.as_str(),
+            None => model,
+        };
+        self.inner.registry.target(model)
+    }
+
+    /// The router: strategy, retries, fallbacks, cooldowns, limits.
+    pub fn router(&self) -> &Router {
+        &self.inner.router
     }
 
     /// The deployments and how they are resolved.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// The sinks every finished request is handed to (spend logs, metrics); add yours.
+    pub fn sinks(&self) -> &Sinks {
+        &self.inner.sinks
+    }
+
+    /// Records a request the caller refused before calling [`Gateway::execute`] (over budget,
+    /// blocked end user), so that it is logged and reaches the sinks like any other.
+    pub fn log_rejected(&self, ctx: CallContext, model: Option<&str>, stream: bool, error: &Error) {
+        record::log_rejected(
+            &self.inner.sinks,
+            &ctx.request_id,
+            ctx.meta,
+            model,
+            stream,
+            error,
+        );
     }
 
     /// Creates a response and waits for it (`stream` is forced off).
@@ -197,65 +306,298 @@ impl Gateway {
         }
     }
 
-    /// Serves one request. Failures before any output (including every failure of a
-    /// non-streamed request) are returned as errors; a stream that fails later ends with
-    /// `response.failed`.
+    /// Serves one request: picks a deployment of the requested group, retries inside the group
+    /// and falls back to other groups as `router_settings` say. Failures before any output
+    /// (including every failure of a non-streamed request) are returned as errors; a stream that
+    /// fails later ends with `response.failed`.
     pub async fn execute(
         &self,
         mut request: CreateResponse,
         ctx: CallContext,
     ) -> Result<Execution, Error> {
         let stream = request.is_stream();
-        let deployment =
-            match validate(&request).and_then(|model| self.inner.registry.resolve(model)) {
-                Ok(deployment) => deployment,
-                Err(error) => {
-                    record::log_rejected(&ctx.request_id, request.model.as_deref(), stream, &error);
-                    return Err(error);
-                }
-            };
+        let router = &self.inner.router;
+        router.start(|| self.inner.registry.deployments().cloned().collect());
+        self.start_health_checks();
+        let first = validate(&request)
+            .and_then(|model| self.target(model))
+            .and_then(|target| {
+                let overrides = RequestOverrides::read(&request, &ctx.client_headers)?;
+                Ok((target, overrides))
+            });
+        let (mut target, overrides) = match first {
+            Ok(first) => first,
+            Err(error) => {
+                record::log_rejected(
+                    &self.inner.sinks,
+                    &ctx.request_id,
+                    ctx.meta,
+                    request.model.as_deref(),
+                    stream,
+                    &error,
+                );
+                return Err(error);
+            }
+        };
         if let Some(previous) = request.previous_response_id.as_deref()
             && let Some(upstream) = self.inner.ids.upstream(previous)
         {
             request.previous_response_id = Some(upstream);
         }
-        let mut record = CallRecord::start(&ctx.request_id, &deployment, stream);
+        // Read after the id rewrite so that per-target copies carry it too.
+        let from_request = match router::request_fallbacks(&request) {
+            Ok(list) => list,
+            Err(error) => {
+                record::log_rejected(
+                    &self.inner.sinks,
+                    &ctx.request_id,
+                    ctx.meta,
+                    request.model.as_deref(),
+                    stream,
+                    &error,
+                );
+                return Err(error);
+            }
+        };
+        let from_request_names: Option<Vec<String>> = from_request
+            .as_ref()
+            .map(|list| list.iter().map(|f| f.model.clone()).collect());
+        let max_fallbacks = overrides
+            .max_fallbacks
+            .unwrap_or_else(|| router.max_fallbacks());
+        let requested = target.name.clone();
+        let messages = if ctx.meta.store_prompts {
+            serde_json::to_value(&request.input).ok()
+        } else {
+            None
+        };
+        let scope = RequestScope {
+            overrides,
+            messages,
+        };
+        let mut record: Option<CallRecord> = None;
         let mut retries = 0;
+        let mut fallbacks = 0;
+        let mut queue: Option<VecDeque<String>> = None;
+        let mut force_fallback = router::mock_testing_fallbacks(&request);
+        // The request as sent to the current target (a fallback entry may override fields).
+        let mut current: &CreateResponse = &request;
         loop {
-            record.attempt();
-            let result = if stream {
-                self.stream_once(&deployment, &request, record)
-                    .await
-                    .map(Output::Stream)
+            let result = if std::mem::take(&mut force_fallback) {
+                Err(Error::new(
+                    ErrorKind::Upstream,
+                    "mock_testing_fallbacks: the requested model group fails on purpose",
+                ))
             } else {
-                self.call_once(&deployment, &request, &mut record)
+                self.try_target(&target, current, &ctx, &scope, &mut record, &mut retries)
                     .await
-                    .map(|r| Output::Response(Box::new(r)))
-                    .map_err(|e| (e, record))
             };
-            match result {
-                Ok(output) => return Ok(Execution { deployment, output }),
-                Err((error, returned)) => {
-                    record = returned;
-                    match retry_delay(&error, retries, deployment.max_retries) {
-                        Some(delay) => {
-                            tracing::debug!(
-                                deployment = %deployment.id,
-                                error = %error,
-                                ?delay,
-                                "retrying the upstream"
-                            );
-                            retries += 1;
-                            tokio::time::sleep(delay).await;
-                        }
-                        None => {
-                            record.finish_error(&error);
-                            return Err(error);
-                        }
+            let error = match result {
+                Ok((deployment, output, cost)) => {
+                    return Ok(Execution {
+                        deployment,
+                        output,
+                        attempted_retries: retries,
+                        attempted_fallbacks: fallbacks,
+                        max_fallbacks,
+                        cost,
+                    });
+                }
+                Err(error) => error,
+            };
+            let queue = queue.get_or_insert_with(|| {
+                router.fallbacks(&requested, &error, from_request_names.as_deref())
+            });
+            let mut next = None;
+            while next.is_none() && (fallbacks as usize) < max_fallbacks {
+                let Some(name) = queue.pop_front() else { break };
+                match self.target(&name) {
+                    Ok(found) => {
+                        current =
+                            fallback_request(from_request.as_deref(), &name).unwrap_or(&request);
+                        next = Some(found);
+                    }
+                    Err(e) => {
+                        tracing::warn!(fallback = %name, error = %e, "fallback target skipped")
                     }
                 }
             }
+            let Some(next) = next else {
+                match record.as_mut() {
+                    Some(record) => record.finish_error(&error),
+                    None => record::log_rejected(
+                        &self.inner.sinks,
+                        &ctx.request_id,
+                        ctx.meta.clone(),
+                        Some(&requested),
+                        stream,
+                        &error,
+                    ),
+                }
+                return Err(error);
+            };
+            tracing::debug!(from = %target.name, to = %next.name, error = %error, "falling back");
+            fallbacks += 1;
+            target = next;
         }
+    }
+
+    /// Tries `target`, retrying inside it as the router allows. `retries` counts retries over
+    /// the whole request; `record` follows the request from deployment to deployment.
+    async fn try_target(
+        &self,
+        target: &Target,
+        request: &CreateResponse,
+        ctx: &CallContext,
+        scope: &RequestScope,
+        record: &mut Option<CallRecord>,
+        retries: &mut u32,
+    ) -> Result<(Arc<Deployment>, Output, Option<f64>), Error> {
+        let router = &self.inner.router;
+        let stream = request.is_stream();
+        let mut tried: Vec<String> = Vec::new();
+        let mut last_error: Option<Error> = None;
+        loop {
+            let deployment = match router.select(target, &tried).await {
+                Ok(deployment) => deployment,
+                // After a failure here, the upstream's error says more than "all cooling".
+                Err(error) => return Err(last_error.unwrap_or(error)),
+            };
+            tried.push(deployment.id.clone());
+            let mut current = match record.take() {
+                Some(mut current) => {
+                    current.serve_by(&deployment);
+                    current
+                }
+                None => {
+                    let mut record = CallRecord::start(
+                        &ctx.request_id,
+                        &deployment,
+                        stream,
+                        ctx.meta.clone(),
+                        scope.messages.clone(),
+                        self.inner.sinks.clone(),
+                    );
+                    record.set_params(RequestParams {
+                        temperature: request.temperature,
+                        top_p: request.top_p,
+                        max_output_tokens: request.max_output_tokens,
+                    });
+                    record
+                }
+            };
+            current.attempt();
+            let in_flight = router.begin(&deployment);
+            let started = Instant::now();
+            let timeout = scope
+                .overrides
+                .timeout
+                .or(deployment.timeout)
+                .unwrap_or(DEFAULT_TIMEOUT);
+            let result = if stream {
+                let first_output = scope.overrides.stream_timeout.or(deployment.stream_timeout);
+                self.stream_once(
+                    &deployment,
+                    request,
+                    &ctx.client_headers,
+                    (timeout, first_output),
+                    current,
+                )
+                .await
+                .map(|s| (Output::Stream(s), None))
+            } else {
+                self.call_once(
+                    &deployment,
+                    request,
+                    &ctx.client_headers,
+                    timeout,
+                    &mut current,
+                )
+                .await
+                .map(|(r, cost)| (Output::Response(Box::new(r)), cost))
+                .map_err(|e| (e, current))
+            };
+            match result {
+                Ok((output, cost)) => {
+                    router.succeeded(&deployment, started.elapsed());
+                    let output = match output {
+                        Output::Response(response) => {
+                            router.used_tokens(&deployment, total_tokens(response.usage.as_ref()));
+                            Output::Response(response)
+                        }
+                        Output::Stream(events) => Output::Stream(self.observe(
+                            events,
+                            in_flight,
+                            target.deployments.len(),
+                        )),
+                    };
+                    return Ok((deployment, output, cost));
+                }
+                Err((error, returned)) => {
+                    *record = Some(returned);
+                    drop(in_flight);
+                    router.failed(&deployment, target.deployments.len(), &error);
+                    let now = router::state::now_ms();
+                    let elsewhere = target
+                        .deployments
+                        .iter()
+                        .any(|d| d.id != deployment.id && d.state.cooling_until(now).is_none());
+                    let attempt = tried.len() as u32 - 1;
+                    let Some(delay) = router.retry_delay(
+                        &error,
+                        &deployment,
+                        attempt,
+                        elsewhere,
+                        scope.overrides.num_retries,
+                    ) else {
+                        return Err(error);
+                    };
+                    tracing::debug!(
+                        deployment = %deployment.id,
+                        error = %error,
+                        ?delay,
+                        "retrying"
+                    );
+                    *retries += 1;
+                    last_error = Some(error);
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Keeps the deployment in flight while the client reads the stream, and reports how the
+    /// stream ended to the router (tokens for tpm; a failure after output counts for cooldowns).
+    fn observe(
+        &self,
+        events: ResponseStream,
+        in_flight: router::InFlight,
+        group_size: usize,
+    ) -> ResponseStream {
+        let gateway = self.clone();
+        events.observed(move |event| {
+            let deployment = in_flight.deployment();
+            let router = &gateway.inner.router;
+            match event.kind() {
+                "response.completed" | "response.incomplete" => {
+                    let usage = event.response().and_then(|r| r.usage.as_ref());
+                    router.used_tokens(deployment, total_tokens(usage));
+                }
+                "response.failed" => {
+                    let message = event
+                        .response()
+                        .and_then(|r| r.error.as_ref())
+                        .map(|e| e.message.clone())
+                        .unwrap_or_default();
+                    router.failed(
+                        deployment,
+                        group_size,
+                        &Error::upstream(ErrorKind::Upstream, message),
+                    );
+                }
+                _ => {}
+            }
+        })
     }
 
     fn builder(
@@ -278,16 +620,27 @@ impl Gateway {
             streaming,
             request.includes("reasoning.encrypted_content"),
         )
+        .with_cost_in_usage(if self.inner.cost_in_usage {
+            deployment.price.clone()
+        } else {
+            None
+        })
     }
 
     async fn call_once(
         &self,
         deployment: &Deployment,
         request: &CreateResponse,
+        client_headers: &http::HeaderMap,
+        timeout: Duration,
         record: &mut CallRecord,
-    ) -> Result<Response, Error> {
-        let prepared = deployment.provider.prepare(request, false)?;
-        let deadline = Instant::now() + deployment.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    ) -> Result<(Response, Option<f64>), Error> {
+        let call = CallInfo {
+            stream: false,
+            client_headers,
+        };
+        let prepared = deployment.provider.prepare(request, call)?;
+        let deadline = Instant::now() + timeout;
         let answer = self.send(deployment, prepared.request, deadline).await?;
         let provider = deployment.provider.name();
         let body = match timeout_at(deadline, answer.bytes()).await {
@@ -310,23 +663,29 @@ impl Gateway {
         }
         let response = builder.into_response();
         record.output_started();
-        record.finish_response(&response);
-        Ok(response)
+        let cost = record.finish_response(&response);
+        Ok((response, cost))
     }
 
     async fn stream_once(
         &self,
         deployment: &Deployment,
         request: &CreateResponse,
+        client_headers: &http::HeaderMap,
+        (timeout, first_output): (Duration, Option<Duration>),
         record: CallRecord,
     ) -> Result<ResponseStream, (Error, CallRecord)> {
-        let prepared = match deployment.provider.prepare(request, true) {
+        let call = CallInfo {
+            stream: true,
+            client_headers,
+        };
+        let prepared = match deployment.provider.prepare(request, call) {
             Ok(prepared) => prepared,
             Err(e) => return Err((e, record)),
         };
         let start = Instant::now();
-        let deadline = start + deployment.timeout.unwrap_or(DEFAULT_TIMEOUT);
-        let first_output_by = deployment.stream_timeout.map(|t| start + t);
+        let deadline = start + timeout;
+        let first_output_by = first_output.map(|t| start + t);
         let answer = match self
             .send(
                 deployment,
@@ -364,10 +723,14 @@ impl Gateway {
     async fn send(
         &self,
         deployment: &Deployment,
-        request: UpstreamRequest,
+        mut request: UpstreamRequest,
         deadline: Instant,
     ) -> Result<reqwest::Response, Error> {
         let provider = deployment.provider.name();
+        match timeout_at(deadline, deployment.provider.authorize(&mut request)).await {
+            Err(_) => return Err(timeout_error(provider)),
+            Ok(result) => result?,
+        }
         let call = self
             .inner
             .client
@@ -390,6 +753,26 @@ impl Gateway {
     }
 }
 
+/// What every attempt of one request shares.
+struct RequestScope {
+    /// The request's own timeouts and retry count.
+    overrides: RequestOverrides,
+    /// The input, kept for the spend log when prompts are stored.
+    messages: Option<serde_json::Value>,
+}
+
+/// The request a fallback to `name` sends, when the request's own `fallbacks` entry for it
+/// overrides fields.
+fn fallback_request<'r>(
+    list: Option<&'r [RequestFallback]>,
+    name: &str,
+) -> Option<&'r CreateResponse> {
+    list?
+        .iter()
+        .find(|f| f.model == name)
+        .and_then(|f| f.request.as_deref())
+}
+
 /// Reads at most [`ERROR_BODY_LIMIT`] bytes of an error answer, whatever arrives in time.
 async fn read_limited(mut answer: reqwest::Response, deadline: Instant) -> Vec<u8> {
     let mut body = Vec::new();
@@ -403,27 +786,9 @@ async fn read_limited(mut answer: reqwest::Response, deadline: Instant) -> Vec<u
     body
 }
 
-/// How long to wait before retry number `retries + 1`, or `None` when the error is not worth
-/// retrying or the deployment's retries are spent.
-fn retry_delay(error: &Error, retries: u32, max_retries: u32) -> Option<Duration> {
-    if retries >= max_retries {
-        return None;
-    }
-    let retryable = match error.kind {
-        ErrorKind::RateLimited => error.code.as_deref() != Some("insufficient_quota"),
-        ErrorKind::Overloaded | ErrorKind::Upstream | ErrorKind::Timeout => true,
-        _ => false,
-    };
-    if !retryable {
-        return None;
-    }
-    if let Some(after) = error.retry_after {
-        return (after <= MAX_RETRY_WAIT).then_some(after);
-    }
-    // Exponential backoff from 250 ms with up to 50 % jitter, at most 8 s.
-    let base = Duration::from_millis(250).saturating_mul(1 << retries.min(5));
-    let jitter = base.mul_f64(fastrand::f64() * 0.5);
-    Some((base + jitter).min(Duration::from_secs(8)))
+/// Tokens a response used, for tpm accounting.
+fn total_tokens(usage: Option<&switchyard_types::responses::Usage>) -> u64 {
+    usage.map_or(0, |u| u.input_tokens + u.output_tokens)
 }
 
 /// Creates a response with a gateway configured from the environment: `request.model` is a
@@ -441,31 +806,4 @@ pub async fn responses_stream(request: CreateResponse) -> Result<ResponseStream,
 fn shared_adhoc() -> Result<Gateway, Error> {
     static SHARED: OnceLock<Result<Gateway, Error>> = OnceLock::new();
     SHARED.get_or_init(Gateway::adhoc).clone()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_only_what_is_worth_retrying() {
-        let rate = Error::upstream(ErrorKind::RateLimited, "x");
-        assert!(retry_delay(&rate, 0, 2).is_some());
-        assert!(retry_delay(&rate, 2, 2).is_none(), "budget spent");
-        let quota = rate.clone().with_code("insufficient_quota");
-        assert!(retry_delay(&quota, 0, 2).is_none());
-        let bad = Error::invalid_request("x", None);
-        assert!(retry_delay(&bad, 0, 2).is_none());
-        let waited = rate
-            .clone()
-            .with_retry_after(Some(Duration::from_millis(1500)));
-        assert_eq!(
-            retry_delay(&waited, 0, 2),
-            Some(Duration::from_millis(1500))
-        );
-        let too_long = rate.with_retry_after(Some(Duration::from_secs(120)));
-        assert!(retry_delay(&too_long, 0, 2).is_none());
-        let backoff = retry_delay(&Error::upstream(ErrorKind::Upstream, "x"), 1, 3).unwrap();
-        assert!(backoff >= Duration::from_millis(500) && backoff <= Duration::from_millis(750));
-    }
 }

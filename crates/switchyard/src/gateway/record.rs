@@ -1,13 +1,18 @@
 //! One record per request, finished exactly once: on success, on failure, or — through `Drop` —
-//! when a client goes away mid-stream. It is written as one structured log line (target
-//! `switchyard::request`) with the model, deployment, status, latency and tokens; never a key or
-//! a prompt.
+//! when a client goes away mid-stream. Finishing computes the cost from the final usage (the
+//! one place it is computed for a request), writes one structured log line (target
+//! `switchyard::request`, never a key or a prompt) and hands the [`RequestLog`] to the
+//! gateway's sinks (spend logs, metrics).
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use serde_json::Value;
 use switchyard_types::responses::{Response, ResponseStatus, Usage};
 
 use super::registry::Deployment;
+use crate::accounting::{RequestLog, RequestMeta, RequestParams, Sinks, TokenCounts};
+use crate::cost::{self, ModelPrice};
 use crate::error::Error;
 
 /// What the gateway knows about a request in flight.
@@ -15,10 +20,18 @@ use crate::error::Error;
 pub struct CallRecord {
     request_id: String,
     model_group: String,
+    model: String,
     deployment_id: String,
     provider: String,
+    api_base: String,
+    price: Option<Arc<ModelPrice>>,
+    meta: RequestMeta,
+    messages: Option<Value>,
+    params: RequestParams,
+    sinks: Sinks,
     stream: bool,
     started: Instant,
+    started_at: SystemTime,
     first_output: Option<Instant>,
     attempts: u32,
     finished: bool,
@@ -35,6 +48,8 @@ pub enum Outcome {
     Failed,
     /// Failed before any output; answered with an HTTP error.
     Error,
+    /// Refused before it reached a deployment (invalid, unknown model, over budget).
+    Rejected,
     /// The client went away before the end.
     Disconnected,
 }
@@ -46,24 +61,74 @@ impl Outcome {
             Outcome::Incomplete => "incomplete",
             Outcome::Failed => "failed",
             Outcome::Error => "error",
+            Outcome::Rejected => "rejected",
             Outcome::Disconnected => "client_disconnected",
         }
     }
+
+    fn is_success(self) -> bool {
+        matches!(self, Outcome::Completed | Outcome::Incomplete)
+    }
+}
+
+/// The parts of a finished request that vary by ending.
+struct Ending<'a> {
+    outcome: Outcome,
+    status: u16,
+    error_class: Option<String>,
+    error_code: Option<String>,
+    usage: Option<&'a Usage>,
+    response: Option<&'a Response>,
 }
 
 impl CallRecord {
-    /// Starts the record of a request served by `deployment`.
-    pub fn start(request_id: &str, deployment: &Deployment, stream: bool) -> Self {
+    /// Starts the record of a request served by `deployment`. `messages` is the request
+    /// input, kept only when `meta.store_prompts`.
+    pub fn start(
+        request_id: &str,
+        deployment: &Deployment,
+        stream: bool,
+        meta: RequestMeta,
+        messages: Option<Value>,
+        sinks: Sinks,
+    ) -> Self {
         CallRecord {
             request_id: request_id.to_string(),
             model_group: deployment.model_name.clone(),
+            model: deployment.provider.model().to_string(),
             deployment_id: deployment.id.clone(),
             provider: deployment.provider.name().to_string(),
+            api_base: deployment.provider.api_base().to_string(),
+            price: deployment.price.clone(),
+            messages: messages.filter(|_| meta.store_prompts),
+            params: RequestParams::default(),
+            meta,
+            sinks,
             stream,
             started: Instant::now(),
+            started_at: SystemTime::now(),
             first_output: None,
             attempts: 0,
             finished: false,
+        }
+    }
+
+    /// Notes the client's sampling parameters (for traces).
+    pub fn set_params(&mut self, params: RequestParams) {
+        self.params = params;
+    }
+
+    /// Moves the record to `deployment` (a retry elsewhere or a fallback); the model group
+    /// stays the one the client asked for.
+    pub fn serve_by(&mut self, deployment: &Deployment) {
+        if self.deployment_id != deployment.id {
+            // Everything that names the deployment follows it, the price included: the
+            // deployment that answers is the one charged. The group stays the one asked for.
+            self.deployment_id.clone_from(&deployment.id);
+            self.provider = deployment.provider.name().to_string();
+            self.model = deployment.provider.model().to_string();
+            self.api_base = deployment.provider.api_base().to_string();
+            self.price.clone_from(&deployment.price);
         }
     }
 
@@ -79,89 +144,224 @@ impl CallRecord {
         }
     }
 
-    /// Finishes with the final response.
-    pub fn finish_response(&mut self, response: &Response) {
+    /// Finishes with the final response; returns its cost (`None`: no price).
+    pub fn finish_response(&mut self, response: &Response) -> Option<f64> {
         let outcome = match response.status {
             ResponseStatus::Completed => Outcome::Completed,
             ResponseStatus::Incomplete => Outcome::Incomplete,
             _ => Outcome::Failed,
         };
         let status = if outcome == Outcome::Failed { 500 } else { 200 };
-        let error = response.error.as_ref().map(|e| e.code.as_str());
-        self.write(
+        let error_code = response.error.as_ref().map(|e| e.code.clone());
+        self.write(Ending {
             outcome,
             status,
-            error,
-            response.usage.as_ref(),
-            Some(&response.id),
-        );
+            error_class: error_code.as_ref().map(|_| "server_error".to_string()),
+            error_code,
+            usage: response.usage.as_ref(),
+            response: Some(response),
+        })
+    }
+
+    /// Finishes a request the client abandoned (a dropped stream), charging the usage the
+    /// upstream had reported by then.
+    pub fn finish_disconnected(&mut self, usage: Option<&Usage>) {
+        self.write(Ending {
+            outcome: Outcome::Disconnected,
+            // 499: the client closed the request, as nginx logs it.
+            status: 499,
+            error_class: None,
+            error_code: None,
+            usage,
+            response: None,
+        });
+    }
+
+    /// A finished record that writes nothing: stands in for one handed back elsewhere.
+    pub(crate) fn placeholder() -> Self {
+        CallRecord {
+            request_id: String::new(),
+            model_group: String::new(),
+            model: String::new(),
+            deployment_id: String::new(),
+            provider: String::new(),
+            api_base: String::new(),
+            price: None,
+            meta: RequestMeta::default(),
+            messages: None,
+            params: RequestParams::default(),
+            sinks: Sinks::default(),
+            stream: false,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            first_output: None,
+            attempts: 0,
+            finished: true,
+        }
     }
 
     /// Finishes with an error answered before any output.
     pub fn finish_error(&mut self, error: &Error) {
-        let kind = format!("{:?}", error.kind);
-        self.write(Outcome::Error, error.status(), Some(&kind), None, None);
+        self.write(Ending {
+            outcome: Outcome::Error,
+            status: error.status(),
+            error_class: Some(error.kind.openai_type().to_string()),
+            error_code: error.code.clone(),
+            usage: None,
+            response: None,
+        });
     }
 
-    fn write(
-        &mut self,
-        outcome: Outcome,
-        status: u16,
-        error: Option<&str>,
-        usage: Option<&Usage>,
-        response_id: Option<&str>,
-    ) {
+    fn write(&mut self, ending: Ending<'_>) -> Option<f64> {
         if self.finished {
-            return;
+            return None;
         }
         self.finished = true;
-        let latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        let ttft_ms = self
-            .first_output
-            .map(|t| (t - self.started).as_secs_f64() * 1000.0);
-        let tokens = usage.cloned().unwrap_or_default();
+        let duration = self.started.elapsed();
+        let ttft = self.first_output.map(|t| t - self.started);
+        let tokens = token_counts(ending.usage);
+        // Without usage nothing is known to have been spent; with it, the price decides.
+        let cost = match (ending.usage, &self.price) {
+            (Some(usage), Some(price)) => Some(cost::cost(price, usage)),
+            _ => None,
+        };
         tracing::info!(
             target: "switchyard::request",
             request_id = %self.request_id,
-            response_id = response_id.unwrap_or(""),
+            response_id = ending.response.map_or("", |r| r.id.as_str()),
             model = %self.model_group,
             deployment = %self.deployment_id,
             provider = %self.provider,
             stream = self.stream,
-            status,
-            outcome = outcome.as_str(),
-            error = error.unwrap_or(""),
+            status = ending.status,
+            outcome = ending.outcome.as_str(),
+            error = ending.error_code.as_deref().or(ending.error_class.as_deref()).unwrap_or(""),
             attempts = self.attempts,
-            latency_ms = format_args!("{latency_ms:.1}"),
-            ttft_ms = ttft_ms.map(|t| format!("{t:.1}")).unwrap_or_default(),
+            latency_ms = format_args!("{:.1}", duration.as_secs_f64() * 1000.0),
+            ttft_ms = ttft.map(|t| format!("{:.1}", t.as_secs_f64() * 1000.0)).unwrap_or_default(),
             input_tokens = tokens.input_tokens,
-            cached_tokens = tokens.input_tokens_details.cached_tokens,
+            cached_tokens = tokens.cached_tokens,
+            cache_write_tokens = tokens.cache_write_tokens,
             output_tokens = tokens.output_tokens,
-            reasoning_tokens = tokens.output_tokens_details.reasoning_tokens,
+            reasoning_tokens = tokens.reasoning_tokens,
+            cost = cost.map(|c| format!("{c:.8}")).unwrap_or_else(|| "unknown".into()),
             "request finished"
         );
+        let start_ms = unix_ms(self.started_at);
+        let meta = std::mem::take(&mut self.meta);
+        let store = meta.store_prompts;
+        self.sinks.emit(RequestLog {
+            request_id: self.request_id.clone(),
+            response_id: ending.response.map(|r| r.id.clone()),
+            response_model: ending.response.map(|r| r.model.clone()),
+            call_type: "responses",
+            route: meta.route,
+            api_key_hash: meta.api_key_hash,
+            end_user: meta.end_user,
+            model_group: Some(self.model_group.clone()),
+            model: Some(self.model.clone()),
+            deployment_id: Some(self.deployment_id.clone()),
+            provider: Some(self.provider.clone()),
+            api_base: Some(self.api_base.clone()),
+            stream: self.stream,
+            status: if ending.outcome.is_success() {
+                "success"
+            } else {
+                "failure"
+            },
+            outcome: ending.outcome.as_str(),
+            http_status: ending.status,
+            error_class: ending.error_class,
+            error_code: ending.error_code,
+            attempts: self.attempts,
+            usage: tokens,
+            cost,
+            start_time_ms: start_ms,
+            completion_start_time_ms: ttft.map(|t| start_ms + t.as_millis() as i64),
+            end_time_ms: start_ms + duration.as_millis() as i64,
+            duration_ms: duration.as_secs_f64() * 1000.0,
+            ttft_ms: ttft.map(|t| t.as_secs_f64() * 1000.0),
+            request_tags: meta.tags,
+            metadata: meta.metadata,
+            client_ip: meta.client_ip,
+            messages: self.messages.take(),
+            response: ending
+                .response
+                .filter(|_| store)
+                .and_then(|r| serde_json::to_value(&r.output).ok()),
+            request_params: self.params,
+        });
+        cost
     }
 }
 
-/// Logs a request refused before it reached a deployment (invalid, unknown model).
-pub fn log_rejected(request_id: &str, model: Option<&str>, stream: bool, error: &Error) {
+fn token_counts(usage: Option<&Usage>) -> TokenCounts {
+    let Some(u) = usage else {
+        return TokenCounts::default();
+    };
+    TokenCounts {
+        input_tokens: u.input_tokens,
+        cached_tokens: u.input_tokens_details.cached_tokens,
+        cache_write_tokens: u.input_tokens_details.cache_write_tokens,
+        output_tokens: u.output_tokens,
+        reasoning_tokens: u.output_tokens_details.reasoning_tokens,
+        total_tokens: u.total_tokens.max(u.input_tokens + u.output_tokens),
+    }
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Logs a request refused before it reached a deployment (invalid, unknown model, over
+/// budget), and hands its record to the sinks.
+pub fn log_rejected(
+    sinks: &Sinks,
+    request_id: &str,
+    meta: RequestMeta,
+    model: Option<&str>,
+    stream: bool,
+    error: &Error,
+) {
     tracing::info!(
         target: "switchyard::request",
         request_id = %request_id,
         model = model.unwrap_or(""),
         stream,
         status = error.status(),
-        outcome = Outcome::Error.as_str(),
+        outcome = Outcome::Rejected.as_str(),
         error = ?error.kind,
         "request rejected"
     );
+    let now = unix_ms(SystemTime::now());
+    sinks.emit(RequestLog {
+        request_id: request_id.to_string(),
+        call_type: "responses",
+        route: meta.route,
+        api_key_hash: meta.api_key_hash,
+        end_user: meta.end_user,
+        model_group: model.map(str::to_string),
+        stream,
+        status: "failure",
+        outcome: Outcome::Rejected.as_str(),
+        http_status: error.status(),
+        error_class: Some(error.kind.openai_type().to_string()),
+        error_code: error.code.clone(),
+        start_time_ms: now,
+        end_time_ms: now,
+        request_tags: meta.tags,
+        metadata: meta.metadata,
+        client_ip: meta.client_ip,
+        ..RequestLog::default()
+    });
 }
 
 impl Drop for CallRecord {
     fn drop(&mut self) {
         if !self.finished {
-            // 499: the client closed the request, as nginx logs it.
-            self.write(Outcome::Disconnected, 499, None, None, None);
+            self.finish_disconnected(None);
         }
     }
 }

@@ -3,8 +3,8 @@
 //! Deployments sharing a `model_name` form a group; a request names a group. Names containing
 //! `*` are LiteLLM wildcards (`model_name: "openai/*"` with `model: "openai/*"` serves any
 //! `openai/...` model): the part matched by `*` replaces the `*` in the upstream model, and the
-//! resulting deployment is built once and cached. Choosing among a group's deployments is
-//! uniform here; weighted and load-aware routing belongs to the router.
+//! resulting deployment is built once and cached. Choosing among a group's deployments belongs
+//! to the router (`crate::router`); [`Registry::target`] hands it a group's deployments.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,10 +13,13 @@ use std::time::Duration;
 use switchyard_types::JsonMap;
 
 use crate::config::{Config, DeploymentConfig, Env};
+use crate::cost::{ModelPrice, PRICE_KEYS, PriceCatalog};
 use crate::error::{Error, ErrorKind};
 use crate::providers::openai_chat::{ChatProvider, Flavor, flavor};
 use crate::providers::openai_responses::ResponsesProvider;
-use crate::providers::{PreparedCall, Provider, ProviderOptions};
+use crate::providers::{BuiltProvider, PreparedCall, Provider, ProviderConfig, ProviderOptions};
+use crate::router::Target;
+use crate::router::state::{DeploymentState, Limits};
 use crate::secret::Secret;
 
 /// A deployment ready to serve.
@@ -36,17 +39,27 @@ pub struct Deployment {
     pub max_retries: u32,
     /// `model_info`.
     pub model_info: JsonMap,
+    /// Routing limits, weights and prices.
+    pub limits: Limits,
+    /// Live routing state (in flight, usage this minute, cooldown, latency).
+    pub state: DeploymentState,
+    /// Its price (catalog, price file and per-deployment prices); `None`: unknown.
+    pub price: Option<Arc<ModelPrice>>,
+    /// What health probes call instead of the deployment itself: the same entry with
+    /// `model_info.health_check_model` as its model. `None`: probe the deployment.
+    pub health_probe: Option<Arc<Deployment>>,
+}
+
+impl Deployment {
+    /// What a health probe of this deployment calls.
+    pub fn probed(&self) -> &Deployment {
+        self.health_probe.as_deref().unwrap_or(self)
+    }
 }
 
 /// Providers LiteLLM knows that this version cannot call yet.
 const NOT_YET: &[&str] = &[
-    "anthropic",
-    "bedrock",
-    "vertex_ai",
     "vertex_ai_beta",
-    "gemini",
-    "azure",
-    "azure_ai",
     "cohere",
     "huggingface",
     "sagemaker",
@@ -62,7 +75,7 @@ fn build_provider(
     model: &str,
     env: &Env,
     global_drop_params: bool,
-) -> Result<(Arc<dyn Provider>, Option<String>), String> {
+) -> Result<BuiltProvider, String> {
     let (prefix, upstream) = match &d.custom_llm_provider {
         Some(provider) => (provider.as_str(), model),
         None => split_model(model)?,
@@ -72,6 +85,35 @@ fn build_provider(
         extra_headers: d.extra_headers.clone(),
         defaults: d.defaults.clone(),
     };
+    let cfg = ProviderConfig {
+        deployment: d,
+        prefix,
+        model: upstream,
+        env,
+        options,
+    };
+    // Providers with a wire format of their own, then the OpenAI family.
+    match prefix {
+        "azure" => crate::providers::azure::build(cfg),
+        "azure_ai" => crate::providers::azure::build_foundry(cfg),
+        "bedrock" => crate::providers::bedrock::build(cfg),
+        "anthropic" => crate::providers::anthropic::build(cfg),
+        "gemini" => crate::providers::gemini::build(cfg),
+        "vertex_ai" => crate::providers::vertex::build(cfg),
+        _ => openai_family(cfg),
+    }
+}
+
+/// OpenAI and every OpenAI-compatible server: the Responses pass-through or the Chat
+/// Completions bridge.
+fn openai_family(cfg: ProviderConfig<'_>) -> Result<BuiltProvider, String> {
+    let ProviderConfig {
+        deployment: d,
+        prefix,
+        model: upstream,
+        env,
+        options,
+    } = cfg;
     let lists_responses = d.supported_endpoints.as_ref().map(|list| {
         list.iter()
             .any(|e| e.trim_end_matches('/').ends_with("/responses"))
@@ -211,6 +253,14 @@ fn split_model(model: &str) -> Result<(&str, &str), String> {
     ))
 }
 
+/// `model_info.health_check_model`, when set and not empty.
+fn health_check_model(d: &DeploymentConfig) -> Option<&str> {
+    d.model_info
+        .get("health_check_model")
+        .and_then(|v| v.as_str())
+        .filter(|m| !m.is_empty())
+}
+
 /// Stable id for an entry without `model_info.id`: FNV-1a of the entry's identity, so routing
 /// state keyed by it survives restarts.
 fn derived_id(d: &DeploymentConfig, index: usize) -> String {
@@ -249,7 +299,7 @@ impl Provider for Unsupported {
     fn prepare(
         &self,
         _: &switchyard_types::responses::CreateResponse,
-        _: bool,
+        _: crate::providers::CallInfo<'_>,
     ) -> Result<PreparedCall, Error> {
         Err(Error::invalid_request(
             format!(
@@ -278,14 +328,21 @@ struct Wildcard {
 /// All model groups.
 pub struct Registry {
     groups: HashMap<String, Vec<Arc<Deployment>>>,
+    /// Deployments by `model_info.id` (fallbacks may name one).
+    by_id: HashMap<String, Arc<Deployment>>,
     order: Vec<String>,
     wildcards: Vec<Wildcard>,
     built: Mutex<HashMap<String, Arc<Deployment>>>,
+    /// Wildcard entries with a `model_info.health_check_model`, as the deployments probed for
+    /// them (a wildcard cannot be probed without one: it names no model).
+    wildcard_probes: Vec<Arc<Deployment>>,
     /// Serve any `provider/model` string not configured (the library's free functions).
     adhoc: bool,
     env: Env,
     drop_params: bool,
     default_timeout: Option<Duration>,
+    default_stream_timeout: Option<Duration>,
+    prices: Arc<PriceCatalog>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -303,13 +360,20 @@ impl Registry {
     pub fn from_config(config: &Config) -> Result<(Registry, Vec<String>), String> {
         let mut registry = Registry {
             groups: HashMap::new(),
+            by_id: HashMap::new(),
             order: Vec::new(),
             wildcards: Vec::new(),
             built: Mutex::new(HashMap::new()),
+            wildcard_probes: Vec::new(),
             adhoc: false,
             env: config.env.clone(),
             drop_params: config.drop_params,
-            default_timeout: config.request_timeout,
+            default_timeout: config.router.timeout.or(config.request_timeout),
+            default_stream_timeout: config.router.stream_timeout,
+            prices: Arc::new(match &config.accounting.model_cost_map_path {
+                Some(path) => PriceCatalog::with_file(path)?,
+                None => PriceCatalog::builtin().clone(),
+            }),
         };
         let mut warnings = Vec::new();
         for (index, d) in config.deployments.iter().enumerate() {
@@ -317,6 +381,10 @@ impl Registry {
                 // Validate the template once so mistakes surface at startup.
                 let probe = d.model.replace('*', "probe");
                 build_provider(d, &probe, &config.env, config.drop_params)?;
+                if let Some(model) = health_check_model(d) {
+                    let (probe, _) = registry.build_probe(d, model, index)?;
+                    registry.wildcard_probes.push(Arc::new(probe));
+                }
                 registry.wildcards.push(Wildcard {
                     pattern: d.model_name.clone(),
                     config: d.clone(),
@@ -324,16 +392,24 @@ impl Registry {
                 });
                 continue;
             }
-            let (deployment, warning) = registry.build(d, &d.model, index)?;
+            let (mut deployment, warning) = registry.build(d, &d.model, index)?;
             warnings.extend(warning);
+            if let Some(model) = health_check_model(d) {
+                let (probe, _) = registry.build_probe(d, model, index)?;
+                deployment.health_probe = Some(Arc::new(probe));
+            }
             if !registry.groups.contains_key(&d.model_name) {
                 registry.order.push(d.model_name.clone());
             }
+            let deployment = Arc::new(deployment);
+            registry
+                .by_id
+                .insert(deployment.id.clone(), deployment.clone());
             registry
                 .groups
                 .entry(d.model_name.clone())
                 .or_default()
-                .push(Arc::new(deployment));
+                .push(deployment);
         }
         // Most specific pattern first.
         registry
@@ -346,14 +422,45 @@ impl Registry {
     pub fn adhoc(env: Env) -> Registry {
         Registry {
             groups: HashMap::new(),
+            by_id: HashMap::new(),
             order: Vec::new(),
             wildcards: Vec::new(),
             built: Mutex::new(HashMap::new()),
+            wildcard_probes: Vec::new(),
             adhoc: true,
             env,
             drop_params: false,
             default_timeout: None,
+            default_stream_timeout: None,
+            prices: Arc::new(PriceCatalog::builtin().clone()),
         }
+    }
+
+    /// The deployment a health probe of entry `d` calls: `d` with `health_check_model` as its
+    /// model. A name that does not build as a `provider/model` string of its own (a bare name
+    /// for a compatible server) is taken as a model of the entry's own provider.
+    fn build_probe(
+        &self,
+        d: &DeploymentConfig,
+        probe_model: &str,
+        index: usize,
+    ) -> Result<(Deployment, Option<String>), String> {
+        let (mut probe, warning) = match self.build(d, probe_model, index) {
+            Ok(built) => built,
+            Err(first) => {
+                let own_prefix = d.model.split_once('/').map(|(p, _)| p);
+                match own_prefix {
+                    Some(prefix) if d.custom_llm_provider.is_none() => {
+                        self.build(d, &format!("{prefix}/{probe_model}"), index)?
+                    }
+                    _ => return Err(first),
+                }
+            }
+        };
+        if d.model_name.contains('*') {
+            probe.id = d.id.clone().unwrap_or_else(|| derived_id(d, index));
+        }
+        Ok((probe, warning))
     }
 
     fn build(
@@ -363,21 +470,73 @@ impl Registry {
         index: usize,
     ) -> Result<(Deployment, Option<String>), String> {
         let (provider, warning) = build_provider(d, model, &self.env, self.drop_params)?;
+        let price = self.price_of(d, model);
+        let mut limits = Limits::read(&d.routing_params, &d.prices, &d.model_info);
+        // Cost-based routing compares what the cost module would charge: the deployment's
+        // own prices, else the catalog's (price file included).
+        if let Some(price) = &price {
+            limits.input_cost.get_or_insert(price.base.input);
+            limits.output_cost.get_or_insert(price.base.output);
+        }
         Ok((
             Deployment {
                 id: d.id.clone().unwrap_or_else(|| derived_id(d, index)),
                 model_name: d.model_name.clone(),
                 provider,
                 timeout: d.timeout.or(self.default_timeout),
-                stream_timeout: d.stream_timeout,
+                stream_timeout: d.stream_timeout.or(self.default_stream_timeout),
                 max_retries: d.max_retries.unwrap_or(0),
                 model_info: d.model_info.clone(),
+                limits,
+                state: DeploymentState::default(),
+                price,
+                health_probe: None,
             },
             warning,
         ))
     }
 
-    /// The deployment to serve a request for `model`.
+    /// What a request for `model` (or a fallback to it) can be sent to: a configured group,
+    /// a deployment named by its `model_info.id`, or a wildcard / ad-hoc deployment.
+    pub fn target(&self, model: &str) -> Result<Target, Error> {
+        if let Some(group) = self.groups.get(model) {
+            return Ok(Target {
+                name: model.to_string(),
+                deployments: group.clone(),
+                pinned: false,
+            });
+        }
+        if let Some(deployment) = self.by_id.get(model) {
+            return Ok(Target {
+                name: deployment.model_name.clone(),
+                deployments: vec![deployment.clone()],
+                pinned: true,
+            });
+        }
+        let deployment = self.resolve(model)?;
+        Ok(Target {
+            name: model.to_string(),
+            deployments: vec![deployment],
+            pinned: false,
+        })
+    }
+
+    /// A deployment's price: `model_info` prices, then `litellm_params` prices, over the
+    /// catalog entry of `model_info.base_model` or else of `model`.
+    fn price_of(&self, d: &DeploymentConfig, model: &str) -> Option<Arc<ModelPrice>> {
+        let mut overrides = JsonMap::new();
+        for key in PRICE_KEYS {
+            if let Some(v) = d.model_info.get(*key) {
+                overrides.insert((*key).to_string(), v.clone());
+            }
+        }
+        overrides.extend(d.prices.clone());
+        let base_model = d.model_info.get("base_model").and_then(|v| v.as_str());
+        self.prices.deployment_price(model, base_model, &overrides)
+    }
+
+    /// A deployment to serve a request for `model`, picked uniformly (the router picks by
+    /// strategy and state; this is for callers that only need a deployment).
     pub fn resolve(&self, model: &str) -> Result<Arc<Deployment>, Error> {
         if let Some(group) = self.groups.get(model) {
             let pick = fastrand::usize(..group.len());
@@ -432,6 +591,18 @@ impl Registry {
                 Some((name.as_str(), first.provider.name()))
             })
             .collect()
+    }
+
+    /// What health checks probe: every configured deployment, then the wildcard entries that
+    /// name a `health_check_model` (as their probe deployments).
+    pub fn health_targets(&self) -> impl Iterator<Item = &Arc<Deployment>> {
+        self.deployments().chain(self.wildcard_probes.iter())
+    }
+
+    /// How many deployments the configured group `name` has (0 for wildcard and ad-hoc
+    /// deployments, which are not part of a configured group).
+    pub fn group_size(&self, name: &str) -> usize {
+        self.groups.get(name).map_or(0, Vec::len)
     }
 
     /// Every configured deployment.
@@ -553,7 +724,7 @@ model_list:
         );
 
         let config = Config::from_yaml_with_env(
-            "model_list: [{model_name: m, litellm_params: {model: anthropic/claude-sonnet-4-5}}]",
+            "model_list: [{model_name: m, litellm_params: {model: cohere/command-r}}]",
             &Env::default(),
         )
         .unwrap();
@@ -565,7 +736,7 @@ model_list:
             .resolve("m")
             .unwrap()
             .provider
-            .prepare(&request, false)
+            .prepare(&request, crate::providers::CallInfo::new(false))
             .unwrap_err();
         assert_eq!(err.code.as_deref(), Some("unsupported_provider"));
     }

@@ -34,8 +34,21 @@ pub(crate) struct Driver {
     first_output_by: Option<Instant>,
     keepalive: Option<Duration>,
     record: CallRecord,
+    /// The record went back to the caller (priming failed); nothing to finish here.
+    record_taken: bool,
     ids: IdMap,
     provider: String,
+}
+
+impl Drop for Driver {
+    /// A stream dropped before its end (the client went away): the record is finished with
+    /// whatever usage the upstream reported so far, so the tokens already spent are charged.
+    fn drop(&mut self) {
+        if !self.record_taken {
+            self.record
+                .finish_disconnected(self.builder.response().usage.as_ref());
+        }
+    }
 }
 
 impl Driver {
@@ -62,6 +75,7 @@ impl Driver {
             first_output_by: None,
             keepalive,
             record,
+            record_taken: false,
             ids,
             provider,
         }
@@ -204,8 +218,9 @@ impl Driver {
     }
 
     /// Gives back the record of a stream that failed while priming, for a retry.
-    pub fn into_record(self) -> CallRecord {
-        self.record
+    pub fn into_record(mut self) -> CallRecord {
+        self.record_taken = true;
+        std::mem::replace(&mut self.record, CallRecord::placeholder())
     }
 
     /// Turns the primed driver into the client-facing stream.
@@ -227,6 +242,20 @@ pub struct ResponseStream {
 impl std::fmt::Debug for ResponseStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseStream").finish_non_exhaustive()
+    }
+}
+
+impl ResponseStream {
+    /// Calls `observe` with every event before the client gets it; whatever `observe` holds
+    /// lives as long as the stream (the router's in-flight guard does).
+    pub(crate) fn observed(
+        self,
+        mut observe: impl FnMut(&ResponseStreamEvent) + Send + 'static,
+    ) -> ResponseStream {
+        use futures_util::StreamExt;
+        ResponseStream {
+            inner: Box::pin(self.inner.inspect(move |event| observe(event))),
+        }
     }
 }
 

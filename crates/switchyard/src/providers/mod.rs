@@ -7,10 +7,23 @@
 //!   whose deployment lists `/v1/responses` in `supported_endpoints`).
 //! * [`openai_chat`]: the Chat Completions bridge for OpenAI-compatible servers, with one
 //!   [`openai_chat::Flavor`] per server family.
+//! * [`anthropic`]: Anthropic's Messages API, first-party and on Vertex AI.
+//! * [`azure`]: Azure OpenAI and Azure AI Foundry (OpenAI wire formats, Azure URLs and keys).
+//! * [`bedrock`]: AWS Bedrock through the Converse API, SigV4-signed.
+//! * [`gemini`]: Google's `generateContent` format, for the Gemini API and Vertex AI.
+//! * [`vertex`]: Vertex AI endpoints and service-account tokens, shared by its publishers.
 
+pub mod anthropic;
+pub mod azure;
+pub mod bedrock;
+mod gate;
+pub mod gemini;
+pub(crate) mod oauth;
+pub mod opaque;
 pub mod openai_chat;
 mod openai_errors;
 pub mod openai_responses;
+pub mod vertex;
 
 use std::fmt;
 use std::time::Duration;
@@ -52,6 +65,37 @@ impl fmt::Debug for PreparedCall {
     }
 }
 
+/// What a provider needs to know about one call besides the request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct CallInfo<'a> {
+    /// Ask the upstream for a stream.
+    pub stream: bool,
+    /// The client's request headers, for the few a provider passes on by name (such as
+    /// `anthropic-beta`). Never forward them wholesale: they carry the gateway's own key.
+    pub client_headers: &'a HeaderMap,
+}
+
+impl CallInfo<'_> {
+    /// A call with no client headers (the library API, tests).
+    pub fn new(stream: bool) -> CallInfo<'static> {
+        static EMPTY: std::sync::OnceLock<HeaderMap> = std::sync::OnceLock::new();
+        CallInfo {
+            stream,
+            client_headers: EMPTY.get_or_init(HeaderMap::new),
+        }
+    }
+}
+
+/// A source of short-lived bearer tokens (Vertex AI service accounts, Entra ID), cached and
+/// refreshed by the implementation.
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// A token valid for at least the next minute.
+    fn token(&self) -> BoxFuture<'_, Result<Secret, Error>>;
+}
+
+/// A boxed future, for the async hooks of object-safe traits.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// Reads an upstream's successful answer.
 pub trait Decoder: Send {
     /// Decodes a complete, non-streamed body.
@@ -74,11 +118,39 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn is_native_responses(&self) -> bool {
         false
     }
-    /// Translates `request`; `stream` says whether to ask the upstream for a stream.
-    fn prepare(&self, request: &CreateResponse, stream: bool) -> Result<PreparedCall, Error>;
+    /// Translates `request` for the upstream.
+    fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error>;
+    /// Adds credentials that need I/O or the final bytes (an OAuth token, a SigV4 signature)
+    /// just before each attempt is sent; the default adds nothing.
+    fn authorize<'a>(
+        &'a self,
+        _request: &'a mut UpstreamRequest,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// Turns a non-2xx answer into an [`Error`] (credentials already redacted).
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error;
 }
+
+/// What a provider's constructor reads: the config entry, the upstream model (a wildcard
+/// already expanded), the environment and the shared options.
+#[derive(Debug)]
+pub struct ProviderConfig<'a> {
+    /// The `model_list` entry.
+    pub deployment: &'a crate::config::DeploymentConfig,
+    /// The provider prefix (`anthropic`, `vertex_ai`, …).
+    pub prefix: &'a str,
+    /// The upstream model, without its provider prefix.
+    pub model: &'a str,
+    /// Environment variables, config overlay included.
+    pub env: &'a crate::config::Env,
+    /// Shared per-deployment behaviour.
+    pub options: ProviderOptions,
+}
+
+/// A provider built from config, and a startup warning when it cannot work as configured
+/// (a missing key, a parameter it does not act on).
+pub type BuiltProvider = (std::sync::Arc<dyn Provider>, Option<String>);
 
 /// Per-deployment behaviour shared by every provider.
 #[derive(Debug, Clone, Default)]
@@ -130,18 +202,72 @@ impl RequestDefaults {
     }
 }
 
-/// Headers of an OpenAI-style JSON request: content type, bearer key, organization, `accept`
-/// for streams, then the deployment's extra headers.
+/// How an OpenAI-style upstream is authenticated.
+#[derive(Debug, Clone, Default)]
+pub enum Credential {
+    /// No credential (local servers).
+    #[default]
+    None,
+    /// `Authorization: Bearer <key>`.
+    Bearer(Secret),
+    /// Azure's `api-key: <key>`.
+    ApiKeyHeader(Secret),
+    /// A short-lived bearer token fetched before each attempt (Entra ID).
+    Token(std::sync::Arc<dyn TokenSource>),
+}
+
+impl Credential {
+    /// A bearer key, or none.
+    pub fn bearer(key: Option<Secret>) -> Credential {
+        key.map_or(Credential::None, Credential::Bearer)
+    }
+
+    /// True when nothing authenticates the requests.
+    pub fn is_none(&self) -> bool {
+        matches!(self, Credential::None)
+    }
+
+    /// The static secret, for redaction from upstream error messages.
+    pub fn secret(&self) -> Option<&Secret> {
+        match self {
+            Credential::Bearer(key) | Credential::ApiKeyHeader(key) => Some(key),
+            Credential::None | Credential::Token(_) => None,
+        }
+    }
+
+    /// Adds a fetched token to `request` (static keys are added by [`openai_style_headers`]).
+    pub async fn authorize(&self, request: &mut UpstreamRequest) -> Result<(), Error> {
+        if let Credential::Token(source) = self {
+            let token = source.token().await?;
+            let value = http::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                .map_err(|_| {
+                    Error::new(
+                        crate::error::ErrorKind::Authentication,
+                        "the identity provider returned a token that is not a valid header value",
+                    )
+                })?;
+            request.headers.insert(http::header::AUTHORIZATION, value);
+        }
+        Ok(())
+    }
+}
+
+/// Headers of an OpenAI-style JSON request: content type, the static credential, organization,
+/// `accept` for streams, then the deployment's extra headers.
 pub(crate) fn openai_style_headers(
-    api_key: Option<&Secret>,
+    credential: &Credential,
     organization: Option<&str>,
     stream: bool,
     options: &ProviderOptions,
 ) -> HeaderMap {
-    let auth = api_key.map(|key| format!("Bearer {}", key.expose()));
+    let auth = match credential {
+        Credential::Bearer(key) => Some(("authorization", format!("Bearer {}", key.expose()))),
+        Credential::ApiKeyHeader(key) => Some(("api-key", key.expose().to_string())),
+        Credential::None | Credential::Token(_) => None,
+    };
     let mut pairs: Vec<(&str, &str)> = vec![("content-type", "application/json")];
-    if let Some(auth) = &auth {
-        pairs.push(("authorization", auth));
+    if let Some((name, value)) = &auth {
+        pairs.push((name, value));
     }
     if let Some(org) = organization {
         pairs.push(("openai-organization", org));
@@ -183,6 +309,15 @@ pub(crate) fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -
         }
     }
     map
+}
+
+/// `(media type, base64 data)` of a `data:<media type>;base64,<data>` URL; `None` for anything
+/// else (another URL, a data URL that is not base64).
+pub(crate) fn base64_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media_type = meta.strip_suffix(";base64")?;
+    Some((media_type, data))
 }
 
 /// Joins a base URL and a path with exactly one slash, and parses the result.

@@ -12,8 +12,8 @@ use http::HeaderMap;
 use switchyard_types::responses::{CreateResponse, Response, ResponseStreamEvent};
 
 use super::{
-    Decoder, PreparedCall, Provider, ProviderOptions, Upstream, UpstreamRequest,
-    classify_openai_error, join_url, json_body, openai_style_headers,
+    BoxFuture, CallInfo, Credential, Decoder, PreparedCall, Provider, ProviderOptions, Upstream,
+    UpstreamRequest, classify_openai_error, join_url, json_body, openai_style_headers,
 };
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
@@ -25,6 +25,9 @@ pub const GATEWAY_FIELDS: &[&str] = &[
     "context_window_fallbacks",
     "content_policy_fallbacks",
     "num_retries",
+    "max_fallbacks",
+    "timeout",
+    "stream_timeout",
     "mock_response",
     "mock_testing_fallbacks",
     "mock_testing_content_policy_fallbacks",
@@ -46,7 +49,7 @@ pub struct ResponsesProvider {
     model: String,
     api_base: String,
     url: reqwest::Url,
-    api_key: Option<Secret>,
+    credential: Credential,
     organization: Option<String>,
     options: ProviderOptions,
 }
@@ -67,15 +70,22 @@ impl ResponsesProvider {
             model: model.into(),
             url: join_url(&api_base, "responses")?,
             api_base,
-            api_key,
+            credential: Credential::bearer(api_key),
             organization,
             options,
         })
     }
 
-    /// True when no API key was configured or found (required by OpenAI itself).
-    pub fn missing_required_key(&self) -> bool {
-        self.name == "openai" && self.api_key.is_none()
+    /// Sends to `url` instead of `{api_base}/responses` (Azure's URL forms).
+    pub fn with_url(mut self, url: reqwest::Url) -> Self {
+        self.url = url;
+        self
+    }
+
+    /// Authenticates with `credential` instead of a bearer key.
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        self.credential = credential;
+        self
     }
 }
 
@@ -96,7 +106,8 @@ impl Provider for ResponsesProvider {
         true
     }
 
-    fn prepare(&self, request: &CreateResponse, stream: bool) -> Result<PreparedCall, Error> {
+    fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
+        let stream = call.stream;
         let mut outgoing = request.clone();
         self.options.defaults.apply(&mut outgoing);
         outgoing.model = Some(self.model.clone());
@@ -106,7 +117,7 @@ impl Provider for ResponsesProvider {
         }
         let body = json_body(&outgoing)?;
         let headers = openai_style_headers(
-            self.api_key.as_ref(),
+            &self.credential,
             self.organization.as_deref(),
             stream,
             &self.options,
@@ -122,8 +133,15 @@ impl Provider for ResponsesProvider {
     }
 
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-        let secrets: Vec<&Secret> = self.api_key.iter().collect();
+        let secrets: Vec<&Secret> = self.credential.secret().into_iter().collect();
         classify_openai_error(&self.name, status, headers, body, &secrets)
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        request: &'a mut UpstreamRequest,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.credential.authorize(request))
     }
 }
 

@@ -9,6 +9,7 @@
 //! The non-streaming path runs the very same state machine with event emission switched off and
 //! reads [`ResponseBuilder::response`] at the end, so both paths agree by construction.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -23,6 +24,7 @@ use switchyard_types::responses::{
 };
 
 use super::event::{FinishReason, StreamEvent, ToolCallKind, Upstream};
+use crate::cost::ModelPrice;
 use crate::error::{Error, ErrorKind};
 use crate::ids;
 
@@ -68,6 +70,8 @@ pub struct ResponseBuilder {
     include_encrypted_reasoning: bool,
     terminal: bool,
     relay: Relay,
+    /// Set when the final usage carries its `cost` (`include_cost_in_streaming_usage`).
+    cost_in_usage: Option<Arc<ModelPrice>>,
 }
 
 /// Emits an event only when the builder streams; the expression is not evaluated otherwise.
@@ -96,6 +100,22 @@ impl ResponseBuilder {
             include_encrypted_reasoning,
             terminal: false,
             relay: Relay::default(),
+            cost_in_usage: None,
+        }
+    }
+
+    /// Adds `cost` (USD, at `price`) to the final usage of the response.
+    pub fn with_cost_in_usage(mut self, price: Option<Arc<ModelPrice>>) -> Self {
+        self.cost_in_usage = price;
+        self
+    }
+
+    fn annotate_cost(&self, usage: Option<&mut Usage>) {
+        if let (Some(price), Some(usage)) = (&self.cost_in_usage, usage) {
+            let cost = crate::cost::cost(price, usage);
+            if let Some(number) = serde_json::Number::from_f64(cost) {
+                usage.extra.insert("cost".into(), Value::Number(number));
+            }
         }
     }
 
@@ -735,6 +755,9 @@ impl ResponseBuilder {
     }
 
     fn terminate(&mut self, wrap: fn(LifecycleEvent) -> ResponseStreamEvent) {
+        let mut usage = self.response.usage.take();
+        self.annotate_cost(usage.as_mut());
+        self.response.usage = usage;
         self.terminal = true;
         emit!(self, wrap(self.lifecycle()));
     }
@@ -777,6 +800,8 @@ impl ResponseBuilder {
                     e.response.output = self.response.output.clone();
                 }
                 self.adopt_upstream_response(&mut e.response, true);
+                self.annotate_cost(e.response.usage.as_mut());
+                self.response.usage = e.response.usage.clone();
                 self.terminal = true;
             }
             E::Other(Value::Object(map)) => {
@@ -883,6 +908,7 @@ impl ResponseBuilder {
     /// Adopts a relayed non-streamed response: the gateway's id, the upstream's everything else.
     pub fn relay_response(&mut self, mut response: Response) {
         self.adopt_upstream_response(&mut response, true);
+        self.annotate_cost(response.usage.as_mut());
         self.response = response;
         self.terminal = true;
     }

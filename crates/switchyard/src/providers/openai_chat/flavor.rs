@@ -177,6 +177,29 @@ const OLLAMA: Flavor = Flavor {
 /// Every flavor, by model-string prefix.
 pub const FLAVORS: &[Flavor] = &[
     OPENAI,
+    // Azure OpenAI serves OpenAI's models with OpenAI's parameters; the URL and the `api-key`
+    // header come from `providers::azure`.
+    Flavor {
+        name: "azure",
+        label: "Azure OpenAI",
+        default_api_base: None,
+        key_env: &["AZURE_API_KEY", "AZURE_OPENAI_API_KEY"],
+        base_env: &["AZURE_API_BASE", "AZURE_OPENAI_ENDPOINT"],
+        key_required: false,
+        ..OPENAI
+    },
+    // Azure AI Foundry model inference hosts other vendors' models (Llama, Mistral, DeepSeek,
+    // Phi…): only the common core is assumed; unknown fields reach the model because the
+    // provider sends `extra-parameters: pass-through`.
+    Flavor {
+        name: "azure_ai",
+        label: "Azure AI",
+        key_env: &["AZURE_AI_API_KEY"],
+        base_env: &["AZURE_AI_API_BASE"],
+        key_required: true,
+        extra_params: &["seed", "stop"],
+        ..COMPATIBLE
+    },
     Flavor {
         name: "custom_openai",
         ..COMPATIBLE

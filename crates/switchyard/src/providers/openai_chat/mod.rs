@@ -20,8 +20,8 @@ use switchyard_types::responses::CreateResponse;
 pub use flavor::{FLAVORS, Flavor, flavor};
 
 use super::{
-    PreparedCall, Provider, ProviderOptions, UpstreamRequest, classify_openai_error, join_url,
-    json_body, openai_style_headers,
+    BoxFuture, CallInfo, Credential, PreparedCall, Provider, ProviderOptions, UpstreamRequest,
+    classify_openai_error, join_url, json_body, openai_style_headers,
 };
 use crate::error::Error;
 use crate::secret::Secret;
@@ -35,7 +35,7 @@ pub struct ChatProvider {
     model: String,
     api_base: String,
     url: reqwest::Url,
-    api_key: Option<Secret>,
+    credential: Credential,
     organization: Option<String>,
     replay_reasoning: bool,
     options: ProviderOptions,
@@ -65,20 +65,27 @@ impl ChatProvider {
             model: model.into(),
             api_base,
             url,
-            api_key,
+            credential: Credential::bearer(api_key),
             organization,
             replay_reasoning: replay_reasoning.unwrap_or(flavor.replay_reasoning),
             options,
         })
     }
 
-    /// True when no API key was configured or found in the environment.
-    pub fn missing_required_key(&self) -> bool {
-        self.flavor.key_required && self.api_key.is_none()
+    /// Sends to `url` instead of `{api_base}/chat/completions` (Azure's URL forms).
+    pub fn with_url(mut self, url: reqwest::Url) -> Self {
+        self.url = url;
+        self
+    }
+
+    /// Authenticates with `credential` instead of a bearer key.
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        self.credential = credential;
+        self
     }
 
     fn secrets(&self) -> Vec<Secret> {
-        self.api_key.iter().cloned().collect()
+        self.credential.secret().into_iter().cloned().collect()
     }
 }
 
@@ -95,7 +102,8 @@ impl Provider for ChatProvider {
         &self.api_base
     }
 
-    fn prepare(&self, request: &CreateResponse, stream: bool) -> Result<PreparedCall, Error> {
+    fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
+        let stream = call.stream;
         let request: Cow<'_, CreateResponse> = if self.options.defaults.is_empty() {
             Cow::Borrowed(request)
         } else {
@@ -113,7 +121,7 @@ impl Provider for ChatProvider {
         let (chat, tools) = to_chat(&request, &target)?;
         let body = json_body(&chat)?;
         let headers = openai_style_headers(
-            self.api_key.as_ref(),
+            &self.credential,
             self.organization.as_deref(),
             stream,
             &self.options,
@@ -132,5 +140,12 @@ impl Provider for ChatProvider {
         let secrets = self.secrets();
         let refs: Vec<&Secret> = secrets.iter().collect();
         classify_openai_error(self.flavor.label, status, headers, body, &refs)
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        request: &'a mut UpstreamRequest,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.credential.authorize(request))
     }
 }

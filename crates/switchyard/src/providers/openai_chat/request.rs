@@ -27,6 +27,7 @@ use switchyard_types::responses::{
     MessageContent, Role, TextFormat, Tool, ToolChoice, ToolChoiceMode, ToolOutput,
 };
 
+use super::super::gate::Gate;
 use super::flavor::{Flavor, MaxTokensField, ToolIdRule};
 use crate::error::Error;
 
@@ -67,76 +68,18 @@ pub enum CallTarget {
 /// Chat function names that do not map one-to-one back to a Responses function call.
 pub type ToolNames = HashMap<String, CallTarget>;
 
-/// Refuses or drops what the target cannot honour.
-struct Gate<'t> {
-    target: &'t ChatTarget<'t>,
-}
-
-impl Gate<'_> {
-    fn unsupported(&self, param: &str) -> Result<(), Error> {
-        if self.target.drop_params {
-            tracing::debug!(
-                param,
-                target = self.target.flavor.label,
-                "dropping unsupported parameter"
-            );
-            Ok(())
-        } else {
-            Err(Error::unsupported_parameter(
-                param,
-                self.target.flavor.label,
-            ))
-        }
-    }
-
-    fn refuse(&self, param: &str, why: &str) -> Error {
-        Error::invalid_request(
-            format!(
-                "'{param}' cannot be used with {}: {why}",
-                self.target.flavor.label
-            ),
-            Some(param),
-        )
-        .with_code("unsupported_parameter")
-    }
-}
-
 /// Translates `req` for `target`; also returns the function names that need mapping back.
 pub fn to_chat(
     req: &CreateResponse,
     target: &ChatTarget,
 ) -> Result<(ChatRequest, ToolNames), Error> {
-    let gate = Gate { target };
+    let gate = Gate {
+        label: target.flavor.label,
+        drop_params: target.drop_params,
+    };
     let flavor = target.flavor;
-
-    if req.previous_response_id.is_some() {
-        return Err(gate.refuse(
-            "previous_response_id",
-            "the gateway does not store responses for this deployment yet; send the whole \
-             conversation in `input` instead",
-        ));
-    }
-    if req.conversation.is_some() {
-        return Err(gate.refuse(
-            "conversation",
-            "stored conversations are not available; send the whole conversation in `input`",
-        ));
-    }
-    if req.prompt.is_some() {
-        return Err(gate.refuse("prompt", "stored prompt templates are not available"));
-    }
-    if req.background == Some(true) {
-        return Err(gate.refuse("background", "background mode is not available"));
-    }
-    if req.truncation.as_deref() == Some("auto") {
-        gate.unsupported("truncation")?;
-    }
-    if req.top_logprobs.is_some_and(|n| n > 0) {
-        gate.unsupported("top_logprobs")?;
-    }
-    if req.includes("message.output_text.logprobs") {
-        gate.unsupported("include")?;
-    }
+    gate.refuse_state(req)?;
+    gate.output_options(req)?;
 
     let (tools, names) = translate_tools(req.tools.as_deref().unwrap_or_default(), &gate)?;
     let mut chat = ChatRequest {
@@ -363,16 +306,7 @@ fn add_tool(
 ) -> Result<(), Error> {
     match tool {
         Tool::Function(f) => {
-            let name = chat_function_name(namespace, &f.name);
-            if let Some(ns) = namespace {
-                names.insert(
-                    name.clone(),
-                    CallTarget::Namespaced {
-                        namespace: ns.to_string(),
-                        name: f.name.clone(),
-                    },
-                );
-            }
+            let name = function_name(&f.name, namespace, names);
             out.push(ChatTool {
                 kind: "function".into(),
                 function: ChatFunctionDef {
@@ -388,52 +322,23 @@ fn add_tool(
             });
         }
         Tool::Custom(c) => {
-            let name = chat_function_name(namespace, &c.name);
-            names.insert(
-                name.clone(),
-                CallTarget::Custom {
-                    name: c.name.clone(),
-                    namespace: namespace.map(str::to_string),
-                },
-            );
-            let mut description = c.description.clone().unwrap_or_default();
-            if let Some(format) = &c.format
-                && format.get("type").and_then(Value::as_str) == Some("grammar")
-            {
-                let syntax = format.get("syntax").and_then(Value::as_str).unwrap_or("");
-                let definition = format
-                    .get("definition")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                description.push_str(&format!(
-                    "\n\nThe `input` must follow this {syntax} grammar:\n{definition}"
-                ));
-            }
+            let custom = custom_as_function(c, namespace, names);
             out.push(ChatTool {
                 kind: "function".into(),
                 function: ChatFunctionDef {
-                    name,
-                    description: Some(description.trim().to_string()).filter(|d| !d.is_empty()),
-                    parameters: Some(json!({
-                        "type": "object",
-                        "properties": {"input": {"type": "string", "description": "The tool input."}},
-                        "required": ["input"],
-                        "additionalProperties": false
-                    })),
+                    name: custom.name,
+                    description: custom.description,
+                    parameters: Some({
+                        let mut schema = custom.schema;
+                        schema["additionalProperties"] = json!(false);
+                        schema
+                    }),
                     strict: None,
                 },
             });
         }
         Tool::Other(value) if tool.kind() == "namespace" => {
-            let ns = value
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let inner: Vec<Tool> = value
-                .get("tools")
-                .cloned()
-                .and_then(|t| serde_json::from_value(t).ok())
-                .unwrap_or_default();
+            let (ns, inner) = namespace_members(value);
             for tool in &inner {
                 add_tool(tool, Some(ns), gate, out, names)?;
             }
@@ -441,12 +346,90 @@ fn add_tool(
         Tool::Other(_) => {
             tracing::debug!(
                 tool = tool.kind(),
-                target = gate.target.flavor.label,
+                target = gate.label,
                 "hosted tool not offered to a server that cannot run it"
             );
         }
     }
     Ok(())
+}
+
+/// The upstream name of the function `name` offered inside `namespace` (if any), registered in
+/// `names` so that calls to it map back.
+pub(crate) fn function_name(name: &str, namespace: Option<&str>, names: &mut ToolNames) -> String {
+    let upstream = chat_function_name(namespace, name);
+    if let Some(ns) = namespace {
+        names.insert(
+            upstream.clone(),
+            CallTarget::Namespaced {
+                namespace: ns.to_string(),
+                name: name.to_string(),
+            },
+        );
+    }
+    upstream
+}
+
+/// A custom (freeform) tool offered as a function taking `{"input": "…"}`.
+pub(crate) struct CustomAsFunction {
+    /// The upstream function name, registered to map calls back to a custom tool call.
+    pub name: String,
+    /// The tool's description with its grammar appended; `None` when empty.
+    pub description: Option<String>,
+    /// The `{"input": string}` parameter schema.
+    pub schema: Value,
+}
+
+/// Describes the custom tool `c` (inside `namespace`, if any) as a function, every translator
+/// alike.
+pub(crate) fn custom_as_function(
+    c: &switchyard_types::responses::CustomTool,
+    namespace: Option<&str>,
+    names: &mut ToolNames,
+) -> CustomAsFunction {
+    let name = chat_function_name(namespace, &c.name);
+    names.insert(
+        name.clone(),
+        CallTarget::Custom {
+            name: c.name.clone(),
+            namespace: namespace.map(str::to_string),
+        },
+    );
+    let mut description = c.description.clone().unwrap_or_default();
+    if let Some(format) = &c.format
+        && format.get("type").and_then(Value::as_str) == Some("grammar")
+    {
+        let syntax = format.get("syntax").and_then(Value::as_str).unwrap_or("");
+        let definition = format
+            .get("definition")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        description.push_str(&format!(
+            "\n\nThe `input` must follow this {syntax} grammar:\n{definition}"
+        ));
+    }
+    let description = description.trim();
+    CustomAsFunction {
+        name,
+        description: (!description.is_empty()).then(|| description.to_string()),
+        schema: json!({"type": "object",
+            "properties": {"input": {"type": "string", "description": "The tool input."}},
+            "required": ["input"]}),
+    }
+}
+
+/// A `namespace` tool's name and member tools (functions offered as `namespace__name`).
+pub(crate) fn namespace_members(value: &Value) -> (&str, Vec<Tool>) {
+    let ns = value
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let members = value
+        .get("tools")
+        .cloned()
+        .and_then(|t| serde_json::from_value(t).ok())
+        .unwrap_or_default();
+    (ns, members)
 }
 
 fn translate_input(
@@ -602,7 +585,11 @@ fn push_tool_call(messages: &mut Vec<ChatMessage>, call: ChatToolCall, reasoning
 }
 
 /// Text of a system, developer or assistant message; other parts cannot be carried.
-fn plain_text(content: &MessageContent, param: &str, gate: &Gate) -> Result<String, Error> {
+pub(crate) fn plain_text(
+    content: &MessageContent,
+    param: &str,
+    gate: &Gate,
+) -> Result<String, Error> {
     match content {
         MessageContent::Text(text) => Ok(text.clone()),
         MessageContent::Parts(parts) => {
@@ -723,7 +710,7 @@ pub fn chat_call_id(id: &str, rule: ToolIdRule) -> String {
 
 /// `len` base-62 characters derived from `input` with FNV-1a (stable across processes and
 /// versions, unlike `std`'s hasher).
-fn base62_digest(input: &str, len: usize) -> String {
+pub(crate) fn base62_digest(input: &str, len: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut out = String::with_capacity(len);
     let mut round: u64 = 0;

@@ -1,0 +1,216 @@
+//! Who a request is for: the hashed key, the end user (LiteLLM's resolution order), tags and
+//! metadata for the spend log, and the end user's budget, checked before any provider call.
+
+use http::HeaderMap;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use switchyard::accounting::RequestMeta;
+use switchyard::types::responses::CreateResponse;
+use switchyard::{Error, ErrorKind};
+use switchyard_types::JsonMap;
+
+use crate::auth::presented_key;
+use crate::error::Refusal;
+use crate::state::AppState;
+
+/// The accounting facts of one request.
+pub fn request_meta(
+    state: &AppState,
+    route: &str,
+    headers: &HeaderMap,
+    request: &CreateResponse,
+    client_ip: Option<String>,
+) -> RequestMeta {
+    let accounting = state.accounting();
+    let user_headers = accounting.map_or(&[][..], |a| a.options().user_headers.as_slice());
+    RequestMeta {
+        route: Some(route.to_string()),
+        api_key_hash: presented_key(headers).map(hash_key),
+        end_user: end_user(headers, user_headers, request),
+        tags: tags(headers, request),
+        metadata: metadata(headers, request),
+        client_ip,
+        store_prompts: state.keeps_messages(),
+    }
+}
+
+/// SHA-256 of a key, in hex: what spend logs store and `api_key` filters match.
+pub fn hash_key(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The end user, first found of: `x-litellm-customer-id`, `x-litellm-end-user-id`, the
+/// configured `user_header_mappings`, body `user`, `litellm_metadata.user`,
+/// `metadata.user_id`, `safety_identifier`.
+pub fn end_user(
+    headers: &HeaderMap,
+    user_headers: &[String],
+    request: &CreateResponse,
+) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let non_empty = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+    header("x-litellm-customer-id")
+        .or_else(|| header("x-litellm-end-user-id"))
+        .or_else(|| user_headers.iter().find_map(|name| header(name)))
+        .or_else(|| non_empty(request.user.as_deref()))
+        .or_else(|| {
+            non_empty(
+                request
+                    .extra
+                    .get("litellm_metadata")
+                    .and_then(|m| m.get("user"))
+                    .and_then(Value::as_str),
+            )
+        })
+        .or_else(|| {
+            non_empty(
+                request
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("user_id"))
+                    .and_then(Value::as_str),
+            )
+        })
+        .or_else(|| non_empty(request.safety_identifier.as_deref()))
+}
+
+/// `x-litellm-tags` (comma-separated) and `metadata.tags` (a list or comma-separated text).
+fn tags(headers: &HeaderMap, request: &CreateResponse) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    let mut add = |text: &str| {
+        for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_string());
+            }
+        }
+    };
+    if let Some(text) = headers.get("x-litellm-tags").and_then(|v| v.to_str().ok()) {
+        add(text);
+    }
+    match request.metadata.as_ref().and_then(|m| m.get("tags")) {
+        Some(Value::String(text)) => add(text),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).for_each(add),
+        _ => {}
+    }
+    tags
+}
+
+/// The request's `metadata` with the JSON object of `x-litellm-spend-logs-metadata` over it.
+fn metadata(headers: &HeaderMap, request: &CreateResponse) -> JsonMap {
+    let mut metadata = request.metadata.clone().unwrap_or_default();
+    if let Some(Value::Object(extra)) = headers
+        .get("x-litellm-spend-logs-metadata")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|text| serde_json::from_str(text).ok())
+    {
+        metadata.extend(extra);
+    }
+    metadata
+}
+
+/// Refuses a request of a blocked end user, or of one whose spend has reached the budget
+/// (its own `max_budget`, else `litellm_settings.max_end_user_budget`).
+pub fn check_budget(state: &AppState, end_user: Option<&str>) -> Result<(), Refusal> {
+    let (Some(accounting), Some(id)) = (state.accounting(), end_user) else {
+        return Ok(());
+    };
+    let user = accounting.end_user(id).unwrap_or_default();
+    if user.blocked {
+        return Err(Refusal {
+            error: Error::new(
+                ErrorKind::PermissionDenied,
+                format!("End user {id} is blocked from making requests."),
+            )
+            .with_code("end_user_blocked"),
+            error_type: None,
+        });
+    }
+    if let Some(budget) = accounting.budget_of(&user)
+        && user.spend >= budget
+    {
+        return Err(Refusal {
+            error: Error::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "ExceededBudget: End User={id} over budget. Spend={}, Budget={budget}",
+                    user.spend
+                ),
+            )
+            .with_code("budget_exceeded"),
+            error_type: Some("budget_exceeded"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body: Value) -> CreateResponse {
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn end_user_follows_litellm_order() {
+        let body = request(serde_json::json!({
+            "model": "m", "input": "x", "user": "body-user",
+            "metadata": {"user_id": "meta-user"}, "safety_identifier": "safety",
+            "litellm_metadata": {"user": "lm-user"}
+        }));
+        let mut h = HeaderMap::new();
+        assert_eq!(end_user(&h, &[], &body).as_deref(), Some("body-user"));
+        h.insert("x-openwebui-user-email", "mapped".parse().unwrap());
+        let mapped = vec!["x-openwebui-user-email".to_string()];
+        assert_eq!(end_user(&h, &mapped, &body).as_deref(), Some("mapped"));
+        h.insert("x-litellm-end-user-id", "end-user".parse().unwrap());
+        assert_eq!(end_user(&h, &mapped, &body).as_deref(), Some("end-user"));
+        h.insert("x-litellm-customer-id", "customer".parse().unwrap());
+        assert_eq!(end_user(&h, &mapped, &body).as_deref(), Some("customer"));
+
+        let h = HeaderMap::new();
+        let lm = request(serde_json::json!({"model": "m", "input": "x",
+            "litellm_metadata": {"user": "lm-user"}, "metadata": {"user_id": "meta-user"}}));
+        assert_eq!(end_user(&h, &[], &lm).as_deref(), Some("lm-user"));
+        let meta = request(serde_json::json!({"model": "m", "input": "x",
+            "metadata": {"user_id": "meta-user"}, "safety_identifier": "s"}));
+        assert_eq!(end_user(&h, &[], &meta).as_deref(), Some("meta-user"));
+        let safety =
+            request(serde_json::json!({"model": "m", "input": "x", "safety_identifier": "s"}));
+        assert_eq!(end_user(&h, &[], &safety).as_deref(), Some("s"));
+        let none = request(serde_json::json!({"model": "m", "input": "x"}));
+        assert_eq!(end_user(&h, &[], &none), None);
+    }
+
+    #[test]
+    fn keys_are_hashed() {
+        assert_eq!(
+            hash_key("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn tags_and_metadata_merge_headers_and_body() {
+        let body = request(serde_json::json!({"model": "m", "input": "x",
+            "metadata": {"tags": "b, c", "team": "t1"}}));
+        let mut h = HeaderMap::new();
+        h.insert("x-litellm-tags", "a,b".parse().unwrap());
+        h.insert(
+            "x-litellm-spend-logs-metadata",
+            r#"{"run": "r7"}"#.parse().unwrap(),
+        );
+        assert_eq!(tags(&h, &body), vec!["a", "b", "c"]);
+        let m = metadata(&h, &body);
+        assert_eq!(m["team"], "t1");
+        assert_eq!(m["run"], "r7");
+    }
+}

@@ -1,0 +1,285 @@
+//! Spend tracking: the spend-log writer (a [`LogSink`] of the gateway), end users and their
+//! budgets, and the database behind both.
+//!
+//! Writes never hold up a response. A finished request's [`RequestLog`] goes into a bounded
+//! queue; one writer task drains it in batches (a batch closes after
+//! `general_settings.proxy_batch_write_at`, default 1 s, or at [`BATCH_ROWS`] rows) and writes
+//! each batch in one transaction. When the queue is full the row is dropped, counted, and
+//! logged at error level with its request id (the request's own `switchyard::request` log line
+//! still carries its tokens and cost): a request never waits on the database. Graceful
+//! shutdown closes the queue and writes everything in it before the process exits.
+//!
+//! End users' spend is kept in memory as well, updated the moment a request finishes, so a
+//! budget is enforced on the very next request rather than after the next batch.
+
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::batches::Batches;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use switchyard::Config;
+use switchyard::accounting::{LogSink, RequestLog};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+pub use store::{EndUser, SpendStore, StoreError};
+
+/// Rows queued before the writer (about 2 KB each without prompts).
+pub const QUEUE_ROWS: usize = 50_000;
+/// Rows per transaction at most.
+pub const BATCH_ROWS: usize = 500;
+/// The default of `proxy_batch_write_at`.
+pub const DEFAULT_BATCH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Where spend logs go, from the config and the environment.
+#[derive(Debug, Clone)]
+pub struct AccountingOptions {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Write spend-log rows (`disable_spend_logs` turns this off; end-user spend is kept).
+    pub write_rows: bool,
+    /// How long a row waits for its batch at most.
+    pub batch_interval: Duration,
+    /// The budget of end users without their own.
+    pub default_budget: Option<f64>,
+    /// Headers naming the end user, after LiteLLM's two.
+    pub user_headers: Vec<String>,
+    /// Keep inputs and outputs in the rows.
+    pub store_prompts: bool,
+}
+
+impl AccountingOptions {
+    /// Options from `config`: `general_settings.database_url`, else `DATABASE_URL`, else the
+    /// SQLite file `switchyard_settings.spend_log_path` (default `./switchyard.db`).
+    pub fn from_config(config: &Config) -> AccountingOptions {
+        let a = &config.accounting;
+        let database_url = a
+            .database_url
+            .as_ref()
+            .map(|s| s.expose().to_string())
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| {
+                let path = a
+                    .spend_log_path
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("switchyard.db"));
+                sqlite_url(&path)
+            });
+        AccountingOptions {
+            database_url,
+            write_rows: !a.disable_spend_logs,
+            batch_interval: a.batch_interval.unwrap_or(DEFAULT_BATCH_INTERVAL),
+            default_budget: a.max_end_user_budget,
+            user_headers: a.user_header_mappings.clone(),
+            // `turn_off_message_logging` keeps prompts out of every sink, spend logs included.
+            store_prompts: a.store_prompts && !config.logging.turn_off_message_logging,
+        }
+    }
+}
+
+/// The SQLite URL of a file, created when missing.
+pub fn sqlite_url(path: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Spend logs, end users and budgets: what the proxy adds to the gateway's accounting.
+#[derive(Debug)]
+pub struct Accounting {
+    store: SpendStore,
+    end_users: Arc<EndUsers>,
+    sink: Arc<SpendSink>,
+    writer: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
+    options: AccountingOptions,
+}
+
+impl Accounting {
+    /// Opens the database (applying migrations), loads the end users and starts the writer.
+    /// Register [`Accounting::sink`] with the gateway.
+    pub async fn start(options: AccountingOptions) -> Result<Accounting, StoreError> {
+        let store = SpendStore::open(&options.database_url).await?;
+        let end_users = Arc::new(EndUsers::default());
+        for user in store.end_users().await? {
+            end_users.lock().insert(user.user_id.clone(), user);
+        }
+        let (tx, rx) = mpsc::channel(QUEUE_ROWS);
+        let sink = Arc::new(SpendSink {
+            queue: tx,
+            dropped: AtomicU64::new(0),
+            end_users: end_users.clone(),
+            store_prompts: options.store_prompts,
+        });
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let writer = tokio::spawn(write_loop(
+            store.clone(),
+            rx,
+            stop_rx,
+            options.batch_interval,
+            options.write_rows,
+        ));
+        Ok(Accounting {
+            store,
+            end_users,
+            sink,
+            writer: Mutex::new(Some((stop_tx, writer))),
+            options,
+        })
+    }
+
+    /// The sink to add to the gateway.
+    pub fn sink(&self) -> Arc<dyn LogSink> {
+        self.sink.clone()
+    }
+
+    /// The database.
+    pub fn store(&self) -> &SpendStore {
+        &self.store
+    }
+
+    /// The settings in force.
+    pub fn options(&self) -> &AccountingOptions {
+        &self.options
+    }
+
+    /// Rows dropped because the queue was full (or closed).
+    pub fn dropped(&self) -> u64 {
+        self.sink.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The end user `id`, if known.
+    pub fn end_user(&self, id: &str) -> Option<EndUser> {
+        self.end_users.lock().get(id).cloned()
+    }
+
+    /// The budget that applies to `user`: its own, else the default.
+    pub fn budget_of(&self, user: &EndUser) -> Option<f64> {
+        user.max_budget.or(self.options.default_budget)
+    }
+
+    /// Creates or updates an end user (budget and blocked flag; spend is the database's).
+    pub async fn save_end_user(&self, user: EndUser) -> Result<EndUser, StoreError> {
+        self.store.save_end_user(&user).await?;
+        let mut users = self.end_users.lock();
+        let entry = users.entry(user.user_id.clone()).or_insert(EndUser {
+            user_id: user.user_id.clone(),
+            ..EndUser::default()
+        });
+        entry.max_budget = user.max_budget;
+        entry.blocked = user.blocked;
+        Ok(entry.clone())
+    }
+
+    /// Stops the writer after it has written every queued row; waits at most `within`.
+    pub async fn shutdown(&self, within: Duration) {
+        let writer = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some((stop, task)) = writer {
+            let _ = stop.send(());
+            if tokio::time::timeout(within, task).await.is_err() {
+                tracing::error!(
+                    "the spend-log writer did not finish within {}s; unwritten rows are lost",
+                    within.as_secs_f64()
+                );
+            }
+        }
+        let dropped = self.dropped();
+        if dropped > 0 {
+            tracing::error!("{dropped} spend-log rows were dropped while running (queue full)");
+        }
+        self.store.close().await;
+    }
+}
+
+/// End users by id, shared by the sink (spend) and the routes (budgets).
+#[derive(Debug, Default)]
+pub struct EndUsers {
+    users: Mutex<HashMap<String, EndUser>>,
+}
+
+impl EndUsers {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, EndUser>> {
+        // A panic while holding this lock cannot leave a half-updated entry worth refusing.
+        self.users.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The gateway sink: charges the end user, queues the row.
+#[derive(Debug)]
+struct SpendSink {
+    queue: mpsc::Sender<Arc<RequestLog>>,
+    dropped: AtomicU64,
+    end_users: Arc<EndUsers>,
+    /// Rows keep inputs and outputs (records may carry them for other sinks).
+    store_prompts: bool,
+}
+
+impl LogSink for SpendSink {
+    fn record(&self, log: &Arc<RequestLog>) {
+        if let (Some(user), Some(cost)) = (log.end_user.as_deref(), log.cost) {
+            let mut users = self.end_users.lock();
+            users
+                .entry(user.to_string())
+                .or_insert_with(|| EndUser {
+                    user_id: user.to_string(),
+                    ..EndUser::default()
+                })
+                .spend += cost;
+        }
+        let row = if !self.store_prompts && (log.messages.is_some() || log.response.is_some()) {
+            Arc::new(RequestLog {
+                messages: None,
+                response: None,
+                ..RequestLog::clone(log)
+            })
+        } else {
+            log.clone()
+        };
+        if self.queue.try_send(row).is_err() {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::error!(
+                request_id = %log.request_id,
+                dropped_total = n,
+                "spend-log queue full or closed: row dropped"
+            );
+        }
+    }
+}
+
+async fn write_loop(
+    store: SpendStore,
+    rx: mpsc::Receiver<Arc<RequestLog>>,
+    stop: oneshot::Receiver<()>,
+    interval: Duration,
+    write_rows: bool,
+) {
+    let mut batches = Batches::new(rx, stop, BATCH_ROWS, interval);
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    while batches.next(&mut batch).await {
+        write_with_retries(&store, &batch, write_rows).await;
+    }
+}
+
+/// Writes a batch, retrying a failing database a few times before giving the rows up (with
+/// an error naming how many).
+async fn write_with_retries(store: &SpendStore, batch: &[Arc<RequestLog>], write_rows: bool) {
+    let mut delay = Duration::from_millis(200);
+    for attempt in 1..=5 {
+        match store.write_batch(batch, write_rows).await {
+            Ok(()) => return,
+            Err(e) if attempt < 5 => {
+                tracing::warn!("spend-log batch of {} failed, retrying: {e}", batch.len());
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::error!(
+                    "spend-log batch of {} rows lost after 5 attempts: {e}",
+                    batch.len()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The per-request accounting record and the sinks it is handed to.
+//!
+//! Every request the gateway sees ends in exactly one [`RequestLog`]: built once when the
+//! request finishes (completed, incomplete, failed, refused, or abandoned by the client) and
+//! shared, as one `Arc`, with every registered [`LogSink`]. Spend logs, metrics, traces and
+//! webhooks are all consumers of this one payload; its JSON form (`serde_json::to_value`) is
+//! the documented logging payload (README, "Accounting").
+
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+use serde_json::Value;
+use switchyard_types::JsonMap;
+
+/// What the caller knows about a request before the gateway sees it (who asked, from where,
+/// with which tags). The proxy fills it in; library callers may leave it empty.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// The HTTP route (`/v1/responses`).
+    pub route: Option<String>,
+    /// SHA-256 (hex) of the bearer key; never the key itself.
+    pub api_key_hash: Option<String>,
+    /// The end user (customer) the request is attributed to.
+    pub end_user: Option<String>,
+    /// Request tags (`x-litellm-tags`, `metadata.tags`).
+    pub tags: Vec<String>,
+    /// Request metadata (`metadata`, `x-litellm-spend-logs-metadata`).
+    pub metadata: JsonMap,
+    /// The client's address.
+    pub client_ip: Option<String>,
+    /// Keep the request input and response output in the record: the spend logs store
+    /// prompts (`general_settings.store_prompts_in_spend_logs`) or a logging callback
+    /// receives them. Each sink decides what it keeps.
+    pub store_prompts: bool,
+}
+
+/// Token counts, in the Responses API's accounting: `input_tokens` includes cached and
+/// cache-write tokens, `output_tokens` includes reasoning tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenCounts {
+    /// Every prompt token.
+    pub input_tokens: u64,
+    /// Prompt tokens read from the cache.
+    pub cached_tokens: u64,
+    /// Prompt tokens written to the cache.
+    pub cache_write_tokens: u64,
+    /// Every generated token.
+    pub output_tokens: u64,
+    /// Generated tokens spent reasoning.
+    pub reasoning_tokens: u64,
+    /// Input plus output.
+    pub total_tokens: u64,
+}
+
+/// The sampling parameters the client asked for (after none of the deployment's defaults),
+/// for traces (`gen_ai.request.*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RequestParams {
+    /// `temperature`.
+    pub temperature: Option<f64>,
+    /// `top_p`.
+    pub top_p: Option<f64>,
+    /// `max_output_tokens`.
+    pub max_output_tokens: Option<u64>,
+}
+
+/// One request, as it ended. Serialised once per sink that wants JSON; field names are part of
+/// the documented payload.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RequestLog {
+    /// The gateway's request id (`x-request-id`).
+    pub request_id: String,
+    /// The response id the client saw, when a response was created.
+    pub response_id: Option<String>,
+    /// `responses`.
+    pub call_type: &'static str,
+    /// The HTTP route.
+    pub route: Option<String>,
+    /// SHA-256 (hex) of the caller's key.
+    pub api_key_hash: Option<String>,
+    /// The end user.
+    pub end_user: Option<String>,
+    /// The model group the client asked for.
+    pub model_group: Option<String>,
+    /// The upstream model of the deployment that answered.
+    pub model: Option<String>,
+    /// The model the response names (as the upstream reported it), when there was one.
+    pub response_model: Option<String>,
+    /// The deployment that answered (`model_info.id`).
+    pub deployment_id: Option<String>,
+    /// Its provider.
+    pub provider: Option<String>,
+    /// Its base URL.
+    pub api_base: Option<String>,
+    /// Streamed or not.
+    pub stream: bool,
+    /// `success` or `failure`.
+    pub status: &'static str,
+    /// `completed`, `incomplete`, `failed`, `error`, `rejected` or `client_disconnected`.
+    pub outcome: &'static str,
+    /// The HTTP status of the answer (499 when the client went away).
+    pub http_status: u16,
+    /// The OpenAI error type (`rate_limit_error`, …) of a failure.
+    pub error_class: Option<String>,
+    /// The error code of a failure (`context_length_exceeded`, …).
+    pub error_code: Option<String>,
+    /// Upstream attempts made.
+    pub attempts: u32,
+    /// Tokens, from the final usage.
+    pub usage: TokenCounts,
+    /// USD; `None` when the model has no price (never a made-up zero).
+    pub cost: Option<f64>,
+    /// When the request reached the gateway (Unix ms).
+    pub start_time_ms: i64,
+    /// When the first output was ready (Unix ms).
+    pub completion_start_time_ms: Option<i64>,
+    /// When it ended (Unix ms).
+    pub end_time_ms: i64,
+    /// `end − start`, in ms.
+    pub duration_ms: f64,
+    /// Time to first output, in ms.
+    pub ttft_ms: Option<f64>,
+    /// Request tags.
+    pub request_tags: Vec<String>,
+    /// Request metadata.
+    pub metadata: JsonMap,
+    /// The client's address.
+    pub client_ip: Option<String>,
+    /// The request input, only when prompts are stored.
+    pub messages: Option<Value>,
+    /// The response output, only when prompts are stored.
+    pub response: Option<Value>,
+    /// The client's sampling parameters.
+    pub request_params: RequestParams,
+}
+
+impl RequestLog {
+    /// True when the request succeeded (completed or incomplete).
+    pub fn is_success(&self) -> bool {
+        self.status == "success"
+    }
+}
+
+/// A consumer of finished requests. `record` is called on the request's own task, often from
+/// a destructor: it must return at once (hand the record to a queue, bump a counter), never
+/// block or await.
+pub trait LogSink: Send + Sync + 'static {
+    /// Takes one finished request.
+    fn record(&self, log: &Arc<RequestLog>);
+}
+
+/// The sinks a gateway fans out to. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Sinks {
+    inner: Arc<RwLock<Vec<Arc<dyn LogSink>>>>,
+}
+
+impl std::fmt::Debug for Sinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.inner.read().map(|s| s.len()).unwrap_or(0);
+        f.debug_struct("Sinks").field("count", &n).finish()
+    }
+}
+
+impl Sinks {
+    /// Adds a sink; every request finished from now on reaches it.
+    pub fn add(&self, sink: Arc<dyn LogSink>) {
+        if let Ok(mut sinks) = self.inner.write() {
+            sinks.push(sink);
+        }
+    }
+
+    /// Hands `log` to every sink.
+    pub fn emit(&self, log: RequestLog) {
+        let Ok(sinks) = self.inner.read() else {
+            return;
+        };
+        if sinks.is_empty() {
+            return;
+        }
+        let log = Arc::new(log);
+        for sink in sinks.iter() {
+            sink.record(&log);
+        }
+    }
+}

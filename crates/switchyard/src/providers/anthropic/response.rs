@@ -1,0 +1,522 @@
+//! Messages answer → normalized events.
+//!
+//! A complete message is decoded as the stream it would have been: each content block is
+//! started, fed its whole content as one delta and stopped, so both shapes share one state
+//! machine. Stream specifics (`providers.md` §4.4): `ping` and unknown events are ignored,
+//! JSON is padded with spaces, `message_delta.usage` is cumulative (each field replaces the
+//! last value seen), `message_start`'s `output_tokens` is a placeholder, and an `event: error`
+//! can arrive after the 200.
+
+use http::HeaderMap;
+use serde::Deserialize;
+use serde_json::Value;
+use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage};
+
+use super::OPAQUE_TAG;
+use super::errors;
+use super::request::{JSON_TOOL, ToolMap};
+use crate::error::{Error, ErrorKind};
+use crate::providers::openai_chat::request::CallTarget;
+use crate::providers::{Decoder, Upstream, opaque};
+use crate::secret::Secret;
+use crate::sse::{SseDecoder, SseFrame};
+use crate::stream::{FinishReason, StreamEvent, ToolCallKind};
+
+/// Anthropic's usage object; every field may be missing or `null` in a `message_delta`.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct RawUsage {
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens_details: Option<OutputDetails>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct OutputDetails {
+    #[serde(default)]
+    thinking_tokens: Option<u64>,
+}
+
+/// Usage merged across `message_start` and `message_delta`s: the last value of each field.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Counts {
+    input: u64,
+    cache_write: u64,
+    cache_read: u64,
+    output: u64,
+    thinking: u64,
+}
+
+impl Counts {
+    fn merge(&mut self, raw: &RawUsage) {
+        let set = |slot: &mut u64, value: Option<u64>| {
+            if let Some(value) = value {
+                *slot = value;
+            }
+        };
+        set(&mut self.input, raw.input_tokens);
+        set(&mut self.cache_write, raw.cache_creation_input_tokens);
+        set(&mut self.cache_read, raw.cache_read_input_tokens);
+        set(&mut self.output, raw.output_tokens);
+        set(
+            &mut self.thinking,
+            raw.output_tokens_details
+                .as_ref()
+                .and_then(|d| d.thinking_tokens),
+        );
+    }
+
+    /// In Responses terms: input includes cache reads and writes (`providers.md` §9.2).
+    fn usage(&self) -> Usage {
+        let input = self.input + self.cache_write + self.cache_read;
+        Usage {
+            input_tokens: input,
+            input_tokens_details: InputTokensDetails {
+                cached_tokens: self.cache_read,
+                cache_write_tokens: self.cache_write,
+                ..Default::default()
+            },
+            output_tokens: self.output,
+            output_tokens_details: OutputTokensDetails {
+                reasoning_tokens: self.thinking.min(self.output),
+                ..Default::default()
+            },
+            total_tokens: input + self.output,
+            ..Default::default()
+        }
+    }
+}
+
+/// One streamed event (`type` decides which fields are present).
+#[derive(Debug, Deserialize)]
+struct Event {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    message: Option<Message>,
+    #[serde(default)]
+    content_block: Option<Value>,
+    #[serde(default)]
+    delta: Option<Delta>,
+    #[serde(default)]
+    usage: Option<RawUsage>,
+}
+
+/// A `message` (the whole answer, or the start of a stream).
+#[derive(Debug, Deserialize)]
+struct Message {
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    content: Vec<Value>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+    #[serde(default)]
+    usage: Option<RawUsage>,
+}
+
+/// A `content_block_delta`'s or `message_delta`'s `delta`.
+#[derive(Debug, Default, Deserialize)]
+struct Delta {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    partial_json: Option<String>,
+    #[serde(default)]
+    thinking: Option<String>,
+    #[serde(default)]
+    signature: Option<String>,
+    #[serde(default)]
+    stop_reason: Option<String>,
+}
+
+/// The content block being received.
+#[derive(Debug)]
+enum Block {
+    Text,
+    Thinking {
+        text: String,
+        signature: String,
+    },
+    /// A client tool call. `custom` collects the wrapper JSON of a custom tool, whose freeform
+    /// input is only known at the end.
+    ToolUse {
+        args_sent: bool,
+        custom: Option<String>,
+    },
+    /// The structured-output tool: its input is answer text.
+    JsonAnswer {
+        sent: bool,
+    },
+    /// Server tools, citations' companions and future types: ignored.
+    Ignored,
+}
+
+/// Decodes a Messages answer, streamed or not.
+pub struct MessagesDecoder {
+    label: &'static str,
+    tools: ToolMap,
+    secrets: Vec<Secret>,
+    sse: SseDecoder,
+    block: Option<Block>,
+    counts: Counts,
+    finish: Option<FinishReason>,
+    started: bool,
+    done: bool,
+    /// With structured output, text the model writes before it calls the answer tool (a
+    /// preamble such as "Here is the JSON:") is held back: dropped when the answer tool comes,
+    /// sent when it does not, so the client's `output_text` is the JSON alone.
+    held: String,
+}
+
+impl MessagesDecoder {
+    /// A decoder for an answer from the upstream named `label`, with `tools` mapping tool
+    /// names back.
+    pub fn new(label: &'static str, tools: ToolMap, secrets: Vec<Secret>) -> Self {
+        MessagesDecoder {
+            label,
+            tools,
+            secrets,
+            sse: SseDecoder::new(),
+            block: None,
+            counts: Counts::default(),
+            finish: None,
+            started: false,
+            done: false,
+            held: String::new(),
+        }
+    }
+
+    fn malformed(&self, what: &str, e: impl std::fmt::Display) -> Error {
+        Error::upstream(
+            ErrorKind::Upstream,
+            format!("{} sent {what}: {e}", self.label),
+        )
+    }
+
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        let data = frame.data.trim();
+        if data.is_empty() {
+            return Ok(());
+        }
+        if frame.event.as_deref() == Some("error") {
+            return Err(self.in_band_error(data.as_bytes()));
+        }
+        let event: Event = serde_json::from_str(data)
+            .map_err(|e| self.malformed("a malformed stream event", e))?;
+        match event.kind.as_str() {
+            "message_start" => {
+                if let Some(message) = event.message {
+                    self.start(&message, out);
+                }
+            }
+            "content_block_start" => {
+                if let Some(block) = &event.content_block {
+                    self.block_start(block, out);
+                }
+            }
+            "content_block_delta" => {
+                if let Some(delta) = &event.delta {
+                    self.block_delta(delta, out);
+                }
+            }
+            "content_block_stop" => self.block_stop(out),
+            "message_delta" => {
+                if let Some(reason) = event.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
+                    self.finish = Some(finish_reason(reason));
+                }
+                if let Some(usage) = &event.usage {
+                    self.counts.merge(usage);
+                }
+            }
+            "message_stop" => self.finish_message(out),
+            "error" => return Err(self.in_band_error(data.as_bytes())),
+            // `ping`, and event types added after this was written.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, message: &Message, out: &mut Vec<Upstream>) {
+        self.started = true;
+        if let Some(model) = message.model.as_deref().filter(|m| !m.is_empty()) {
+            out.push(Upstream::Event(StreamEvent::Model(model.to_string())));
+        }
+        if let Some(usage) = &message.usage {
+            self.counts.merge(usage);
+        }
+    }
+
+    /// Text of a text block: held back while an answer tool may still come.
+    fn text(&mut self, text: &str, out: &mut Vec<Upstream>) {
+        if self.tools.json_tool {
+            self.held.push_str(text);
+        } else {
+            emit_text(text, out);
+        }
+    }
+
+    /// Sends text held back, now known not to precede the answer tool.
+    fn release_held(&mut self, out: &mut Vec<Upstream>) {
+        if !self.held.is_empty() {
+            emit_text(&std::mem::take(&mut self.held), out);
+        }
+    }
+
+    fn block_start(&mut self, block: &Value, out: &mut Vec<Upstream>) {
+        self.block_stop(out);
+        let text = |key: &str| block.get(key).and_then(Value::as_str).unwrap_or_default();
+        let kind = text("type");
+        let answer_tool = kind == "tool_use" && self.tools.json_tool && text("name") == JSON_TOOL;
+        if answer_tool {
+            if !self.held.is_empty() {
+                tracing::debug!(target = self.label, "dropping text before the answer tool");
+                self.held.clear();
+            }
+        } else if kind != "text" {
+            self.release_held(out);
+        }
+        match kind {
+            "text" => {
+                self.block = Some(Block::Text);
+                let first = text("text").to_string();
+                self.text(&first, out);
+            }
+            "thinking" => {
+                let thinking = text("thinking").to_string();
+                if !thinking.is_empty() {
+                    out.push(Upstream::Event(StreamEvent::ReasoningDelta(
+                        thinking.clone(),
+                    )));
+                }
+                self.block = Some(Block::Thinking {
+                    text: thinking,
+                    signature: text("signature").to_string(),
+                });
+            }
+            "redacted_thinking" => {
+                let blob = opaque::encode(
+                    OPAQUE_TAG,
+                    &serde_json::json!({"type": "redacted_thinking", "data": text("data")}),
+                );
+                out.push(Upstream::Event(StreamEvent::ReasoningEncrypted(blob)));
+                out.push(Upstream::Event(StreamEvent::ItemDone));
+                self.block = Some(Block::Ignored);
+            }
+            "tool_use" => {
+                let name = text("name");
+                if self.tools.json_tool && name == JSON_TOOL {
+                    self.block = Some(Block::JsonAnswer { sent: false });
+                    return;
+                }
+                let (name, kind, namespace) = match self.tools.names.get(name) {
+                    Some(CallTarget::Custom { name, namespace }) => {
+                        (name.clone(), ToolCallKind::Custom, namespace.clone())
+                    }
+                    Some(CallTarget::Namespaced { namespace, name }) => (
+                        name.clone(),
+                        ToolCallKind::Function,
+                        Some(namespace.clone()),
+                    ),
+                    None => (name.to_string(), ToolCallKind::Function, None),
+                };
+                out.push(Upstream::Event(StreamEvent::ToolCallStart {
+                    call_id: Some(text("id").to_string()).filter(|id| !id.is_empty()),
+                    name,
+                    kind,
+                    namespace,
+                }));
+                self.block = Some(Block::ToolUse {
+                    args_sent: false,
+                    custom: (kind == ToolCallKind::Custom).then(String::new),
+                });
+            }
+            _ => self.block = Some(Block::Ignored),
+        }
+    }
+
+    fn block_delta(&mut self, delta: &Delta, out: &mut Vec<Upstream>) {
+        let Some(block) = self.block.as_mut() else {
+            return;
+        };
+        match (delta.kind.as_deref(), block) {
+            (Some("text_delta"), Block::Text) => {
+                let piece = delta.text.as_deref().unwrap_or_default().to_string();
+                self.text(&piece, out);
+            }
+            (Some("thinking_delta"), Block::Thinking { text, .. }) => {
+                if let Some(more) = delta.thinking.as_deref().filter(|t| !t.is_empty()) {
+                    text.push_str(more);
+                    out.push(Upstream::Event(StreamEvent::ReasoningDelta(more.into())));
+                }
+            }
+            (Some("signature_delta"), Block::Thinking { signature, .. }) => {
+                signature.push_str(delta.signature.as_deref().unwrap_or_default());
+            }
+            (Some("input_json_delta"), Block::ToolUse { args_sent, custom }) => {
+                let piece = delta.partial_json.as_deref().unwrap_or_default();
+                match custom {
+                    Some(buffer) => buffer.push_str(piece),
+                    None if !piece.is_empty() => {
+                        *args_sent = true;
+                        out.push(Upstream::Event(StreamEvent::ToolCallDelta(piece.into())));
+                    }
+                    None => {}
+                }
+            }
+            (Some("input_json_delta"), Block::JsonAnswer { sent }) => {
+                let piece = delta.partial_json.as_deref().unwrap_or_default();
+                if !piece.is_empty() {
+                    *sent = true;
+                    out.push(Upstream::Event(StreamEvent::TextDelta(piece.into())));
+                }
+            }
+            // `citations_delta` and deltas of ignored blocks carry nothing the client reads.
+            _ => {}
+        }
+    }
+
+    fn block_stop(&mut self, out: &mut Vec<Upstream>) {
+        match self.block.take() {
+            Some(Block::Thinking { text, signature }) => {
+                let blob = opaque::encode(
+                    OPAQUE_TAG,
+                    &serde_json::json!({"type": "thinking", "thinking": text,
+                        "signature": signature}),
+                );
+                out.push(Upstream::Event(StreamEvent::ReasoningEncrypted(blob)));
+                out.push(Upstream::Event(StreamEvent::ItemDone));
+            }
+            Some(Block::ToolUse { args_sent, custom }) => {
+                match custom {
+                    Some(buffer) => {
+                        let input = serde_json::from_str::<Value>(&buffer)
+                            .ok()
+                            .and_then(|v| {
+                                v.get("input").and_then(Value::as_str).map(str::to_string)
+                            })
+                            .unwrap_or(buffer);
+                        out.push(Upstream::Event(StreamEvent::ToolCallDelta(input)));
+                    }
+                    // A call without arguments streams only `""`: Responses wants `{}`.
+                    None if !args_sent => {
+                        out.push(Upstream::Event(StreamEvent::ToolCallDelta("{}".into())));
+                    }
+                    None => {}
+                }
+                out.push(Upstream::Event(StreamEvent::ItemDone));
+            }
+            Some(Block::JsonAnswer { sent: false }) => emit_text("{}", out),
+            Some(Block::Text | Block::JsonAnswer { sent: true } | Block::Ignored) | None => {}
+        }
+    }
+
+    fn finish_message(&mut self, out: &mut Vec<Upstream>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.block_stop(out);
+        self.release_held(out);
+        out.push(Upstream::Event(StreamEvent::Usage(self.counts.usage())));
+        out.push(Upstream::Event(StreamEvent::Finish(
+            self.finish.clone().unwrap_or(FinishReason::Stop),
+        )));
+        out.push(Upstream::End);
+    }
+
+    fn in_band_error(&self, body: &[u8]) -> Error {
+        let secrets: Vec<&Secret> = self.secrets.iter().collect();
+        errors::classify(self.label, None, &HeaderMap::new(), body, &secrets)
+    }
+}
+
+fn emit_text(text: &str, out: &mut Vec<Upstream>) {
+    if !text.is_empty() {
+        out.push(Upstream::Event(StreamEvent::TextDelta(text.into())));
+    }
+}
+
+/// `stop_reason` → how the response ends (`providers.md` §9.1).
+pub fn finish_reason(reason: &str) -> FinishReason {
+    match reason {
+        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
+        "refusal" => FinishReason::ContentFilter,
+        // `end_turn`, `stop_sequence`, `tool_use`, and `pause_turn` (only server tools, which
+        // the gateway never offers, pause a turn).
+        _ => FinishReason::Stop,
+    }
+}
+
+impl Decoder for MessagesDecoder {
+    fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| self.malformed("an unreadable message", e))?;
+        if value.get("type").and_then(Value::as_str) == Some("error") {
+            return Err(self.in_band_error(body));
+        }
+        let message =
+            Message::deserialize(&value).map_err(|e| self.malformed("an unreadable message", e))?;
+        self.start(&message, out);
+        for block in &message.content {
+            // A block's start carries its text, thinking and signature; only a tool call's
+            // input needs feeding, as the one delta a stream would have sent.
+            self.block_start(block, out);
+            if block.get("type").and_then(Value::as_str) == Some("tool_use") {
+                let delta = Delta {
+                    kind: Some("input_json_delta".into()),
+                    partial_json: block.get("input").map(Value::to_string),
+                    ..Delta::default()
+                };
+                self.block_delta(&delta, out);
+            }
+            self.block_stop(out);
+        }
+        if let Some(reason) = message.stop_reason.as_deref() {
+            self.finish = Some(finish_reason(reason));
+        }
+        self.finish_message(out);
+        Ok(())
+    }
+
+    fn chunk(&mut self, chunk: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let mut frames = Vec::new();
+        self.sse.feed(chunk, |frame| frames.push(frame));
+        for frame in frames {
+            self.frame(frame, out)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if let Some(frame) = self.sse.finish() {
+            self.frame(frame, out)?;
+        }
+        if self.done {
+            return Ok(());
+        }
+        if self.started && self.finish.is_some() {
+            // The stop reason already arrived; only `message_stop` is missing.
+            self.finish_message(out);
+            return Ok(());
+        }
+        Err(Error::upstream(
+            ErrorKind::Upstream,
+            format!(
+                "{} closed the stream before the answer was complete",
+                self.label
+            ),
+        ))
+    }
+}

@@ -1,0 +1,321 @@
+//! Gemini answer → normalized events (`providers.md` §5.4).
+//!
+//! A complete body and each stream chunk have the same shape (`GenerateContentResponse`), so one
+//! function handles both. Streams are SSE with `\r\n\r\n` between events (`alt=sse`); a body
+//! that is a JSON array (a stream without `alt=sse`) is read chunk by chunk. Gemini has no end
+//! marker: a chunk with `finishReason` completes the answer, and the end of the body without
+//! one is a truncated stream.
+
+use serde_json::Value;
+use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage};
+
+use super::errors::classify_google_error;
+use super::request::{BLOB_TAG, SignatureBlob};
+use super::wire::{GenerateContentResponse, Part, UsageMetadata};
+use crate::error::{Error, ErrorKind};
+use crate::providers::openai_chat::request::{CallTarget, ToolNames, base62_digest};
+use crate::providers::{Decoder, Upstream, opaque};
+use crate::secret::Secret;
+use crate::sse::{SseDecoder, SseFrame};
+use crate::stream::{FinishReason, StreamEvent, ToolCallKind};
+
+/// Decodes a Gemini answer.
+pub struct GeminiDecoder {
+    label: &'static str,
+    tools: ToolNames,
+    secrets: Vec<Secret>,
+    /// Emit thought signatures (the client asked for `reasoning.encrypted_content`; without
+    /// it they could not come back, and would only add empty reasoning items).
+    signatures: bool,
+    sse: SseDecoder,
+    model_seen: bool,
+    response_id: Option<String>,
+    calls: u32,
+    usage: UsageMetadata,
+    finish: Option<FinishReason>,
+    done: bool,
+}
+
+impl GeminiDecoder {
+    /// A decoder for an answer from `label` (`Gemini`, `Vertex AI`).
+    pub fn new(
+        label: &'static str,
+        tools: ToolNames,
+        secrets: Vec<Secret>,
+        signatures: bool,
+    ) -> Self {
+        GeminiDecoder {
+            label,
+            tools,
+            secrets,
+            signatures,
+            sse: SseDecoder::new(),
+            model_seen: false,
+            response_id: None,
+            calls: 0,
+            usage: UsageMetadata::default(),
+            finish: None,
+            done: false,
+        }
+    }
+
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let data = frame.data.trim();
+        if data.is_empty() || self.done {
+            return Ok(());
+        }
+        let chunk: GenerateContentResponse = serde_json::from_str(data).map_err(|e| {
+            Error::upstream(
+                ErrorKind::Upstream,
+                format!("{} sent a malformed stream chunk: {e}", self.label),
+            )
+        })?;
+        self.response(chunk, out)
+    }
+
+    fn response(
+        &mut self,
+        chunk: GenerateContentResponse,
+        out: &mut Vec<Upstream>,
+    ) -> Result<(), Error> {
+        if let Some(error) = &chunk.error {
+            return Err(self.in_band_error(error));
+        }
+        if !self.model_seen
+            && let Some(model) = chunk.model_version.as_deref().filter(|m| !m.is_empty())
+        {
+            self.model_seen = true;
+            out.push(Upstream::Event(StreamEvent::Model(model.to_string())));
+        }
+        if self.response_id.is_none() {
+            self.response_id = chunk.response_id.clone();
+        }
+        if let Some(usage) = &chunk.usage_metadata {
+            self.usage.merge(usage);
+        }
+        let candidate = chunk.candidates.iter().find(|c| c.index.unwrap_or(0) == 0);
+        let Some(candidate) = candidate else {
+            if let Some(reason) = chunk
+                .prompt_feedback
+                .as_ref()
+                .and_then(|f| f.block_reason.as_deref())
+            {
+                tracing::debug!(reason, "prompt blocked upstream");
+                self.finish = Some(FinishReason::ContentFilter);
+            }
+            return Ok(());
+        };
+        for part in candidate.content.iter().flat_map(|c| &c.parts) {
+            self.part(part, out);
+        }
+        if let Some(reason) = candidate.finish_reason.as_deref() {
+            self.finish = Some(match reason {
+                "MAX_TOKENS" => FinishReason::Length,
+                "SAFETY"
+                | "RECITATION"
+                | "BLOCKLIST"
+                | "PROHIBITED_CONTENT"
+                | "SPII"
+                | "IMAGE_SAFETY"
+                | "IMAGE_PROHIBITED_CONTENT"
+                | "IMAGE_RECITATION" => FinishReason::ContentFilter,
+                "MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL" | "TOO_MANY_TOOL_CALLS" => {
+                    let detail = candidate
+                        .finish_message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default();
+                    return Err(Error::upstream(
+                        ErrorKind::Upstream,
+                        format!("{} stopped with {reason}{detail}", self.label),
+                    ));
+                }
+                // STOP, LANGUAGE, OTHER, FINISH_REASON_UNSPECIFIED and future reasons.
+                _ => FinishReason::Stop,
+            });
+        }
+        Ok(())
+    }
+
+    fn part(&mut self, part: &Part, out: &mut Vec<Upstream>) {
+        let call_id = part.function_call.as_ref().map(|call| match &call.id {
+            Some(id) if !id.is_empty() => id.clone(),
+            _ => self.mint_call_id(&call.name),
+        });
+        if self.signatures
+            && let Some(signature) = part.thought_signature.as_deref().filter(|s| !s.is_empty())
+        {
+            // The reasoning item goes before the part it belongs to, and names the call.
+            let blob = SignatureBlob {
+                signature: signature.to_string(),
+                call_id: call_id.clone(),
+            };
+            out.push(Upstream::Event(StreamEvent::ReasoningEncrypted(
+                opaque::encode(BLOB_TAG, &blob),
+            )));
+        }
+        if let Some(text) = part.text.as_deref().filter(|t| !t.is_empty()) {
+            let event = if part.thought == Some(true) {
+                StreamEvent::ReasoningDelta(text.to_string())
+            } else {
+                StreamEvent::TextDelta(text.to_string())
+            };
+            out.push(Upstream::Event(event));
+        }
+        if let (Some(call), Some(call_id)) = (&part.function_call, call_id) {
+            let (name, kind, namespace) = match self.tools.get(&call.name) {
+                Some(CallTarget::Custom { name, namespace }) => {
+                    (name.clone(), ToolCallKind::Custom, namespace.clone())
+                }
+                Some(CallTarget::Namespaced { namespace, name }) => (
+                    name.clone(),
+                    ToolCallKind::Function,
+                    Some(namespace.clone()),
+                ),
+                None => (call.name.clone(), ToolCallKind::Function, None),
+            };
+            out.push(Upstream::Event(StreamEvent::ToolCallStart {
+                call_id: Some(call_id),
+                name,
+                kind,
+                namespace,
+            }));
+            let args = call
+                .args
+                .clone()
+                .unwrap_or_else(|| Value::Object(Default::default()));
+            let delta = match kind {
+                ToolCallKind::Custom => match args.get("input") {
+                    Some(Value::String(input)) => input.clone(),
+                    _ => args.to_string(),
+                },
+                ToolCallKind::Function => args.to_string(),
+            };
+            out.push(Upstream::Event(StreamEvent::ToolCallDelta(delta)));
+            out.push(Upstream::Event(StreamEvent::ItemDone));
+        }
+    }
+
+    /// A call id for a call Gemini sent without one: derived from the response id (or the
+    /// function's name) and the call's position, so it is stable for the same answer and
+    /// unique within it.
+    fn mint_call_id(&mut self, name: &str) -> String {
+        let n = self.calls;
+        self.calls += 1;
+        let seed = match &self.response_id {
+            Some(id) => format!("{id}\u{0}{n}"),
+            None => format!("{name}\u{0}{n}\u{0}{}", fastrand::u64(..)),
+        };
+        format!("call_{}", base62_digest(&seed, 24))
+    }
+
+    fn in_band_error(&self, error: &Value) -> Error {
+        let status = error
+            .get("code")
+            .and_then(Value::as_u64)
+            .filter(|c| (400..600).contains(c))
+            .unwrap_or(500) as u16;
+        let body = serde_json::json!({"error": error}).to_string();
+        let secrets: Vec<&Secret> = self.secrets.iter().collect();
+        classify_google_error(
+            self.label,
+            status,
+            &http::HeaderMap::new(),
+            body.as_bytes(),
+            &secrets,
+        )
+    }
+
+    fn finish(&mut self, out: &mut Vec<Upstream>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        if self.usage.has_counts() {
+            out.push(Upstream::Event(StreamEvent::Usage(gemini_usage(
+                &self.usage,
+            ))));
+        }
+        out.push(Upstream::Event(StreamEvent::Finish(
+            self.finish.clone().unwrap_or(FinishReason::Stop),
+        )));
+        out.push(Upstream::End);
+    }
+
+    fn unreadable(&self, e: impl std::fmt::Display) -> Error {
+        Error::upstream(
+            ErrorKind::Upstream,
+            format!("{} returned an unreadable answer: {e}", self.label),
+        )
+    }
+}
+
+/// Gemini usage in Responses terms (`providers.md` §9.2): `promptTokenCount` already includes
+/// cached tokens; thoughts are not in `candidatesTokenCount`, so they are added to the output.
+pub fn gemini_usage(usage: &UsageMetadata) -> Usage {
+    let input =
+        usage.prompt_token_count.unwrap_or(0) + usage.tool_use_prompt_token_count.unwrap_or(0);
+    let reasoning = usage.thoughts_token_count.unwrap_or(0);
+    let output = usage.candidates_token_count.unwrap_or(0) + reasoning;
+    Usage {
+        input_tokens: input,
+        input_tokens_details: InputTokensDetails {
+            cached_tokens: usage.cached_content_token_count.unwrap_or(0),
+            ..Default::default()
+        },
+        output_tokens: output,
+        output_tokens_details: OutputTokensDetails {
+            reasoning_tokens: reasoning,
+            ..Default::default()
+        },
+        total_tokens: usage.total_token_count.unwrap_or(0).max(input + output),
+        ..Default::default()
+    }
+}
+
+impl Decoder for GeminiDecoder {
+    fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| self.unreadable(e))?;
+        // A stream requested without `alt=sse` arrives as an array of chunks.
+        let chunks = match value {
+            Value::Array(list) => list,
+            other => vec![other],
+        };
+        for chunk in chunks {
+            let chunk: GenerateContentResponse =
+                serde_json::from_value(chunk).map_err(|e| self.unreadable(e))?;
+            self.response(chunk, out)?;
+        }
+        self.finish(out);
+        Ok(())
+    }
+
+    fn chunk(&mut self, chunk: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let mut frames = Vec::new();
+        self.sse.feed(chunk, |frame| frames.push(frame));
+        for frame in frames {
+            self.frame(frame, out)?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if let Some(frame) = self.sse.finish() {
+            self.frame(frame, out)?;
+        }
+        if self.done {
+            return Ok(());
+        }
+        if self.finish.is_some() {
+            self.finish(out);
+            return Ok(());
+        }
+        Err(Error::upstream(
+            ErrorKind::Upstream,
+            format!(
+                "{} closed the stream before the answer was complete",
+                self.label
+            ),
+        ))
+    }
+}
