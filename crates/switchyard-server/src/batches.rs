@@ -48,7 +48,10 @@ impl<T> Batches<T> {
         };
         let Some(first) = first else { return false };
         batch.push(first);
-        let closes_at = tokio::time::Instant::now() + self.interval;
+        // One timer per batch, and everything already queued taken at once: under load a
+        // wake-up per row would cost more than writing it.
+        let closes = tokio::time::sleep(self.interval);
+        tokio::pin!(closes);
         while batch.len() < self.size {
             if self.stopping {
                 match self.rx.try_recv() {
@@ -57,12 +60,12 @@ impl<T> Batches<T> {
                 }
                 continue;
             }
+            let room = self.size - batch.len();
             tokio::select! {
-                item = self.rx.recv() => match item {
-                    Some(item) => batch.push(item),
-                    None => break,
+                taken = self.rx.recv_many(batch, room) => if taken == 0 {
+                    break;
                 },
-                () = tokio::time::sleep_until(closes_at) => break,
+                () = &mut closes => break,
                 _ = &mut self.stop => self.begin_stop(),
             }
         }

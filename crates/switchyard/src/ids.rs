@@ -12,9 +12,17 @@ pub fn response_id() -> String {
     format!("resp_{}", random_hex(24))
 }
 
-/// `req_` followed by 32 random hex digits: the id of one gateway request (`x-request-id`).
+/// `req_` followed by 32 hex digits: the id of one gateway request (`x-request-id`). The first
+/// 12 are the Unix time in milliseconds and the other 20 random, so ids sort by time (as UUIDv7
+/// does): spend-log rows, keyed by request id, are then appended to the key's index rather than
+/// scattered through it.
 pub fn request_id() -> String {
-    format!("req_{}", random_hex(16))
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut id = format!("req_{:012x}", ms & 0xffff_ffff_ffff);
+    id.push_str(&random_hex(10));
+    id
 }
 
 /// The id of output item `index` of `response_id`: `{prefix}_{tail[..40]}{index:08x}`.
@@ -98,6 +106,21 @@ mod tests {
         );
         assert_ne!(call, call_id(&response_id(), 2));
         assert!(valid(&request_id()));
+    }
+
+    #[test]
+    fn request_ids_are_unique_and_sort_by_time() {
+        let first = request_id();
+        assert_eq!(first.len(), 36, "{first}");
+        assert!(first[4..].bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let ids: Vec<String> = (0..1000).map(|_| request_id()).collect();
+        assert!(
+            ids.iter().all(|id| *id > first),
+            "later ids sort after earlier ones"
+        );
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
     }
 
     #[test]

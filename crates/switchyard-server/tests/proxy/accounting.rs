@@ -632,3 +632,166 @@ general_settings:
     assert!(close(logged[0]["spend"].as_f64().unwrap(), cost));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A batch of 151 rows (inserted as statements of 64, 64, 16, 4, 2 and 1 rows) with one
+/// request id twice: 150 rows land, each with every column as written, and the end users'
+/// spend adds up.
+async fn bulk_batches_write_every_row_and_column(url: &str) {
+    use std::sync::Arc;
+    use switchyard::accounting::{RequestLog, TokenCounts};
+    use switchyard_server::spend::store::LogFilter;
+
+    let store = SpendStore::open(url).await.unwrap();
+    let rows: Vec<Arc<RequestLog>> = (0..150u64)
+        .map(|n| {
+            Arc::new(RequestLog {
+                request_id: format!("req_bulk_{n:04}"),
+                response_id: Some(format!("resp_bulk_{n}")),
+                call_type: "responses",
+                route: Some("/v1/responses".into()),
+                api_key_hash: Some(format!("hash-{}", n % 3)),
+                end_user: (n % 2 == 0).then(|| format!("user-{}", n % 4)),
+                model_group: Some("bridged".into()),
+                model: Some("mock-llama".into()),
+                deployment_id: Some("dep-1".into()),
+                provider: Some("hosted_vllm".into()),
+                api_base: Some("http://127.0.0.1:1/v1".into()),
+                stream: n % 3 == 0,
+                status: if n == 7 { "failure" } else { "success" },
+                outcome: if n == 7 { "error" } else { "completed" },
+                http_status: if n == 7 { 429 } else { 200 },
+                error_class: (n == 7).then(|| "rate_limit_error".into()),
+                error_code: (n == 7).then(|| "rate_limit_exceeded".into()),
+                attempts: 1 + (n % 2) as u32,
+                usage: TokenCounts {
+                    input_tokens: 100 + n,
+                    cached_tokens: n,
+                    cache_write_tokens: 2 * n,
+                    output_tokens: 10 + n,
+                    reasoning_tokens: n / 2,
+                    total_tokens: 110 + 2 * n,
+                },
+                cost: (n != 9).then_some(0.5 * n as f64),
+                start_time_ms: 1_790_000_000_000 + n as i64,
+                completion_start_time_ms: Some(1_790_000_000_100 + n as i64),
+                end_time_ms: 1_790_000_000_500 + n as i64,
+                duration_ms: 500.0,
+                ttft_ms: Some(100.0),
+                request_tags: vec![format!("tag-{n}")],
+                client_ip: Some("10.1.2.3".into()),
+                messages: (n == 3).then(|| json!([{"role": "user", "content": "hi"}])),
+                response: (n == 3).then(|| json!({"output": "hello"})),
+                ..RequestLog::default()
+            })
+        })
+        .collect();
+    let mut batch = rows.clone();
+    batch.push(rows[42].clone());
+    store.write_batch(&batch, true).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 150);
+
+    let written = store
+        .logs(&LogFilter {
+            limit: 1000,
+            ..LogFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 150);
+    for log in &rows {
+        let row = written
+            .iter()
+            .find(|r| r["request_id"] == log.request_id.as_str())
+            .unwrap_or_else(|| panic!("{} missing", log.request_id));
+        let n = log.usage.cached_tokens;
+        assert_eq!(row["response_id"], json!(log.response_id));
+        assert_eq!(row["api_key"], json!(log.api_key_hash));
+        assert_eq!(row["end_user"], json!(log.end_user));
+        assert_eq!(row["stream"], json!(log.stream));
+        assert_eq!(row["http_status"], json!(log.http_status));
+        assert_eq!(row["error_code"], json!(log.error_code));
+        assert_eq!(row["attempts"], json!(log.attempts));
+        assert_eq!(row["prompt_tokens"], json!(100 + n));
+        assert_eq!(row["cache_write_tokens"], json!(2 * n));
+        assert_eq!(row["completion_tokens"], json!(10 + n));
+        assert_eq!(row["reasoning_tokens"], json!(n / 2));
+        assert_eq!(row["total_tokens"], json!(110 + 2 * n));
+        assert_eq!(row["spend"], json!(log.cost));
+        assert_eq!(row["request_tags"], json!(log.request_tags));
+        assert_eq!(row["requester_ip_address"], "10.1.2.3");
+        assert_eq!(row["messages"], log.messages.clone().unwrap_or(Value::Null));
+        assert_eq!(row["response"], log.response.clone().unwrap_or(Value::Null));
+    }
+    // Costs of even rows, by user (n % 4); row 42 counted twice, since end-user spend is
+    // charged per record, not per stored row; row 9 has no cost.
+    let users = store.end_users().await.unwrap();
+    for user in 0..4u64 {
+        let id = format!("user-{user}");
+        let expected: f64 = batch
+            .iter()
+            .filter(|l| l.end_user.as_deref() == Some(id.as_str()))
+            .filter_map(|l| l.cost)
+            .sum();
+        let spend = users
+            .iter()
+            .find(|u| u.user_id == id)
+            .map_or(0.0, |u| u.spend);
+        assert!(close(spend, expected), "{id}: {spend} != {expected}");
+    }
+
+    // A budget set, removed and set again: a NULL float between two values must not break
+    // the statement (PostgreSQL caches its parameter types).
+    use switchyard_server::spend::EndUser;
+    for budget in [None, Some(2.5), None, Some(7.0)] {
+        let user = EndUser {
+            user_id: "budgeted".into(),
+            max_budget: budget,
+            ..EndUser::default()
+        };
+        store.save_end_user(&user).await.unwrap();
+        let saved = store.end_users().await.unwrap();
+        let saved = saved.iter().find(|u| u.user_id == "budgeted").unwrap();
+        assert_eq!(saved.max_budget, budget);
+    }
+    // And rows with and without a cost in later batches of the same statements.
+    let mut later: Vec<Arc<RequestLog>> = rows
+        .iter()
+        .take(64)
+        .map(|r| {
+            Arc::new(RequestLog {
+                request_id: format!("{}_again", r.request_id),
+                cost: r.cost.map(|c| c + 0.25).or(Some(1.0)),
+                ttft_ms: None,
+                ..RequestLog::clone(r)
+            })
+        })
+        .collect();
+    Arc::make_mut(&mut later[0]).cost = None;
+    store.write_batch(&later, true).await.unwrap();
+    assert_eq!(store.count().await.unwrap(), 214);
+    let first = store
+        .logs(&LogFilter {
+            request_id: Some(later[0].request_id.clone()),
+            limit: 10,
+            ..LogFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first[0]["spend"], Value::Null);
+    assert_eq!(first[0]["ttft_ms"], Value::Null);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn bulk_batches_in_sqlite() {
+    let (url, dir) = sqlite();
+    bulk_batches_write_every_row_and_column(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn bulk_batches_in_postgres() {
+    let (url, base, name) = postgres().await;
+    bulk_batches_write_every_row_and_column(&url).await;
+    drop_postgres(&base, &name).await;
+}
