@@ -54,6 +54,54 @@ where
     })
 }
 
+/// What [`parse_tagged`] made of an object.
+pub(crate) enum Tagged<T> {
+    /// A known `type`, well formed.
+    Typed(T),
+    /// Not an object, no `type`, or a `type` without a typed form: the value, unchanged.
+    Other(Value),
+    /// A known `type` whose shape does not fit: the value, unchanged, and why.
+    Invalid(Value, serde_json::Error),
+}
+
+/// Parses an object discriminated by `type`. `implied` names the type of an object without
+/// one; `typed` deserialises the object (without its `type`) for the types it knows and
+/// returns `None` for the others.
+///
+/// The typed form is read from a borrowed value, so a malformed or unknown object is given
+/// back whole without a copy having been kept for that (rare) case.
+pub(crate) fn parse_tagged<T>(
+    value: Value,
+    implied: impl FnOnce(&crate::JsonMap) -> Option<&'static str>,
+    typed: impl FnOnce(&str, &Value) -> Option<Result<T, serde_json::Error>>,
+) -> Tagged<T> {
+    use serde::de::Error;
+    let (tag, map) = match split_tag(value) {
+        Ok(parts) => parts,
+        Err(other) => return Tagged::Other(other),
+    };
+    let Some(kind) = tag.as_deref().or_else(|| implied(&map)) else {
+        return Tagged::Invalid(
+            Value::Object(map),
+            serde_json::Error::custom("missing `type`"),
+        );
+    };
+    let object = Value::Object(map);
+    let result = typed(kind, &object);
+    let whole = |object: Value| match (object, tag) {
+        (Value::Object(mut map), Some(tag)) => {
+            map.insert("type".into(), Value::String(tag));
+            Value::Object(map)
+        }
+        (object, _) => object,
+    };
+    match result {
+        Some(Ok(typed)) => Tagged::Typed(typed),
+        Some(Err(error)) => Tagged::Invalid(whole(object), error),
+        None => Tagged::Other(whole(object)),
+    }
+}
+
 /// Removes the `type` key from an object and returns it with the remaining map, so that an
 /// inner struct with a flattened `extra` map does not capture the tag.
 pub(crate) fn split_tag(value: Value) -> Result<(Option<String>, crate::JsonMap), Value> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::JsonMap;
-use crate::de::{null_default, split_tag, string_or_json};
+use crate::de::{Tagged, null_default, parse_tagged, string_or_json};
 
 /// An input or output item, discriminated by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -98,9 +98,9 @@ impl Item {
         if !TYPED_ITEMS.contains(&kind) {
             return Ok(());
         }
-        match strict_item(value.clone()) {
-            Ok(_) => Ok(()),
-            Err(err) => Err(format!("invalid `{kind}` item: {err}")),
+        match parse_item(value.clone()) {
+            Tagged::Invalid(_, err) => Err(format!("invalid `{kind}` item: {err}")),
+            Tagged::Typed(_) | Tagged::Other(_) => Ok(()),
         }
     }
 }
@@ -116,45 +116,47 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// Parses an item strictly: a known `type` with a bad shape is an error.
-fn strict_item(value: Value) -> Result<Item, serde_json::Error> {
-    use serde::de::Error;
-    let (tag, map) = match split_tag(value) {
-        Ok(parts) => parts,
-        Err(other) => return Ok(Item::Other(other)),
-    };
-    let kind = match tag.as_deref() {
-        Some(kind) => kind,
+/// Parses an item: a known `type` with a bad shape is [`Tagged::Invalid`].
+fn parse_item(value: Value) -> Tagged<Item> {
+    parse_tagged(
+        value,
         // A bare `{role, content}` is an EasyInputMessage; a bare `{id}` an item reference.
-        None if map.contains_key("role") => "message",
-        None if map.len() == 1 && map.contains_key("id") => "item_reference",
-        None => return Err(serde_json::Error::custom("missing `type`")),
-    };
-    let object = Value::Object(map);
-    Ok(match kind {
-        "message" => Item::Message(serde_json::from_value(object)?),
-        "function_call" => Item::FunctionCall(serde_json::from_value(object)?),
-        "function_call_output" => Item::FunctionCallOutput(serde_json::from_value(object)?),
-        "reasoning" => Item::Reasoning(serde_json::from_value(object)?),
-        "custom_tool_call" => Item::CustomToolCall(serde_json::from_value(object)?),
-        "custom_tool_call_output" => Item::CustomToolCallOutput(serde_json::from_value(object)?),
-        "item_reference" => Item::ItemReference(serde_json::from_value(object)?),
-        other => {
-            let Value::Object(mut map) = object else {
-                return Err(serde_json::Error::custom("expected an object"));
-            };
-            map.insert("type".into(), Value::String(other.to_string()));
-            Item::Other(Value::Object(map))
-        }
-    })
+        |map| {
+            if map.contains_key("role") {
+                Some("message")
+            } else if map.len() == 1 && map.contains_key("id") {
+                Some("item_reference")
+            } else {
+                None
+            }
+        },
+        |kind, object| {
+            Some(match kind {
+                "message" => MessageItem::deserialize(object).map(Item::Message),
+                "function_call" => FunctionCallItem::deserialize(object).map(Item::FunctionCall),
+                "function_call_output" => {
+                    FunctionCallOutputItem::deserialize(object).map(Item::FunctionCallOutput)
+                }
+                "reasoning" => ReasoningItem::deserialize(object).map(Item::Reasoning),
+                "custom_tool_call" => {
+                    CustomToolCallItem::deserialize(object).map(Item::CustomToolCall)
+                }
+                "custom_tool_call_output" => {
+                    CustomToolCallOutputItem::deserialize(object).map(Item::CustomToolCallOutput)
+                }
+                "item_reference" => ItemReference::deserialize(object).map(Item::ItemReference),
+                _ => return None,
+            })
+        },
+    )
 }
 
 impl<'de> Deserialize<'de> for Item {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        // Keep a copy only for the (rare) malformed case; the common path moves the value.
-        let fallback = value.clone();
-        Ok(strict_item(value).unwrap_or(Item::Other(fallback)))
+        Ok(match parse_item(Value::deserialize(d)?) {
+            Tagged::Typed(item) => item,
+            Tagged::Other(value) | Tagged::Invalid(value, _) => Item::Other(value),
+        })
     }
 }
 
@@ -286,37 +288,33 @@ impl ContentPart {
     }
 }
 
-fn strict_part(value: Value) -> Result<ContentPart, serde_json::Error> {
-    let (tag, map) = match split_tag(value) {
-        Ok(parts) => parts,
-        Err(other) => return Ok(ContentPart::Other(other)),
-    };
-    let object = Value::Object(map);
-    Ok(match tag.as_deref() {
-        Some("input_text") => ContentPart::InputText(serde_json::from_value(object)?),
-        Some("input_image") => ContentPart::InputImage(serde_json::from_value(object)?),
-        Some("input_file") => ContentPart::InputFile(serde_json::from_value(object)?),
-        Some("output_text") => ContentPart::OutputText(serde_json::from_value(object)?),
-        Some("refusal") => ContentPart::Refusal(serde_json::from_value(object)?),
-        Some("reasoning_text") => ContentPart::ReasoningText(serde_json::from_value(object)?),
-        Some("summary_text") => ContentPart::SummaryText(serde_json::from_value(object)?),
-        tag => {
-            let Value::Object(mut map) = object else {
-                return Ok(ContentPart::Other(object));
-            };
-            if let Some(tag) = tag {
-                map.insert("type".into(), Value::String(tag.to_string()));
-            }
-            ContentPart::Other(Value::Object(map))
-        }
-    })
+/// Parses a content part: a known `type` with a bad shape is [`Tagged::Invalid`].
+fn parse_part(value: Value) -> Tagged<ContentPart> {
+    parse_tagged(
+        value,
+        |_| None,
+        |kind, object| {
+            Some(match kind {
+                "input_text" => TextPart::deserialize(object).map(ContentPart::InputText),
+                "input_image" => InputImagePart::deserialize(object).map(ContentPart::InputImage),
+                "input_file" => InputFilePart::deserialize(object).map(ContentPart::InputFile),
+                "output_text" => OutputTextPart::deserialize(object).map(ContentPart::OutputText),
+                "refusal" => RefusalPart::deserialize(object).map(ContentPart::Refusal),
+                "reasoning_text" => TextPart::deserialize(object).map(ContentPart::ReasoningText),
+                "summary_text" => TextPart::deserialize(object).map(ContentPart::SummaryText),
+                _ => return None,
+            })
+        },
+    )
 }
 
 impl<'de> Deserialize<'de> for ContentPart {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        let fallback = value.clone();
-        Ok(strict_part(value).unwrap_or(ContentPart::Other(fallback)))
+        Ok(match parse_part(Value::deserialize(d)?) {
+            Tagged::Typed(part) => part,
+            // A part without `type` is kept as it came.
+            Tagged::Other(value) | Tagged::Invalid(value, _) => ContentPart::Other(value),
+        })
     }
 }
 
@@ -327,9 +325,9 @@ pub fn check_part(part: &ContentPart) -> Result<(), String> {
     };
     match value.get("type").and_then(Value::as_str) {
         None => Err("content part has no `type`".into()),
-        Some(kind) => match strict_part(value.clone()) {
-            Ok(_) => Ok(()),
-            Err(err) => Err(format!("invalid `{kind}` part: {err}")),
+        Some(kind) => match parse_part(value.clone()) {
+            Tagged::Invalid(_, err) => Err(format!("invalid `{kind}` part: {err}")),
+            Tagged::Typed(_) | Tagged::Other(_) => Ok(()),
         },
     }
 }

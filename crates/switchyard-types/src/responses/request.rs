@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::JsonMap;
-use crate::de::{null_default, split_tag};
+use crate::de::{Tagged, null_default, parse_tagged};
 use crate::responses::item::Item;
 
 /// `CreateResponse`: every field optional, `null` equal to absent, unknown fields kept in
@@ -179,41 +179,34 @@ impl Tool {
         };
         match value.get("type").and_then(Value::as_str) {
             None => Err("tool has no `type`".into()),
-            Some(kind @ ("function" | "custom")) => match strict_tool(value.clone()) {
-                Ok(_) => Ok(()),
-                Err(err) => Err(format!("invalid `{kind}` tool: {err}")),
+            Some(kind @ ("function" | "custom")) => match parse_tool(value.clone()) {
+                Tagged::Invalid(_, err) => Err(format!("invalid `{kind}` tool: {err}")),
+                Tagged::Typed(_) | Tagged::Other(_) => Ok(()),
             },
             Some(_) => Ok(()),
         }
     }
 }
 
-fn strict_tool(value: Value) -> Result<Tool, serde_json::Error> {
-    let (tag, map) = match split_tag(value) {
-        Ok(parts) => parts,
-        Err(other) => return Ok(Tool::Other(other)),
-    };
-    let object = Value::Object(map);
-    Ok(match tag.as_deref() {
-        Some("function") => Tool::Function(serde_json::from_value(object)?),
-        Some("custom") => Tool::Custom(serde_json::from_value(object)?),
-        tag => {
-            let Value::Object(mut map) = object else {
-                return Ok(Tool::Other(object));
-            };
-            if let Some(tag) = tag {
-                map.insert("type".into(), Value::String(tag.to_string()));
-            }
-            Tool::Other(Value::Object(map))
-        }
-    })
+/// Parses a tool: a `function` or `custom` tool with a bad shape is [`Tagged::Invalid`].
+fn parse_tool(value: Value) -> Tagged<Tool> {
+    parse_tagged(
+        value,
+        |_| None,
+        |kind, object| match kind {
+            "function" => Some(FunctionTool::deserialize(object).map(Tool::Function)),
+            "custom" => Some(CustomTool::deserialize(object).map(Tool::Custom)),
+            _ => None,
+        },
+    )
 }
 
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        let fallback = value.clone();
-        Ok(strict_tool(value).unwrap_or(Tool::Other(fallback)))
+        Ok(match parse_tool(Value::deserialize(d)?) {
+            Tagged::Typed(tool) => tool,
+            Tagged::Other(value) | Tagged::Invalid(value, _) => Tool::Other(value),
+        })
     }
 }
 
