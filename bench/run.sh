@@ -19,7 +19,11 @@ cargo build --release --locked -q -p switchyard-server -p switchyard-mock -p swi
 BIN=target/release
 WORK="$(mktemp -d)"
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+# `start` runs in a command substitution (a subshell), so it records its process in a pid file.
+cleanup() {
+  for pid in "${PIDS[@]}" $(cat "$WORK"/*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 # Starts "$@" in the background with stdout+stderr in $WORK/$1.log; waits for a line matching
@@ -27,7 +31,6 @@ trap cleanup EXIT
 start() {
   local name="$1"; shift
   "$@" >"$WORK/$name.log" 2>&1 &
-  PIDS+=("$!")
   echo "$!" >"$WORK/$name.pid"
   for _ in $(seq 200); do
     if url=$(grep -o 'http://[0-9.:]*' "$WORK/$name.log" | head -1) && [ -n "$url" ]; then
