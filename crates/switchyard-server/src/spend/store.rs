@@ -406,9 +406,9 @@ fn nullable_float(value: Option<f64>) -> f64 {
 }
 
 /// Rows per `INSERT` statement: a batch goes out as statements of these sizes (largest first),
-/// so a few prepared statements serve every batch (sqlx caches them per SQL text). One
-/// statement per row cost a round trip to SQLite's worker thread per row, which capped the
-/// writer near 15,000 rows/s; 64 rows bind 2,240 values, well inside both databases' limits.
+/// so a few prepared statements serve every batch (sqlx caches them per SQL text) and a batch
+/// costs a handful of round trips to SQLite's worker thread instead of one per row. 64 rows
+/// bind 2,240 values, well inside both databases' limits.
 const CHUNK_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 
 /// `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING` for `rows` rows. SQLite gets anonymous
