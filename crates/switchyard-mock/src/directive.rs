@@ -34,6 +34,8 @@ pub(crate) struct Directives {
     pub usage: Option<[u64; 4]>,
     /// `[[mock:json]]`: answer with JSON matching the requested format.
     pub json: bool,
+    /// `[[mock:remaining=REQUESTS,TOKENS]]`: the rate-limit headers report these as left.
+    pub remaining: Option<[u64; 2]>,
 }
 
 impl Directives {
@@ -74,13 +76,19 @@ impl Directives {
             ("malformed", None) => self.malformed = true,
             ("usage", Some(numbers)) => self.usage = parse_usage(numbers),
             ("json", None) => self.json = true,
+            ("remaining", Some(numbers)) => self.remaining = parse_numbers(numbers),
             _ => tracing::warn!(directive, "ignoring unknown mock directive"),
         }
     }
 }
 
 fn parse_usage(numbers: &str) -> Option<[u64; 4]> {
-    let mut out = [0u64; 4];
+    parse_numbers(numbers)
+}
+
+/// Exactly `N` comma-separated integers.
+fn parse_numbers<const N: usize>(numbers: &str) -> Option<[u64; N]> {
+    let mut out = [0u64; N];
     let mut parts = numbers.split(',');
     for slot in &mut out {
         *slot = parts.next()?.trim().parse().ok()?;
@@ -98,8 +106,9 @@ mod tests {
             "hi [[mock:reasoning]] [[mock:call=get_weather]][[mock:parallel]] [[mock:error=429]] \
              [[mock:slow=250]] [[mock:stall=10]] [[mock:usage=10,5,3,2]] [[mock:json]] \
              [[mock:midstream-error]] [[mock:drop]] [[mock:malformed]] [[mock:refusal]] \
-             [[mock:length]] [[mock:text]]",
+             [[mock:length]] [[mock:text]] [[mock:remaining=7,900]]",
         );
+        assert_eq!(d.remaining, Some([7, 900]));
         assert!(d.reasoning && d.parallel && d.json && d.midstream_error && d.drop);
         assert!(d.malformed && d.refusal && d.length && d.text);
         assert_eq!(d.call.as_deref(), Some("get_weather"));

@@ -63,6 +63,7 @@ mod gemini;
 mod ids;
 mod oauth;
 mod plan;
+mod ratelimit;
 mod record;
 mod reply;
 mod responses;

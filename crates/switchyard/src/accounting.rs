@@ -52,6 +52,47 @@ pub struct TokenCounts {
     pub total_tokens: u64,
 }
 
+/// What the provider said is left of the deployment's rate limits, from the answer's headers
+/// (`x-ratelimit-remaining-*`, `anthropic-ratelimit-*-remaining`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RateLimits {
+    /// Requests left in the current window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_requests: Option<u64>,
+    /// Tokens left in the current window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_tokens: Option<u64>,
+}
+
+impl RateLimits {
+    /// Reads the headers OpenAI, Azure OpenAI and OpenAI-compatible servers send
+    /// (`x-ratelimit-remaining-requests`, `-tokens`) and Anthropic's
+    /// (`anthropic-ratelimit-requests-remaining`, `-tokens-remaining`).
+    pub fn from_headers(headers: &http::HeaderMap) -> RateLimits {
+        let number = |names: [&str; 2]| {
+            names.iter().find_map(|name| {
+                headers
+                    .get(*name)?
+                    .to_str()
+                    .ok()?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        };
+        RateLimits {
+            remaining_requests: number([
+                "x-ratelimit-remaining-requests",
+                "anthropic-ratelimit-requests-remaining",
+            ]),
+            remaining_tokens: number([
+                "x-ratelimit-remaining-tokens",
+                "anthropic-ratelimit-tokens-remaining",
+            ]),
+        }
+    }
+}
+
 /// The sampling parameters the client asked for (after none of the deployment's defaults),
 /// for traces (`gen_ai.request.*`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -132,6 +173,9 @@ pub struct RequestLog {
     pub response: Option<Value>,
     /// The client's sampling parameters.
     pub request_params: RequestParams,
+    /// The answering deployment's rate limits, as its provider reported them.
+    #[serde(flatten)]
+    pub rate_limits: RateLimits,
 }
 
 impl RequestLog {
@@ -182,5 +226,52 @@ impl Sinks {
         for sink in sinks.iter() {
             sink.record(&log);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> http::HeaderMap {
+        let mut map = http::HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, http::HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn rate_limits_are_read_from_openai_and_anthropic_headers() {
+        let openai = headers(&[
+            ("x-ratelimit-limit-requests", "10000"),
+            ("x-ratelimit-remaining-requests", "9999"),
+            ("x-ratelimit-remaining-tokens", " 29999000 "),
+        ]);
+        assert_eq!(
+            RateLimits::from_headers(&openai),
+            RateLimits {
+                remaining_requests: Some(9999),
+                remaining_tokens: Some(29_999_000)
+            }
+        );
+        let anthropic = headers(&[
+            ("anthropic-ratelimit-requests-remaining", "49"),
+            ("anthropic-ratelimit-tokens-remaining", "79000"),
+            ("anthropic-ratelimit-tokens-reset", "2026-11-24T20:00:01Z"),
+        ]);
+        assert_eq!(
+            RateLimits::from_headers(&anthropic),
+            RateLimits {
+                remaining_requests: Some(49),
+                remaining_tokens: Some(79_000)
+            }
+        );
+        // Absent or unreadable values are unknown, never zero.
+        let odd = headers(&[("x-ratelimit-remaining-requests", "lots")]);
+        assert_eq!(RateLimits::from_headers(&odd), RateLimits::default());
+        let log = serde_json::to_value(RequestLog::default()).unwrap();
+        assert!(log.get("remaining_requests").is_none());
     }
 }

@@ -58,8 +58,9 @@ pub(crate) fn handle(body: &Value, vertex: bool) -> Planned {
         plan.reasoning = Some(REASONING_TEXT.to_string());
     }
     let request_id = ("request-id".to_string(), errors::request_id());
+    let limits = crate::ratelimit::anthropic(&directives);
     let reply = if facts.stream {
-        let headers = vec![
+        let mut headers = vec![
             request_id,
             (
                 "content-type".into(),
@@ -67,6 +68,7 @@ pub(crate) fn handle(body: &Value, vertex: bool) -> Planned {
             ),
             ("cache-control".into(), "no-cache".into()),
         ];
+        headers.extend(limits);
         sse::into_reply(
             render::stream(&facts.model, &plan),
             &plan.faults,
@@ -77,10 +79,14 @@ pub(crate) fn handle(body: &Value, vertex: bool) -> Planned {
         let body = serde_json::to_vec(&render::message(&facts.model, &plan)).unwrap_or_default();
         Reply::Chunks {
             status: 200,
-            headers: vec![
-                request_id,
-                ("content-type".into(), "application/json".into()),
-            ],
+            headers: [
+                vec![
+                    request_id,
+                    ("content-type".into(), "application/json".into()),
+                ],
+                limits,
+            ]
+            .concat(),
             chunks: vec![(Duration::ZERO, Bytes::from(body))],
             then_drop: false,
         }

@@ -151,6 +151,9 @@ pub(crate) fn handle(flavor: Flavor, raw: &[u8], body: &Value) -> Planned {
         option("include_obfuscation").unwrap_or(true),
     );
     let mut headers = vec![request_id];
+    if matches!(flavor, Flavor::OpenAi | Flavor::Azure) {
+        headers.extend(crate::ratelimit::openai(&directives));
+    }
     let reply = if req.stream.unwrap_or(false) {
         let content_type = if flavor == Flavor::OpenAi {
             "text/event-stream; charset=utf-8"

@@ -48,6 +48,7 @@ pub(crate) fn handle(body: &Value) -> Planned {
     let plan = Plan::decide(&turn, &directives);
     let ctx = ResponsesCtx::from_request(&req);
     let mut headers = vec![errors::request_id_header()];
+    headers.extend(crate::ratelimit::openai(&directives));
     let reply = if req.is_stream() {
         headers.push((
             "content-type".into(),

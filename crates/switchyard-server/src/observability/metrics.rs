@@ -150,6 +150,15 @@ mod labels {
     /// `litellm_deployment_state` and the deployment limits.
     pub const DEPLOYMENT_STATE: &[&str] =
         &["litellm_model_name", "model_id", "api_base", "api_provider"];
+    /// `litellm_remaining_requests_metric` and `litellm_remaining_tokens_metric`.
+    pub const REMAINING: &[&str] = &[
+        "model_group",
+        "api_provider",
+        "api_base",
+        "litellm_model_name",
+        "hashed_api_key",
+        "api_key_alias",
+    ];
 }
 
 /// The metrics, and the per-deployment health the state gauge needs.
@@ -173,6 +182,8 @@ pub struct Metrics {
     deployment_state: GaugeVec,
     deployment_rpm_limit: GaugeVec,
     deployment_tpm_limit: GaugeVec,
+    remaining_requests: GaugeVec,
+    remaining_tokens: GaugeVec,
     in_flight: IntGauge,
     /// Deployment id → the last request it ended failed for a reason of its own.
     last_failed: Mutex<HashMap<String, bool>>,
@@ -324,6 +335,18 @@ impl Metrics {
                 "litellm_deployment_tpm_limit",
                 "Deployment TPM limit found in config",
                 labels::DEPLOYMENT_STATE,
+            )?,
+            remaining_requests: gauge(
+                &r,
+                "litellm_remaining_requests_metric",
+                "LLM Deployment Analytics - remaining requests for model, returned from LLM API Provider",
+                labels::REMAINING,
+            )?,
+            remaining_tokens: gauge(
+                &r,
+                "litellm_remaining_tokens_metric",
+                "LLM Deployment Analytics - remaining tokens for model, returned from LLM API Provider",
+                labels::REMAINING,
             )?,
             in_flight: register(
                 &r,
@@ -502,6 +525,19 @@ impl LogSink for Metrics {
                     .with_label_values(&api_labels)
                     .observe(ttft / 1000.0);
             }
+        }
+
+        let limits = &log.rate_limits;
+        let remaining_labels = [requested.as_str(), &provider, &api_base, &model, &key, e];
+        if let Some(n) = limits.remaining_requests {
+            self.remaining_requests
+                .with_label_values(&remaining_labels)
+                .set(n as f64);
+        }
+        if let Some(n) = limits.remaining_tokens {
+            self.remaining_tokens
+                .with_label_values(&remaining_labels)
+                .set(n as f64);
         }
 
         self.deployment_total

@@ -371,6 +371,42 @@ async fn metrics_count_requests_failures_tokens_spend_and_latency() {
 }
 
 #[tokio::test]
+async fn remaining_rate_limits_follow_the_providers_headers() {
+    let (h, _o) = start("litellm_settings: {callbacks: [prometheus]}", |_| {}).await;
+    let (status, _) = h
+        .call(json!({"model": "passthrough", "input": "hi [[mock:remaining=42,9000]]"}))
+        .await;
+    assert_eq!(status, 200);
+    let s = scrape(&metrics(&h, Some(KEY)).await.1);
+    let labels = [
+        ("model_group", "passthrough"),
+        ("api_provider", "openai"),
+        ("litellm_model_name", "gpt-mock"),
+    ];
+    assert_eq!(sum(&s, "litellm_remaining_requests_metric", &labels), 42.0);
+    assert_eq!(sum(&s, "litellm_remaining_tokens_metric", &labels), 9000.0);
+    // A gauge: the latest answer (here a stream) replaces the value.
+    let (status, _) = h
+        .stream(json!({"model": "passthrough", "input": "hi [[mock:remaining=41,8000]]"}))
+        .await;
+    assert_eq!(status, 200);
+    let s = scrape(&metrics(&h, Some(KEY)).await.1);
+    assert_eq!(sum(&s, "litellm_remaining_requests_metric", &labels), 41.0);
+    assert_eq!(sum(&s, "litellm_remaining_tokens_metric", &labels), 8000.0);
+    // A server that sends no rate-limit headers (vLLM) gets no series rather than a zero.
+    let (status, _) = h.call(json!({"model": "bridged", "input": "hi"})).await;
+    assert_eq!(status, 200);
+    let s = scrape(&metrics(&h, Some(KEY)).await.1);
+    assert!(
+        !s.samples
+            .iter()
+            .any(|x| x.metric.starts_with("litellm_remaining_")
+                && x.labels.get("model_group") == Some("bridged")),
+        "no series for a deployment without rate-limit headers"
+    );
+}
+
+#[tokio::test]
 async fn deployment_state_shows_an_outage_after_upstream_failures() {
     let (h, _o) = start("litellm_settings: {callbacks: [prometheus]}", |_| {}).await;
     let (status, _) = h

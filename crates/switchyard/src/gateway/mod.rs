@@ -642,6 +642,7 @@ impl Gateway {
         let prepared = deployment.provider.prepare(request, call)?;
         let deadline = Instant::now() + timeout;
         let answer = self.send(deployment, prepared.request, deadline).await?;
+        record.rate_limits_from(answer.headers());
         let provider = deployment.provider.name();
         let body = match timeout_at(deadline, answer.bytes()).await {
             Err(_) => return Err(timeout_error(provider)),
@@ -673,7 +674,7 @@ impl Gateway {
         request: &CreateResponse,
         client_headers: &http::HeaderMap,
         (timeout, first_output): (Duration, Option<Duration>),
-        record: CallRecord,
+        mut record: CallRecord,
     ) -> Result<ResponseStream, (Error, CallRecord)> {
         let call = CallInfo {
             stream: true,
@@ -697,6 +698,7 @@ impl Gateway {
             Ok(answer) => answer,
             Err(e) => return Err((e, record)),
         };
+        record.rate_limits_from(answer.headers());
         let native = deployment.provider.is_native_responses();
         let mut builder = self.builder(request, deployment, true);
         if !native {

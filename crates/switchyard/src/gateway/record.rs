@@ -11,7 +11,7 @@ use serde_json::Value;
 use switchyard_types::responses::{Response, ResponseStatus, Usage};
 
 use super::registry::Deployment;
-use crate::accounting::{RequestLog, RequestMeta, RequestParams, Sinks, TokenCounts};
+use crate::accounting::{RateLimits, RequestLog, RequestMeta, RequestParams, Sinks, TokenCounts};
 use crate::cost::{self, ModelPrice};
 use crate::error::Error;
 
@@ -28,6 +28,7 @@ pub struct CallRecord {
     meta: RequestMeta,
     messages: Option<Value>,
     params: RequestParams,
+    rate_limits: RateLimits,
     sinks: Sinks,
     stream: bool,
     started: Instant,
@@ -102,6 +103,7 @@ impl CallRecord {
             price: deployment.price.clone(),
             messages: messages.filter(|_| meta.store_prompts),
             params: RequestParams::default(),
+            rate_limits: RateLimits::default(),
             meta,
             sinks,
             stream,
@@ -129,7 +131,13 @@ impl CallRecord {
             self.model = deployment.provider.model().to_string();
             self.api_base = deployment.provider.api_base().to_string();
             self.price.clone_from(&deployment.price);
+            self.rate_limits = RateLimits::default();
         }
+    }
+
+    /// Notes the rate limits an upstream answer reported.
+    pub fn rate_limits_from(&mut self, headers: &http::HeaderMap) {
+        self.rate_limits = RateLimits::from_headers(headers);
     }
 
     /// Counts an attempt at the upstream.
@@ -190,6 +198,7 @@ impl CallRecord {
             meta: RequestMeta::default(),
             messages: None,
             params: RequestParams::default(),
+            rate_limits: RateLimits::default(),
             sinks: Sinks::default(),
             stream: false,
             started: Instant::now(),
@@ -290,6 +299,7 @@ impl CallRecord {
                 .filter(|_| store)
                 .and_then(|r| serde_json::to_value(&r.output).ok()),
             request_params: self.params,
+            rate_limits: self.rate_limits,
         });
         cost
     }
