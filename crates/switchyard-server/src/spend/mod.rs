@@ -10,7 +10,11 @@
 //! shutdown closes the queue and writes everything in it before the process exits.
 //!
 //! End users' spend is kept in memory as well, updated the moment a request finishes, so a
-//! budget is enforced on the very next request rather than after the next batch.
+//! budget is enforced on the very next request rather than after the next batch. Several
+//! gateways may share one database: each re-reads the end users (spend, budgets, blocks) every
+//! batch interval, so spend through one instance counts against the budget in all of them
+//! within about that interval. In memory, an end user's spend is what the database held at the
+//! last read plus what this instance has recorded and not yet written.
 
 pub mod store;
 
@@ -94,6 +98,8 @@ pub struct Accounting {
     end_users: Arc<EndUsers>,
     sink: Arc<SpendSink>,
     writer: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
+    /// Re-reads the end users from the database (other instances' spend).
+    refresher: Mutex<Option<JoinHandle<()>>>,
     options: AccountingOptions,
 }
 
@@ -103,9 +109,7 @@ impl Accounting {
     pub async fn start(options: AccountingOptions) -> Result<Accounting, StoreError> {
         let store = SpendStore::open(&options.database_url).await?;
         let end_users = Arc::new(EndUsers::default());
-        for user in store.end_users().await? {
-            end_users.lock().insert(user.user_id.clone(), user);
-        }
+        end_users.refresh(&store).await?;
         let (tx, rx) = mpsc::channel(QUEUE_ROWS);
         let sink = Arc::new(SpendSink {
             queue: tx,
@@ -116,16 +120,23 @@ impl Accounting {
         let (stop_tx, stop_rx) = oneshot::channel();
         let writer = tokio::spawn(write_loop(
             store.clone(),
+            end_users.clone(),
             rx,
             stop_rx,
             options.batch_interval,
             options.write_rows,
+        ));
+        let refresher = tokio::spawn(refresh_loop(
+            store.clone(),
+            end_users.clone(),
+            options.batch_interval.max(MIN_REFRESH_INTERVAL),
         ));
         Ok(Accounting {
             store,
             end_users,
             sink,
             writer: Mutex::new(Some((stop_tx, writer))),
+            refresher: Mutex::new(Some(refresher)),
             options,
         })
     }
@@ -152,7 +163,7 @@ impl Accounting {
 
     /// The end user `id`, if known.
     pub fn end_user(&self, id: &str) -> Option<EndUser> {
-        self.end_users.lock().get(id).cloned()
+        self.end_users.lock().get(id).map(Known::current)
     }
 
     /// The budget that applies to `user`: its own, else the default.
@@ -164,17 +175,20 @@ impl Accounting {
     pub async fn save_end_user(&self, user: EndUser) -> Result<EndUser, StoreError> {
         self.store.save_end_user(&user).await?;
         let mut users = self.end_users.lock();
-        let entry = users.entry(user.user_id.clone()).or_insert(EndUser {
-            user_id: user.user_id.clone(),
-            ..EndUser::default()
-        });
-        entry.max_budget = user.max_budget;
-        entry.blocked = user.blocked;
-        Ok(entry.clone())
+        let entry = users
+            .entry(user.user_id.clone())
+            .or_insert_with(|| Known::new(&user.user_id));
+        entry.stored.max_budget = user.max_budget;
+        entry.stored.blocked = user.blocked;
+        Ok(entry.current())
     }
 
     /// Stops the writer after it has written every queued row; waits at most `within`.
     pub async fn shutdown(&self, within: Duration) {
+        if let Some(refresher) = self.refresher.lock().ok().and_then(|mut r| r.take()) {
+            // It only reads; stopping it mid-read loses nothing.
+            refresher.abort();
+        }
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some((stop, task)) = writer {
             let _ = stop.send(());
@@ -193,16 +207,86 @@ impl Accounting {
     }
 }
 
-/// End users by id, shared by the sink (spend) and the routes (budgets).
+/// Re-reading the end users more often than this buys nothing but load.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// End users by id, shared by the sink (spend), the writer, the refresher and the routes
+/// (budgets).
 #[derive(Debug, Default)]
 pub struct EndUsers {
-    users: Mutex<HashMap<String, EndUser>>,
+    users: Mutex<HashMap<String, Known>>,
+    /// Held while a batch is committed and settled, and while the database is read back, so
+    /// that a read never misses a batch that has already been settled (which would count its
+    /// spend neither as stored nor as unwritten).
+    sync: tokio::sync::Mutex<()>,
+}
+
+/// One end user as this instance knows it.
+#[derive(Debug, Clone)]
+struct Known {
+    /// As the database held it at the last read (or after this instance's own writes).
+    stored: EndUser,
+    /// Spend recorded here and not yet written.
+    unwritten: f64,
+}
+
+impl Known {
+    fn new(id: &str) -> Known {
+        Known {
+            stored: EndUser {
+                user_id: id.to_string(),
+                ..EndUser::default()
+            },
+            unwritten: 0.0,
+        }
+    }
+
+    fn current(&self) -> EndUser {
+        EndUser {
+            spend: self.stored.spend + self.unwritten,
+            ..self.stored.clone()
+        }
+    }
 }
 
 impl EndUsers {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, EndUser>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Known>> {
         // A panic while holding this lock cannot leave a half-updated entry worth refusing.
         self.users.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the database's view of every end user (spend, budget, block), keeping what this
+    /// instance has not written yet on top.
+    async fn refresh(&self, store: &SpendStore) -> Result<(), StoreError> {
+        let _sync = self.sync.lock().await;
+        let stored = store.end_users().await?;
+        let mut users = self.lock();
+        for user in stored {
+            match users.get_mut(&user.user_id) {
+                Some(known) => known.stored = user,
+                None => {
+                    users.insert(
+                        user.user_id.clone(),
+                        Known {
+                            stored: user,
+                            unwritten: 0.0,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves spend this instance has just committed from unwritten to stored.
+    fn settle(&self, written: &HashMap<&str, f64>) {
+        let mut users = self.lock();
+        for (id, cost) in written {
+            if let Some(known) = users.get_mut(*id) {
+                known.unwritten -= cost;
+                known.stored.spend += cost;
+            }
+        }
     }
 }
 
@@ -222,11 +306,8 @@ impl LogSink for SpendSink {
             let mut users = self.end_users.lock();
             users
                 .entry(user.to_string())
-                .or_insert_with(|| EndUser {
-                    user_id: user.to_string(),
-                    ..EndUser::default()
-                })
-                .spend += cost;
+                .or_insert_with(|| Known::new(user))
+                .unwritten += cost;
         }
         let row = if !self.store_prompts && (log.messages.is_some() || log.response.is_some()) {
             Arc::new(RequestLog {
@@ -250,6 +331,7 @@ impl LogSink for SpendSink {
 
 async fn write_loop(
     store: SpendStore,
+    end_users: Arc<EndUsers>,
     rx: mpsc::Receiver<Arc<RequestLog>>,
     stop: oneshot::Receiver<()>,
     interval: Duration,
@@ -258,16 +340,46 @@ async fn write_loop(
     let mut batches = Batches::new(rx, stop, BATCH_ROWS, interval);
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     while batches.next(&mut batch).await {
-        write_with_retries(&store, &batch, write_rows).await;
+        write_with_retries(&store, &end_users, &batch, write_rows).await;
+    }
+}
+
+/// Re-reads the end users every `every`, for what other instances spent.
+async fn refresh_loop(store: SpendStore, end_users: Arc<EndUsers>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = end_users.refresh(&store).await {
+            tracing::warn!("could not re-read end users' spend: {e}");
+        }
     }
 }
 
 /// Writes a batch, retrying a failing database a few times before giving the rows up (with
-/// an error naming how many).
-async fn write_with_retries(store: &SpendStore, batch: &[Arc<RequestLog>], write_rows: bool) {
+/// an error naming how many). The spend of rows given up stays counted in memory.
+async fn write_with_retries(
+    store: &SpendStore,
+    end_users: &EndUsers,
+    batch: &[Arc<RequestLog>],
+    write_rows: bool,
+) {
+    let mut spent: HashMap<&str, f64> = HashMap::new();
+    for log in batch {
+        if let (Some(user), Some(cost)) = (log.end_user.as_deref(), log.cost) {
+            *spent.entry(user).or_default() += cost;
+        }
+    }
     let mut delay = Duration::from_millis(200);
     for attempt in 1..=5 {
-        match store.write_batch(batch, write_rows).await {
+        let sync = end_users.sync.lock().await;
+        let result = store.write_batch(batch, write_rows).await;
+        if result.is_ok() {
+            end_users.settle(&spent);
+        }
+        drop(sync);
+        match result {
             Ok(()) => return,
             Err(e) if attempt < 5 => {
                 tracing::warn!("spend-log batch of {} failed, retrying: {e}", batch.len());

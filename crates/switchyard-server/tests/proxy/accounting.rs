@@ -795,3 +795,73 @@ async fn bulk_batches_in_postgres() {
     bulk_batches_write_every_row_and_column(&url).await;
     drop_postgres(&base, &name).await;
 }
+
+/// Two gateways on one database enforce one end user's budget together: spend through the
+/// first counts in the second (after its next read of the database, within a batch
+/// interval), and a budget or block set through one applies in the other.
+async fn gateways_sharing_a_database_share_budgets(url: &str) {
+    let (a, acct_a) = Harness::with_accounting(|m| config(m, ""), url).await;
+    let (b, acct_b) = Harness::with_accounting(|m| config(m, ""), url).await;
+    // Budget for two requests and a half, set through A.
+    let budget = 2.5 * usage_cost();
+    let (status, _) = a
+        .post_json(
+            "/customer/new",
+            &json!({"user_id": "shared", "max_budget": budget}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let body = json!({"model": "passthrough", "input": USAGE_DIRECTIVE, "user": "shared"});
+    assert_eq!(a.post(&body).await.status(), 200);
+    assert_eq!(a.post(&body).await.status(), 200);
+    // B learns the budget and A's spend from the database and lets one more through (spend
+    // 2.0 of 2.5), then stops the next one, which would find 3.0 spent.
+    let known = |acct: &switchyard_server::spend::Accounting| {
+        acct.end_user("shared")
+            .is_some_and(|u| u.max_budget == Some(budget) && close(u.spend, 2.0 * usage_cost()))
+    };
+    assert!(
+        crate::common::eventually(Duration::from_secs(10), || known(&acct_b)).await,
+        "B never saw A's spend: {:?}",
+        acct_b.end_user("shared")
+    );
+    assert_eq!(b.post(&body).await.status(), 200);
+    let (status, error) = b.call(body.clone()).await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["code"], "budget_exceeded");
+    // And A, in turn, sees B's spend and refuses too.
+    let over = |acct: &switchyard_server::spend::Accounting| {
+        acct.end_user("shared")
+            .is_some_and(|u| close(u.spend, 3.0 * usage_cost()))
+    };
+    assert!(crate::common::eventually(Duration::from_secs(10), || over(&acct_a)).await);
+    let (status, error) = a.call(body.clone()).await;
+    assert_eq!(status, 400, "{error}");
+    // A block set through B reaches A.
+    let (status, _) = b
+        .post_json("/customer/block", &json!({"user_ids": ["shared"]}))
+        .await;
+    assert_eq!(status, 200);
+    let blocked = |acct: &switchyard_server::spend::Accounting| {
+        acct.end_user("shared").is_some_and(|u| u.blocked)
+    };
+    assert!(crate::common::eventually(Duration::from_secs(10), || blocked(&acct_a)).await);
+    let (status, error) = a.call(body).await;
+    assert_eq!(status, 403, "{error}");
+    acct_a.shutdown(Duration::from_secs(10)).await;
+    acct_b.shutdown(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn gateways_sharing_sqlite_share_budgets() {
+    let (url, dir) = sqlite();
+    gateways_sharing_a_database_share_budgets(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn gateways_sharing_postgres_share_budgets() {
+    let (url, base, name) = postgres().await;
+    gateways_sharing_a_database_share_budgets(&url).await;
+    drop_postgres(&base, &name).await;
+}
