@@ -828,3 +828,80 @@ async fn request_fallback_objects_send_their_own_fields() {
         .await;
     assert_eq!(r.status(), 400);
 }
+
+/// A group of two Responses deployments (as two accounts would be).
+fn responses_pair_config(mock: &str) -> String {
+    config(
+        mock,
+        &format!(
+            r#"
+  - {{model_name: rpair, litellm_params: {{model: openai/gpt-mock, api_base: "{mock}/one/v1", api_key: {UPSTREAM_KEY}}}, model_info: {{id: r-one}}}}
+  - {{model_name: rpair, litellm_params: {{model: openai/gpt-mock, api_base: "{mock}/two/v1", api_key: {UPSTREAM_KEY}}}, model_info: {{id: r-two}}}}"#
+        ),
+        "{routing_strategy: simple-shuffle}",
+    )
+}
+
+/// A `previous_response_id` goes to the deployment that produced that response, where its
+/// state lives, streaming or not; requests that store nothing are routed freely; and when the
+/// deployment is unavailable the group still answers.
+#[tokio::test]
+async fn continuations_go_to_the_deployment_that_holds_the_previous_response() {
+    let h = Harness::with(responses_pair_config).await;
+    for stream in [false, true] {
+        let first = h
+            .post(&json!({"model": "rpair", "input": "hi", "stream": stream}))
+            .await;
+        assert_eq!(first.status(), 200);
+        let origin = header(&first, "x-litellm-model-id");
+        let id = if stream {
+            let events = crate::common::parse_sse(&first.bytes().await.unwrap());
+            final_response(&events)["id"].as_str().unwrap().to_string()
+        } else {
+            first.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        // 16 continuations all land on the origin (by chance: 1 in 32,768).
+        for _ in 0..16 {
+            let r = h
+                .post(&json!({"model": "rpair", "input": "more", "stream": stream,
+                    "previous_response_id": id}))
+                .await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(header(&r, "x-litellm-model-id"), origin, "stream={stream}");
+        }
+    }
+    // store: false keeps nothing upstream, so nothing is pinned: both deployments serve.
+    let first = h
+        .call(json!({"model": "rpair", "input": "hi", "store": false}))
+        .await;
+    let id = first.1["id"].as_str().unwrap().to_string();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..40 {
+        let r = h
+            .post(&json!({"model": "rpair", "input": "more", "store": false,
+                "previous_response_id": id}))
+            .await;
+        seen.insert(header(&r, "x-litellm-model-id"));
+    }
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    // The origin cooling down (a 401 cools at once): the other deployment answers.
+    let first = h.post(&json!({"model": "rpair", "input": "hi"})).await;
+    let origin = header(&first, "x-litellm-model-id");
+    let id = first.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let failed = h
+        .post(&json!({"model": "rpair", "input": "x [[mock:error=401]]",
+            "previous_response_id": id}))
+        .await;
+    assert_eq!(failed.status(), 401);
+    let r = h
+        .post(&json!({"model": "rpair", "input": "more", "previous_response_id": id}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_ne!(header(&r, "x-litellm-model-id"), origin);
+}

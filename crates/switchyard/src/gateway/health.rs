@@ -84,7 +84,7 @@ impl Gateway {
             record.attempt();
             let limit = probe.timeout.unwrap_or(DEFAULT_TIMEOUT).min(PROBE_LIMIT);
             let no_headers = http::HeaderMap::new();
-            let call = self.call_once(probe, &request, &no_headers, limit, &mut record);
+            let call = self.call_once(probe, &request, &no_headers, limit, &mut record, false);
             let result = match tokio::time::timeout(limit, call).await {
                 Ok(result) => result.map(|_| ()),
                 Err(_) => Err(timeout_error(probe.provider.name())),

@@ -1,5 +1,7 @@
-//! Upstream response ids the gateway had to replace (because clients cannot use them), so that a
-//! later `previous_response_id` reaches the upstream with the id it knows.
+//! Bounded maps keyed by the response ids clients see: the upstream response ids the gateway
+//! had to replace (because clients cannot use them), so that a later `previous_response_id`
+//! reaches the upstream with the id it knows; and the deployment each response came from, so
+//! that the continuation goes where the state is.
 //!
 //! Bounded and in memory: ids that already suit clients are never replaced and need no entry,
 //! which covers OpenAI and every server that mints `resp_…` ids.

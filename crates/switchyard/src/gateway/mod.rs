@@ -56,6 +56,9 @@ struct Inner {
     client: reqwest::Client,
     keepalive: Option<Duration>,
     ids: IdMap,
+    /// Response id → the deployment that produced it (native Responses upstreams only), so
+    /// that a `previous_response_id` continues where its state lives.
+    affinity: IdMap,
     sinks: Sinks,
     cost_in_usage: bool,
     health: health::Background,
@@ -210,6 +213,7 @@ impl Gateway {
                 client,
                 keepalive,
                 ids: IdMap::default(),
+                affinity: IdMap::default(),
                 sinks: Sinks::default(),
                 cost_in_usage,
                 health: health::Background::default(),
@@ -339,6 +343,11 @@ impl Gateway {
                 return Err(error);
             }
         };
+        // The deployment that produced the previous response holds its state.
+        let continues_on = request
+            .previous_response_id
+            .as_deref()
+            .and_then(|previous| self.inner.affinity.upstream(previous));
         if let Some(previous) = request.previous_response_id.as_deref()
             && let Some(upstream) = self.inner.ids.upstream(previous)
         {
@@ -374,6 +383,7 @@ impl Gateway {
         let scope = RequestScope {
             overrides,
             messages,
+            continues_on,
         };
         let mut record: Option<CallRecord> = None;
         let mut retries = 0;
@@ -442,6 +452,29 @@ impl Gateway {
         }
     }
 
+    /// For a request continuing a previous response, the deployment that produced it, when it
+    /// is in `target`, not yet tried, and available (not cooling down, not at its limits).
+    /// Otherwise the router picks as usual: a group whose deployments share one account still
+    /// answers, and any other gets the upstream's own error.
+    async fn continuation(
+        &self,
+        target: &Target,
+        scope: &RequestScope,
+        tried: &[String],
+    ) -> Option<Arc<Deployment>> {
+        let id = scope.continues_on.as_deref()?;
+        if tried.iter().any(|t| t == id) {
+            return None;
+        }
+        let deployment = target.deployments.iter().find(|d| d.id == id)?;
+        let only = Target {
+            name: target.name.clone(),
+            deployments: vec![deployment.clone()],
+            pinned: false,
+        };
+        self.inner.router.select(&only, tried).await.ok()
+    }
+
     /// Tries `target`, retrying inside it as the router allows. `retries` counts retries over
     /// the whole request; `record` follows the request from deployment to deployment.
     async fn try_target(
@@ -457,8 +490,15 @@ impl Gateway {
         let stream = request.is_stream();
         let mut tried: Vec<String> = Vec::new();
         let mut last_error: Option<Error> = None;
+        // Which deployment answered matters to a later continuation only where the upstream
+        // keeps the response and the group has a choice of deployments.
+        let remember = request.store != Some(false) && target.deployments.len() > 1;
         loop {
-            let deployment = match router.select(target, &tried).await {
+            let selected = match self.continuation(target, scope, &tried).await {
+                Some(deployment) => Ok(deployment),
+                None => router.select(target, &tried).await,
+            };
+            let deployment = match selected {
                 Ok(deployment) => deployment,
                 // After a failure here, the upstream's error says more than "all cooling".
                 Err(error) => return Err(last_error.unwrap_or(error)),
@@ -502,6 +542,7 @@ impl Gateway {
                     &ctx.client_headers,
                     (timeout, first_output),
                     current,
+                    remember,
                 )
                 .await
                 .map(|s| (Output::Stream(s), None))
@@ -512,6 +553,7 @@ impl Gateway {
                     &ctx.client_headers,
                     timeout,
                     &mut current,
+                    remember,
                 )
                 .await
                 .map(|(r, cost)| (Output::Response(Box::new(r)), cost))
@@ -634,6 +676,7 @@ impl Gateway {
         client_headers: &http::HeaderMap,
         timeout: Duration,
         record: &mut CallRecord,
+        remember: bool,
     ) -> Result<(Response, Option<f64>), Error> {
         let call = CallInfo {
             stream: false,
@@ -663,6 +706,9 @@ impl Gateway {
                 .insert(builder.response().id.clone(), upstream.to_string());
         }
         let response = builder.into_response();
+        if remember {
+            self.remember_deployment(deployment, &response.id);
+        }
         record.output_started();
         let cost = record.finish_response(&response);
         Ok((response, cost))
@@ -675,6 +721,7 @@ impl Gateway {
         client_headers: &http::HeaderMap,
         (timeout, first_output): (Duration, Option<Duration>),
         mut record: CallRecord,
+        remember: bool,
     ) -> Result<ResponseStream, (Error, CallRecord)> {
         let call = CallInfo {
             stream: true,
@@ -716,8 +763,24 @@ impl Gateway {
             deployment.provider.name().to_string(),
         );
         match driver.prime(first_output_by).await {
-            Ok(()) => Ok(driver.into_stream()),
+            Ok(()) => {
+                if remember {
+                    self.remember_deployment(deployment, driver.response_id());
+                }
+                Ok(driver.into_stream())
+            }
             Err(e) => Err((e, driver.into_record())),
+        }
+    }
+
+    /// Notes that `deployment` produced `response_id`, for continuations; only upstreams that
+    /// keep state behind response ids (the Responses API) need it. In memory and bounded, like
+    /// the id map: per gateway instance.
+    fn remember_deployment(&self, deployment: &Deployment, response_id: &str) {
+        if deployment.provider.is_native_responses() {
+            self.inner
+                .affinity
+                .insert(response_id.to_string(), deployment.id.clone());
         }
     }
 
@@ -761,6 +824,8 @@ struct RequestScope {
     overrides: RequestOverrides,
     /// The input, kept for the spend log when prompts are stored.
     messages: Option<serde_json::Value>,
+    /// The deployment that produced `previous_response_id`, when known.
+    continues_on: Option<String>,
 }
 
 /// The request a fallback to `name` sends, when the request's own `fallbacks` entry for it

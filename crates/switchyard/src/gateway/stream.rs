@@ -217,6 +217,11 @@ impl Driver {
         self.record.finish_response(response);
     }
 
+    /// The id of the response being streamed.
+    pub fn response_id(&self) -> &str {
+        &self.builder.response().id
+    }
+
     /// Gives back the record of a stream that failed while priming, for a retry.
     pub fn into_record(mut self) -> CallRecord {
         self.record_taken = true;

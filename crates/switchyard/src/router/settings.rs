@@ -205,7 +205,6 @@ const NOT_ACTED_ON: &[&str] = &[
     "enable_tag_filtering",
     "tag_filtering_match_any",
     "provider_budget_config",
-    "enable_responses_api_affinity",
     "redis_db",
     "cache_responses",
     "cache_kwargs",
@@ -300,6 +299,9 @@ impl RouterSettings {
             s.health_check_interval = positive_secs(t, "general_settings.health_check_interval")?;
         }
         s.model_group_alias = aliases(m)?;
+        // A `previous_response_id` always goes to the deployment that produced it (when that
+        // deployment is available): the setting is read and has nothing left to switch.
+        let _ = boolean(m, "enable_responses_api_affinity")?;
 
         let mut not_acted = Vec::new();
         let mut unknown = Vec::new();
