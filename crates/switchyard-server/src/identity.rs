@@ -84,23 +84,10 @@ pub fn end_user(
 
 /// `x-litellm-tags` (comma-separated) and `metadata.tags` (a list or comma-separated text).
 fn tags(headers: &HeaderMap, request: &CreateResponse) -> Vec<String> {
-    let mut tags: Vec<String> = Vec::new();
-    let mut add = |text: &str| {
-        for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            if !tags.iter().any(|t| t == tag) {
-                tags.push(tag.to_string());
-            }
-        }
-    };
-    if let Some(text) = headers.get("x-litellm-tags").and_then(|v| v.to_str().ok()) {
-        add(text);
-    }
-    match request.metadata.as_ref().and_then(|m| m.get("tags")) {
-        Some(Value::String(text)) => add(text),
-        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).for_each(add),
-        _ => {}
-    }
-    tags
+    switchyard::accounting::tags(
+        headers.get("x-litellm-tags").and_then(|v| v.to_str().ok()),
+        request.metadata.as_ref().and_then(|m| m.get("tags")),
+    )
 }
 
 /// The request's `metadata` with the JSON object of `x-litellm-spend-logs-metadata` over it.

@@ -52,6 +52,29 @@ pub struct TokenCounts {
     pub total_tokens: u64,
 }
 
+/// Tags from a comma-separated header (`x-litellm-tags`) and a `tags` value (a list, or
+/// comma-separated text, as in `metadata.tags` and `litellm_params.tags`): trimmed, each once,
+/// in order.
+pub fn tags(header: Option<&str>, value: Option<&Value>) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    let mut add = |text: &str| {
+        for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_string());
+            }
+        }
+    };
+    if let Some(text) = header {
+        add(text);
+    }
+    match value {
+        Some(Value::String(text)) => add(text),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).for_each(add),
+        _ => {}
+    }
+    tags
+}
+
 /// What the provider said is left of the deployment's rate limits, from the answer's headers
 /// (`x-ratelimit-remaining-*`, `anthropic-ratelimit-*-remaining`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

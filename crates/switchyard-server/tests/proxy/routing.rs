@@ -905,3 +905,46 @@ async fn continuations_go_to_the_deployment_that_holds_the_previous_response() {
     assert_eq!(r.status(), 200);
     assert_ne!(header(&r, "x-litellm-model-id"), origin);
 }
+
+/// Tag routing through the proxy: `x-litellm-tags` and `metadata.tags` pick the deployments
+/// whose `litellm_params.tags` share a tag; unmatched tags are a clear 400.
+#[tokio::test]
+async fn tag_routing_follows_header_and_metadata_tags() {
+    let h = Harness::with(|mock| {
+        config(
+            mock,
+            &format!(
+                r#"
+  - {{model_name: tagged, litellm_params: {{model: hosted_vllm/m, api_base: "{mock}/one/v1", tags: [free]}}, model_info: {{id: t-free}}}}
+  - {{model_name: tagged, litellm_params: {{model: hosted_vllm/m, api_base: "{mock}/two/v1", tags: [paid]}}, model_info: {{id: t-paid}}}}"#
+            ),
+            "{enable_tag_filtering: true}",
+        )
+    })
+    .await;
+    for _ in 0..8 {
+        let r = h
+            .client
+            .post(format!("{}/v1/responses", h.base))
+            .bearer_auth(KEY)
+            .header("x-litellm-tags", "paid")
+            .json(&json!({"model": "tagged", "input": "hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-litellm-model-id"), "t-paid");
+        let r = h
+            .post(&json!({"model": "tagged", "input": "hi", "stream": true,
+                "metadata": {"tags": "free"}}))
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-litellm-model-id"), "t-free");
+    }
+    let (status, error) = h
+        .call(json!({"model": "tagged", "input": "hi", "metadata": {"tags": "gold"}}))
+        .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+    assert_eq!(error["error"]["code"], "no_deployment_for_tags");
+}

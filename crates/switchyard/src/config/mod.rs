@@ -83,11 +83,15 @@ const PROVIDER_PARAMS: &[&str] = &[
     "region_name",
 ];
 
-/// Keys of `litellm_params` the router reads (limits, weights, priority).
-const ROUTING_PARAMS: &[&str] = &["rpm", "tpm", "weight", "order", "max_parallel_requests"];
-
-/// Keys of `litellm_params` parsed now and acted on later (tags).
-const PARAMS_LATER: &[&str] = &["tags"];
+/// Keys of `litellm_params` the router reads (limits, weights, priority, tags).
+const ROUTING_PARAMS: &[&str] = &[
+    "rpm",
+    "tpm",
+    "weight",
+    "order",
+    "max_parallel_requests",
+    "tags",
+];
 
 /// The whole configuration, validated.
 #[derive(Debug, Clone, Default)]
@@ -244,10 +248,8 @@ pub struct DeploymentConfig {
     /// `model_info`, whole.
     pub model_info: JsonMap,
     /// `litellm_params` the router reads (`rpm`, `tpm`, `weight`, `order`,
-    /// `max_parallel_requests`).
+    /// `max_parallel_requests`, `tags`).
     pub routing_params: JsonMap,
-    /// Other `litellm_params` read by later work (tags).
-    pub later_params: JsonMap,
     /// Per-deployment prices from `litellm_params` ([`crate::cost::PRICE_KEYS`]).
     pub prices: JsonMap,
     /// Provider-specific `litellm_params` (credentials, regions, projects); see
@@ -563,7 +565,6 @@ fn read_deployment(
         reasoning_effort: params.string("reasoning_effort")?,
     };
     d.routing_params = params.take_keys(ROUTING_PARAMS);
-    d.later_params = params.take_later(PARAMS_LATER);
     d.prices = params.take_keys(crate::cost::PRICE_KEYS);
     d.provider_params = params.take_keys(PROVIDER_PARAMS);
     params.finish(notes);

@@ -231,18 +231,6 @@ impl Reader {
         out
     }
 
-    /// Marks `keys` as parsed for later work and returns their values.
-    pub fn take_later(&mut self, keys: &[&str]) -> JsonMap {
-        let mut out = JsonMap::new();
-        for key in keys {
-            if let Some(value) = self.map.shift_remove(*key) {
-                self.later.push(self.key_path(key));
-                out.insert((*key).to_string(), value);
-            }
-        }
-        out
-    }
-
     /// Takes every remaining key, acted on by whoever receives them.
     pub fn take_all(&mut self) -> JsonMap {
         std::mem::take(&mut self.map)

@@ -487,6 +487,8 @@ impl Gateway {
         retries: &mut u32,
     ) -> Result<(Arc<Deployment>, Output, Option<f64>), Error> {
         let router = &self.inner.router;
+        let by_tags = router.for_tags(target, &request_tags(request, &ctx.meta))?;
+        let target = by_tags.as_ref().unwrap_or(target);
         let stream = request.is_stream();
         let mut tried: Vec<String> = Vec::new();
         let mut last_error: Option<Error> = None;
@@ -851,6 +853,15 @@ async fn read_limited(mut answer: reqwest::Response, deadline: Instant) -> Vec<u
     }
     body.truncate(ERROR_BODY_LIMIT);
     body
+}
+
+/// The request's tags: the proxy's (`x-litellm-tags`, `metadata.tags`), else, for library
+/// callers, `metadata.tags`.
+fn request_tags(request: &CreateResponse, meta: &crate::accounting::RequestMeta) -> Vec<String> {
+    if !meta.tags.is_empty() {
+        return meta.tags.clone();
+    }
+    crate::accounting::tags(None, request.metadata.as_ref().and_then(|m| m.get("tags")))
 }
 
 /// Tokens a response used, for tpm accounting.

@@ -14,6 +14,7 @@ pub mod select;
 pub mod settings;
 pub mod shared;
 pub mod state;
+pub(crate) mod tags;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -158,6 +159,19 @@ impl Router {
             }
             return Ok(deployment);
         }
+    }
+
+    /// With tag routing on, the part of `target` that may serve a request with `tags`
+    /// (`None`: all of it); an error when the tags match no deployment.
+    pub(crate) fn for_tags(
+        &self,
+        target: &Target,
+        tags: &[String],
+    ) -> Result<Option<Target>, Error> {
+        if !self.settings.tag_filtering {
+            return Ok(None);
+        }
+        tags::filter(target, tags, self.settings.tag_match_any)
     }
 
     /// Starts an attempt on `deployment`: it counts as in flight until the guard drops.

@@ -144,6 +144,11 @@ pub struct RouterSettings {
     pub health_check_interval: Duration,
     /// `model_group_alias`: a public name → the group it serves.
     pub model_group_alias: HashMap<String, GroupAlias>,
+    /// `enable_tag_filtering`: route by request tags ([`super::tags`]).
+    pub tag_filtering: bool,
+    /// `tag_filtering_match_any` (default true): one shared tag suffices; else all of the
+    /// request's tags must be on the deployment.
+    pub tag_match_any: bool,
 }
 
 /// One `model_group_alias` entry.
@@ -179,6 +184,8 @@ impl Default for RouterSettings {
             background_health_checks: false,
             health_check_interval: DEFAULT_HEALTH_CHECK_INTERVAL,
             model_group_alias: HashMap::new(),
+            tag_filtering: false,
+            tag_match_any: true,
         }
     }
 }
@@ -202,8 +209,6 @@ pub const LITELLM_ROUTER_KEYS: &[&str] = &[
 const NOT_ACTED_ON: &[&str] = &[
     "enable_pre_call_checks",
     "optional_pre_call_checks",
-    "enable_tag_filtering",
-    "tag_filtering_match_any",
     "provider_budget_config",
     "redis_db",
     "cache_responses",
@@ -302,6 +307,8 @@ impl RouterSettings {
         // A `previous_response_id` always goes to the deployment that produced it (when that
         // deployment is available): the setting is read and has nothing left to switch.
         let _ = boolean(m, "enable_responses_api_affinity")?;
+        s.tag_filtering = boolean(m, "enable_tag_filtering")?.unwrap_or(false);
+        s.tag_match_any = boolean(m, "tag_filtering_match_any")?.unwrap_or(true);
 
         let mut not_acted = Vec::new();
         let mut unknown = Vec::new();

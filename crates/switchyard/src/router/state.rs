@@ -55,6 +55,8 @@ pub struct Limits {
     pub output_cost: Option<f64>,
     /// `model_info.health_check_model`.
     pub health_check_model: Option<String>,
+    /// `tags`, for tag routing.
+    pub tags: Vec<String>,
 }
 
 impl Limits {
@@ -86,6 +88,7 @@ impl Limits {
                 .get("health_check_model")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            tags: crate::accounting::tags(None, params.get("tags")),
         }
     }
 }

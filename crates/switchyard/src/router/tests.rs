@@ -339,3 +339,88 @@ fn request_fallback_objects_override_the_request_for_their_target() {
         assert_eq!(e.code.as_deref(), Some("invalid_fallbacks"));
     }
 }
+
+/// A group whose deployments carry `tags` (one YAML flow list per deployment).
+fn tagged(router_yaml: &str, tags: &[&str]) -> (Router, Target) {
+    let mut yaml = String::from("model_list:\n");
+    for (i, t) in tags.iter().enumerate() {
+        yaml.push_str(&format!(
+            "  - {{model_name: g, litellm_params: {{model: openai/m, api_key: k, tags: {t}}}, model_info: {{id: d{i}}}}}\n"
+        ));
+    }
+    yaml.push_str(&format!("router_settings: {router_yaml}\n"));
+    let config = Config::from_yaml_with_env(&yaml, &Env::default()).unwrap();
+    let (registry, _) = Registry::from_config(&config).unwrap();
+    (
+        Router::new(config.router.clone()),
+        registry.target("g").unwrap(),
+    )
+}
+
+fn ids(target: Option<Target>, whole: &Target) -> Vec<String> {
+    target
+        .as_ref()
+        .unwrap_or(whole)
+        .deployments
+        .iter()
+        .map(|d| d.id.clone())
+        .collect()
+}
+
+fn tags(list: &[&str]) -> Vec<String> {
+    list.iter().map(|t| t.to_string()).collect()
+}
+
+#[test]
+fn tag_routing_follows_litellm_rules() {
+    let on = "{enable_tag_filtering: true}";
+    let (router, g) = tagged(on, &["[free]", "[paid, eu]", "[default]", "[]"]);
+    // Any shared tag; several deployments may match.
+    assert_eq!(
+        ids(router.for_tags(&g, &tags(&["paid"])).unwrap(), &g),
+        ["d1"]
+    );
+    assert_eq!(
+        ids(router.for_tags(&g, &tags(&["free", "eu"])).unwrap(), &g),
+        ["d0", "d1"]
+    );
+    // Nothing matches: the `default` deployments; no tags: the `default` ones too.
+    assert_eq!(
+        ids(router.for_tags(&g, &tags(&["gold"])).unwrap(), &g),
+        ["d2"]
+    );
+    assert_eq!(ids(router.for_tags(&g, &[]).unwrap(), &g), ["d2"]);
+    // All of the request's tags with tag_filtering_match_any: false.
+    let (router, g) = tagged(
+        "{enable_tag_filtering: true, tag_filtering_match_any: false}",
+        &["[free]", "[paid, eu]", "[default]"],
+    );
+    assert_eq!(
+        ids(router.for_tags(&g, &tags(&["paid", "eu"])).unwrap(), &g),
+        ["d1"]
+    );
+    assert_eq!(
+        ids(router.for_tags(&g, &tags(&["free", "eu"])).unwrap(), &g),
+        ["d2"]
+    );
+    // Without a `default` deployment: untagged requests go anywhere, unmatched ones are refused.
+    let (router, g) = tagged(on, &["[free]", "\"paid, eu\""]);
+    assert_eq!(
+        router
+            .for_tags(&g, &[])
+            .unwrap()
+            .map(|t| t.deployments.len()),
+        None
+    );
+    assert_eq!(
+        ids(router.for_tags(&g, &tags(&["eu"])).unwrap(), &g),
+        ["d1"]
+    );
+    let refused = router.for_tags(&g, &tags(&["gold"])).unwrap_err();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.code.as_deref(), Some("no_deployment_for_tags"));
+    assert!(refused.message.contains("gold"), "{}", refused.message);
+    // Off (the default): tags change nothing.
+    let (router, g) = tagged("{}", &["[free]", "[paid]"]);
+    assert!(router.for_tags(&g, &tags(&["gold"])).unwrap().is_none());
+}
