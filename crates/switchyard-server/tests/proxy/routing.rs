@@ -948,3 +948,53 @@ async fn tag_routing_follows_header_and_metadata_tags() {
     assert_eq!(error["error"]["type"], "invalid_request_error");
     assert_eq!(error["error"]["code"], "no_deployment_for_tags");
 }
+
+/// Behind a load balancer, a continuation may reach another gateway instance: with Redis
+/// shared, it still goes to the deployment that produced the previous response.
+#[tokio::test]
+async fn continuations_find_their_deployment_through_redis_on_another_gateway() {
+    let prefix = format!("swy-test-{}", switchyard::ids::request_id());
+    let url = redis_url();
+    let config = |mock: &str| {
+        format!(
+            r#"model_list:
+  - {{model_name: rpair, litellm_params: {{model: openai/gpt-mock, api_base: "{mock}/one/v1", api_key: {UPSTREAM_KEY}}}, model_info: {{id: r-one}}}}
+  - {{model_name: rpair, litellm_params: {{model: openai/gpt-mock, api_base: "{mock}/two/v1", api_key: {UPSTREAM_KEY}}}, model_info: {{id: r-two}}}}
+router_settings: {{redis_url: "{url}"}}
+switchyard_settings: {{redis_key_prefix: "{prefix}"}}
+general_settings: {{master_key: {KEY}}}
+"#
+        )
+    };
+    let a = Harness::with(config).await;
+    let b = Harness::with(config).await;
+    for h in [&a, &b] {
+        let mut connected = false;
+        for _ in 0..100 {
+            if readiness(h).await["redis"] == "connected" {
+                connected = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(connected, "Redis at {url} connected");
+    }
+    for _ in 0..4 {
+        let first = a.post(&json!({"model": "rpair", "input": "hi"})).await;
+        assert_eq!(first.status(), 200);
+        let origin = header(&first, "x-litellm-model-id");
+        let id = first.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // The write to Redis is off the request path: give it a moment.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..6 {
+            let r = b
+                .post(&json!({"model": "rpair", "input": "more", "previous_response_id": id}))
+                .await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(header(&r, "x-litellm-model-id"), origin);
+        }
+    }
+}

@@ -344,10 +344,16 @@ impl Gateway {
             }
         };
         // The deployment that produced the previous response holds its state.
-        let continues_on = request
-            .previous_response_id
-            .as_deref()
-            .and_then(|previous| self.inner.affinity.upstream(previous));
+        // Only a group with a choice of deployments remembers them (see `remember_deployment`).
+        let continues_on = match request.previous_response_id.as_deref() {
+            Some(previous) if target.deployments.len() > 1 => {
+                match self.inner.affinity.upstream(previous) {
+                    Some(found) => Some(found),
+                    None => self.inner.router.shared_response_deployment(previous).await,
+                }
+            }
+            _ => None,
+        };
         if let Some(previous) = request.previous_response_id.as_deref()
             && let Some(upstream) = self.inner.ids.upstream(previous)
         {
@@ -777,12 +783,15 @@ impl Gateway {
 
     /// Notes that `deployment` produced `response_id`, for continuations; only upstreams that
     /// keep state behind response ids (the Responses API) need it. In memory and bounded, like
-    /// the id map: per gateway instance.
+    /// the id map, and shared through Redis when the router shares state.
     fn remember_deployment(&self, deployment: &Deployment, response_id: &str) {
         if deployment.provider.is_native_responses() {
             self.inner
                 .affinity
                 .insert(response_id.to_string(), deployment.id.clone());
+            self.inner
+                .router
+                .share_response_deployment(response_id, &deployment.id);
         }
     }
 

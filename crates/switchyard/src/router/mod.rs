@@ -161,6 +161,18 @@ impl Router {
         }
     }
 
+    /// Shares, with the other instances, which deployment produced `response_id`.
+    pub(crate) fn share_response_deployment(&self, response_id: &str, deployment_id: &str) {
+        if let Some(shared) = &self.shared {
+            shared.remember_response_later(response_id, deployment_id);
+        }
+    }
+
+    /// Which deployment produced `response_id` on another instance, when Redis is shared.
+    pub(crate) async fn shared_response_deployment(&self, response_id: &str) -> Option<String> {
+        self.shared.as_ref()?.response_deployment(response_id).await
+    }
+
     /// With tag routing on, the part of `target` that may serve a request with `tags`
     /// (`None`: all of it); an error when the tags match no deployment.
     pub(crate) fn for_tags(

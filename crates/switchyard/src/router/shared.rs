@@ -14,7 +14,9 @@
 //! local state (logged once), and the sync task notices when Redis answers again.
 //!
 //! Keys: `{prefix}:rpm:{deployment}:{minute}` and `{prefix}:tpm:{deployment}:{minute}` (expire
-//! after two minutes), `{prefix}:cooldown:{deployment}` (value: end in Unix ms; expires then).
+//! after two minutes), `{prefix}:cooldown:{deployment}` (value: end in Unix ms; expires then),
+//! `{prefix}:response:{response id}` (value: the deployment that produced it, for
+//! continuations on another instance; expires after [`RESPONSE_TTL_SECS`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::settings::RedisSettings;
 use super::state::{minute_of, now_ms};
 use crate::gateway::registry::Deployment;
+
+/// How long another instance can find which deployment produced a response: continuations
+/// mostly follow within minutes; a day bounds Redis memory (about 100 bytes a response).
+pub const RESPONSE_TTL_SECS: u64 = 24 * 3600;
 
 /// How often shared counters and cooldowns are read back.
 pub const SYNC_EVERY: Duration = Duration::from_millis(500);
@@ -264,6 +270,41 @@ impl Shared {
         self.later("ending a cooldown", move |pipe| {
             pipe.del(&key).ignore();
         });
+    }
+
+    /// Shares which deployment produced `response_id`, in the background.
+    pub fn remember_response_later(&self, response_id: &str, deployment_id: &str) {
+        let key = self.key("response", response_id);
+        let deployment = deployment_id.to_string();
+        self.later("sharing a response's deployment", move |pipe| {
+            pipe.cmd("SET")
+                .arg(&key)
+                .arg(deployment)
+                .arg("EX")
+                .arg(RESPONSE_TTL_SECS)
+                .ignore();
+        });
+    }
+
+    /// The deployment that produced `response_id` on any instance, or `None` (unknown, or
+    /// Redis did not answer in time).
+    pub async fn response_deployment(&self, response_id: &str) -> Option<String> {
+        let mut connection = self.connection()?;
+        let key = self.key("response", response_id);
+        let mut get = redis::cmd("GET");
+        get.arg(&key);
+        let call = get.query_async::<Option<String>>(&mut connection);
+        match tokio::time::timeout(HOT_PATH_DEADLINE, call).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                self.lost("reading a response's deployment", &e.kind_name_safe());
+                None
+            }
+            Err(_) => {
+                self.lost("reading a response's deployment", "timed out");
+                None
+            }
+        }
     }
 
     fn later(&self, what: &'static str, build: impl FnOnce(&mut redis::Pipeline)) {
