@@ -865,3 +865,45 @@ async fn gateways_sharing_postgres_share_budgets() {
     gateways_sharing_a_database_share_budgets(&url).await;
     drop_postgres(&base, &name).await;
 }
+
+/// OpenRouter states what each request cost (`usage.cost`): that figure is charged, for a
+/// model without any price here, streaming and not, and shown in `usage.cost` on request; it
+/// never leaks into the usage otherwise.
+#[tokio::test]
+async fn a_cost_the_provider_reports_is_the_one_charged() {
+    let (url, dir) = sqlite();
+    let router = |m: &str| {
+        config(m, "litellm_settings: {include_cost_in_streaming_usage: true}").replace(
+            "model_list:\n",
+            &format!(
+                "model_list:\n  - model_name: router\n    litellm_params: {{model: openrouter/meta-llama/llama-3-8b, api_base: \"{m}/openrouter/api/v1\", api_key: k-or}}\n"
+            ),
+        )
+    };
+    let (h, _acct) = Harness::with_accounting(router, &url).await;
+    // The mock bills $1 per million prompt tokens and $2 per million completion tokens.
+    let billed = 100.0 * 1e-6 + 50.0 * 2e-6;
+    let response = h
+        .post(&json!({"model": "router", "input": USAGE_DIRECTIVE, "user": "u-or"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(close(cost_header(&response).unwrap(), billed));
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        close(body["usage"]["cost"].as_f64().unwrap(), billed),
+        "{body}"
+    );
+    assert!(body["usage"].get("reported_cost").is_none(), "{body}");
+    let (status, events) = h
+        .stream(json!({"model": "router", "input": USAGE_DIRECTIVE, "user": "u-or"}))
+        .await;
+    assert_eq!(status, 200);
+    let usage = &final_response(&events)["usage"];
+    assert!(close(usage["cost"].as_f64().unwrap(), billed), "{usage}");
+    let logged = wait_rows(&h, "end_user=u-or", 2).await;
+    assert_eq!(logged.len(), 2);
+    for row in &logged {
+        assert!(close(row["spend"].as_f64().unwrap(), billed), "{row}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -670,11 +670,7 @@ impl Gateway {
             streaming,
             request.includes("reasoning.encrypted_content"),
         )
-        .with_cost_in_usage(if self.inner.cost_in_usage {
-            deployment.price.clone()
-        } else {
-            None
-        })
+        .with_cost_in_usage(self.inner.cost_in_usage, deployment.price.clone())
     }
 
     async fn call_once(
@@ -713,6 +709,7 @@ impl Gateway {
                 .ids
                 .insert(builder.response().id.clone(), upstream.to_string());
         }
+        record.report_cost(builder.reported_cost());
         let response = builder.into_response();
         if remember {
             self.remember_deployment(deployment, &response.id);

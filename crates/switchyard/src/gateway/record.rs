@@ -29,6 +29,8 @@ pub struct CallRecord {
     messages: Option<Value>,
     params: RequestParams,
     rate_limits: RateLimits,
+    /// What the upstream said the request cost (OpenRouter), charged ahead of any price.
+    reported_cost: Option<f64>,
     sinks: Sinks,
     stream: bool,
     started: Instant,
@@ -104,6 +106,7 @@ impl CallRecord {
             messages: messages.filter(|_| meta.store_prompts),
             params: RequestParams::default(),
             rate_limits: RateLimits::default(),
+            reported_cost: None,
             meta,
             sinks,
             stream,
@@ -133,6 +136,11 @@ impl CallRecord {
             self.price.clone_from(&deployment.price);
             self.rate_limits = RateLimits::default();
         }
+    }
+
+    /// Notes the cost the upstream reported for the attempt that ends the request.
+    pub fn report_cost(&mut self, cost: Option<f64>) {
+        self.reported_cost = cost;
     }
 
     /// Notes the rate limits an upstream answer reported.
@@ -199,6 +207,7 @@ impl CallRecord {
             messages: None,
             params: RequestParams::default(),
             rate_limits: RateLimits::default(),
+            reported_cost: None,
             sinks: Sinks::default(),
             stream: false,
             started: Instant::now(),
@@ -229,9 +238,11 @@ impl CallRecord {
         let duration = self.started.elapsed();
         let ttft = self.first_output.map(|t| t - self.started);
         let tokens = token_counts(ending.usage);
-        // Without usage nothing is known to have been spent; with it, the price decides.
-        let cost = match (ending.usage, &self.price) {
-            (Some(usage), Some(price)) => Some(cost::cost(price, usage)),
+        // The upstream's own figure is what it bills. Otherwise, without usage nothing is
+        // known to have been spent; with it, the price decides.
+        let cost = match (self.reported_cost, ending.usage, &self.price) {
+            (Some(reported), _, _) => Some(reported),
+            (None, Some(usage), Some(price)) => Some(cost::cost(price, usage)),
             _ => None,
         };
         tracing::info!(

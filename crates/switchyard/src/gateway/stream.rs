@@ -45,6 +45,7 @@ impl Drop for Driver {
     /// whatever usage the upstream reported so far, so the tokens already spent are charged.
     fn drop(&mut self) {
         if !self.record_taken {
+            self.record.report_cost(self.builder.reported_cost());
             self.record
                 .finish_disconnected(self.builder.response().usage.as_ref());
         }
@@ -214,6 +215,7 @@ impl Driver {
         {
             self.ids.insert(response.id.clone(), upstream.to_string());
         }
+        self.record.report_cost(self.builder.reported_cost());
         self.record.finish_response(response);
     }
 

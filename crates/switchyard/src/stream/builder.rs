@@ -23,7 +23,7 @@ use switchyard_types::responses::{
     SummaryTextDoneEvent, TextPart, Usage,
 };
 
-use super::event::{FinishReason, StreamEvent, ToolCallKind, Upstream};
+use super::event::{FinishReason, REPORTED_COST, StreamEvent, ToolCallKind, Upstream};
 use crate::cost::ModelPrice;
 use crate::error::{Error, ErrorKind};
 use crate::ids;
@@ -70,8 +70,11 @@ pub struct ResponseBuilder {
     include_encrypted_reasoning: bool,
     terminal: bool,
     relay: Relay,
-    /// Set when the final usage carries its `cost` (`include_cost_in_streaming_usage`).
-    cost_in_usage: Option<Arc<ModelPrice>>,
+    /// Set when the final usage carries its `cost` (`include_cost_in_streaming_usage`): the
+    /// deployment's price, if it has one.
+    cost_in_usage: Option<Option<Arc<ModelPrice>>>,
+    /// The cost the upstream reported for the request (OpenRouter's `usage.cost`).
+    reported_cost: Option<f64>,
 }
 
 /// Emits an event only when the builder streams; the expression is not evaluated otherwise.
@@ -101,21 +104,31 @@ impl ResponseBuilder {
             terminal: false,
             relay: Relay::default(),
             cost_in_usage: None,
+            reported_cost: None,
         }
     }
 
-    /// Adds `cost` (USD, at `price`) to the final usage of the response.
-    pub fn with_cost_in_usage(mut self, price: Option<Arc<ModelPrice>>) -> Self {
-        self.cost_in_usage = price;
+    /// With `on`, adds `cost` (USD) to the final usage of the response: the upstream's
+    /// reported cost, else the usage at `price`; nothing when neither is known.
+    pub fn with_cost_in_usage(mut self, on: bool, price: Option<Arc<ModelPrice>>) -> Self {
+        self.cost_in_usage = on.then_some(price);
         self
     }
 
+    /// The cost the upstream reported for the request, if it reports one.
+    pub fn reported_cost(&self) -> Option<f64> {
+        self.reported_cost
+    }
+
     fn annotate_cost(&self, usage: Option<&mut Usage>) {
-        if let (Some(price), Some(usage)) = (&self.cost_in_usage, usage) {
-            let cost = crate::cost::cost(price, usage);
-            if let Some(number) = serde_json::Number::from_f64(cost) {
-                usage.extra.insert("cost".into(), Value::Number(number));
-            }
+        let (Some(price), Some(usage)) = (&self.cost_in_usage, usage) else {
+            return;
+        };
+        let cost = self
+            .reported_cost
+            .or_else(|| price.as_ref().map(|p| crate::cost::cost(p, usage)));
+        if let Some(number) = cost.and_then(serde_json::Number::from_f64) {
+            usage.extra.insert("cost".into(), Value::Number(number));
         }
     }
 
@@ -233,7 +246,12 @@ impl ResponseBuilder {
             } => self.tool_call_start(call_id, name, kind, namespace),
             StreamEvent::ToolCallDelta(delta) => self.tool_call_delta(delta)?,
             StreamEvent::ItemDone => self.close_item(ItemStatus::Completed),
-            StreamEvent::Usage(usage) => self.response.usage = Some(normalize_usage(usage)),
+            StreamEvent::Usage(mut usage) => {
+                if let Some(cost) = usage.extra.shift_remove(REPORTED_COST) {
+                    self.reported_cost = cost.as_f64();
+                }
+                self.response.usage = Some(normalize_usage(usage));
+            }
             StreamEvent::Finish(reason) => self.finish = Some(reason),
         }
         Ok(())

@@ -48,7 +48,8 @@ pub enum StreamEvent {
     ToolCallDelta(String),
     /// The open item is complete (for upstreams that mark block boundaries).
     ItemDone,
-    /// Token usage so far; the latest report wins.
+    /// Token usage so far; the latest report wins. A provider that states what the request
+    /// cost puts it in `extra` under [`REPORTED_COST`]; the builder takes it out.
     Usage(Usage),
     /// Why generation stopped.
     Finish(FinishReason),
@@ -73,3 +74,6 @@ pub enum FinishReason {
     /// A content filter cut the output.
     ContentFilter,
 }
+
+/// The `Usage::extra` key of a provider-reported cost in USD (see [`StreamEvent::Usage`]).
+pub const REPORTED_COST: &str = "reported_cost";

@@ -9,6 +9,7 @@
 //! Azure's first chunk with empty `choices`; SSE comments; a missing `[DONE]` after a finish.
 
 use serde_json::Value;
+use switchyard_types::JsonMap;
 use switchyard_types::chat::{ChatChunk, ChatCompletion, ChatDelta, ChatUsage};
 use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage};
 
@@ -18,7 +19,7 @@ use crate::error::{Error, ErrorKind};
 use crate::providers::{Decoder, Upstream, classify_openai_error};
 use crate::secret::Secret;
 use crate::sse::{SseDecoder, SseFrame};
-use crate::stream::{FinishReason, StreamEvent, ToolCallKind};
+use crate::stream::{FinishReason, REPORTED_COST, StreamEvent, ToolCallKind};
 
 /// The tool call being received.
 #[derive(Debug)]
@@ -316,7 +317,13 @@ pub fn chat_usage(usage: &ChatUsage, rule: UsageRule) -> Usage {
             ..Default::default()
         },
         total_tokens: usage.total_tokens.max(input + output),
-        ..Default::default()
+        // What the server billed (OpenRouter): the builder takes it for accounting.
+        extra: usage
+            .cost
+            .filter(|c| c.is_finite() && *c >= 0.0)
+            .and_then(serde_json::Number::from_f64)
+            .map(|c| JsonMap::from_iter([(REPORTED_COST.to_string(), Value::Number(c))]))
+            .unwrap_or_default(),
     }
 }
 
