@@ -13,7 +13,22 @@ fn remaining(d: &Directives) -> [u64; 2] {
 
 /// OpenAI's (and Azure OpenAI's) `x-ratelimit-*` headers.
 pub(crate) fn openai(d: &Directives) -> Vec<(String, String)> {
+    openai_with(remaining(d))
+}
+
+/// The same headers on an error answer: a 429 has no requests left (unless the directive says
+/// otherwise).
+pub(crate) fn openai_error(d: &Directives, code: &str) -> Vec<(String, String)> {
     let [requests, tokens] = remaining(d);
+    let requests = if code == "429" && d.remaining.is_none() {
+        0
+    } else {
+        requests
+    };
+    openai_with([requests, tokens])
+}
+
+fn openai_with([requests, tokens]: [u64; 2]) -> Vec<(String, String)> {
     vec![
         ("x-ratelimit-limit-requests".into(), REQUESTS.to_string()),
         ("x-ratelimit-limit-tokens".into(), TOKENS.to_string()),

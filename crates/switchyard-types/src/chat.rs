@@ -336,6 +336,13 @@ pub struct ChatUsage {
     /// OpenRouter's provider-reported cost in USD.
     #[serde(default)]
     pub cost: Option<f64>,
+    /// OpenRouter: the request ran on the caller's own provider key, so `cost` is only
+    /// OpenRouter's fee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_byok: Option<bool>,
+    /// OpenRouter's breakdown; `upstream_inference_cost` is the provider's own charge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_details: Option<serde_json::Value>,
 }
 
 /// `usage.prompt_tokens_details`.

@@ -41,8 +41,11 @@ pub(crate) fn handle(body: &Value) -> Planned {
     let delay = directives.slow.unwrap_or_default();
     let model = req.model.as_deref().unwrap_or_default();
     if let Some(code) = &directives.error {
-        let reply = errors::directive_error(Dialect::Responses, code, model)
+        let mut reply = errors::directive_error(Dialect::Responses, code, model)
             .with_header("x-request-id", &crate::ids::request_id());
+        for (name, value) in crate::ratelimit::openai_error(&directives, code) {
+            reply = reply.with_header(&name, &value);
+        }
         return Planned { delay, reply };
     }
     let plan = Plan::decide(&turn, &directives);

@@ -173,6 +173,8 @@ impl Accounting {
 
     /// Creates or updates an end user (budget and blocked flag; spend is the database's).
     pub async fn save_end_user(&self, user: EndUser) -> Result<EndUser, StoreError> {
+        // A refresh reading the database just before this write must not land after it.
+        let _sync = self.end_users.sync.lock().await;
         self.store.save_end_user(&user).await?;
         let mut users = self.end_users.lock();
         let entry = users

@@ -393,6 +393,13 @@ async fn remaining_rate_limits_follow_the_providers_headers() {
     let s = scrape(&metrics(&h, Some(KEY)).await.1);
     assert_eq!(sum(&s, "litellm_remaining_requests_metric", &labels), 41.0);
     assert_eq!(sum(&s, "litellm_remaining_tokens_metric", &labels), 8000.0);
+    // A 429 says most: nothing left.
+    let (status, _) = h
+        .call(json!({"model": "passthrough", "input": "x [[mock:error=429]]"}))
+        .await;
+    assert_eq!(status, 429);
+    let s = scrape(&metrics(&h, Some(KEY)).await.1);
+    assert_eq!(sum(&s, "litellm_remaining_requests_metric", &labels), 0.0);
     // A server that sends no rate-limit headers (vLLM) gets no series rather than a zero.
     let (status, _) = h.call(json!({"model": "bridged", "input": "hi"})).await;
     assert_eq!(status, 200);

@@ -918,7 +918,7 @@ async fn tag_routing_follows_header_and_metadata_tags() {
   - {{model_name: tagged, litellm_params: {{model: hosted_vllm/m, api_base: "{mock}/one/v1", tags: [free]}}, model_info: {{id: t-free}}}}
   - {{model_name: tagged, litellm_params: {{model: hosted_vllm/m, api_base: "{mock}/two/v1", tags: [paid]}}, model_info: {{id: t-paid}}}}"#
             ),
-            "{enable_tag_filtering: true}",
+            "{enable_tag_filtering: true, fallbacks: [{bridged: [tagged]}]}",
         )
     })
     .await;
@@ -947,6 +947,14 @@ async fn tag_routing_follows_header_and_metadata_tags() {
     assert_eq!(status, 400, "{error}");
     assert_eq!(error["error"]["type"], "invalid_request_error");
     assert_eq!(error["error"]["code"], "no_deployment_for_tags");
+    // A fallback group ruled out by the tags leaves the client the error that caused the
+    // fallback, not the tag refusal.
+    let (status, error) = h
+        .call(json!({"model": "bridged", "input": "x [[mock:error=500]]",
+            "metadata": {"tags": "gold"}}))
+        .await;
+    assert!(status >= 500, "{status}: {error}");
+    assert_ne!(error["error"]["code"], "no_deployment_for_tags");
 }
 
 /// Behind a load balancer, a continuation may reach another gateway instance: with Redis

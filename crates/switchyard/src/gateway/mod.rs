@@ -25,7 +25,7 @@ use crate::error::{Error, ErrorKind};
 use crate::ids;
 use crate::providers::{CallInfo, UpstreamRequest};
 use crate::router::overrides::RequestOverrides;
-use crate::router::{self, RequestFallback, Router, RouterSettings, Target};
+use crate::router::{self, RequestFallback, Router, RouterSettings, Target, tags};
 use crate::stream::{ResponseBuilder, envelope};
 use ids_map::IdMap;
 use record::CallRecord;
@@ -344,15 +344,17 @@ impl Gateway {
             }
         };
         // The deployment that produced the previous response holds its state.
-        // Only a group with a choice of deployments remembers them (see `remember_deployment`).
+        // Redis is asked only for a group with a choice of deployments (a fallback group's
+        // responses are found locally, or not at all).
         let continues_on = match request.previous_response_id.as_deref() {
-            Some(previous) if target.deployments.len() > 1 => {
-                match self.inner.affinity.upstream(previous) {
-                    Some(found) => Some(found),
-                    None => self.inner.router.shared_response_deployment(previous).await,
+            Some(previous) => match self.inner.affinity.upstream(previous) {
+                Some(found) => Some(found),
+                None if target.deployments.len() > 1 => {
+                    self.inner.router.shared_response_deployment(previous).await
                 }
-            }
-            _ => None,
+                None => None,
+            },
+            None => None,
         };
         if let Some(previous) = request.previous_response_id.as_deref()
             && let Some(upstream) = self.inner.ids.upstream(previous)
@@ -398,6 +400,9 @@ impl Gateway {
         let mut force_fallback = router::mock_testing_fallbacks(&request);
         // The request as sent to the current target (a fallback entry may override fields).
         let mut current: &CreateResponse = &request;
+        // The failure that started the fallbacks, for when a fallback group is ruled out by
+        // the request's tags (which says nothing about why the request failed).
+        let mut first_failure: Option<Error> = None;
         loop {
             let result = if std::mem::take(&mut force_fallback) {
                 Err(Error::new(
@@ -419,8 +424,12 @@ impl Gateway {
                         cost,
                     });
                 }
+                Err(error) if error.code.as_deref() == Some(tags::NO_DEPLOYMENT_FOR_TAGS) => {
+                    first_failure.clone().unwrap_or(error)
+                }
                 Err(error) => error,
             };
+            first_failure.get_or_insert_with(|| error.clone());
             let queue = queue.get_or_insert_with(|| {
                 router.fallbacks(&requested, &error, from_request_names.as_deref())
             });
@@ -688,8 +697,9 @@ impl Gateway {
         };
         let prepared = deployment.provider.prepare(request, call)?;
         let deadline = Instant::now() + timeout;
-        let answer = self.send(deployment, prepared.request, deadline).await?;
-        record.rate_limits_from(answer.headers());
+        let answer = self
+            .send(deployment, prepared.request, deadline, record)
+            .await?;
         let provider = deployment.provider.name();
         let body = match timeout_at(deadline, answer.bytes()).await {
             Err(_) => return Err(timeout_error(provider)),
@@ -744,13 +754,13 @@ impl Gateway {
                 deployment,
                 prepared.request,
                 first_output_by.map_or(deadline, |t| t.min(deadline)),
+                &mut record,
             )
             .await
         {
             Ok(answer) => answer,
             Err(e) => return Err((e, record)),
         };
-        record.rate_limits_from(answer.headers());
         let native = deployment.provider.is_native_responses();
         let mut builder = self.builder(request, deployment, true);
         if !native {
@@ -792,12 +802,14 @@ impl Gateway {
         }
     }
 
-    /// Sends `request`; a non-2xx answer becomes the provider's [`Error`].
+    /// Sends `request`; a non-2xx answer becomes the provider's [`Error`]. The rate limits of
+    /// any answer go on `record` (a 429 says most about them).
     async fn send(
         &self,
         deployment: &Deployment,
         mut request: UpstreamRequest,
         deadline: Instant,
+        record: &mut CallRecord,
     ) -> Result<reqwest::Response, Error> {
         let provider = deployment.provider.name();
         match timeout_at(deadline, deployment.provider.authorize(&mut request)).await {
@@ -816,6 +828,7 @@ impl Gateway {
             Ok(Err(e)) => return Err(connection_error(provider, &e)),
             Ok(Ok(answer)) => answer,
         };
+        record.rate_limits_from(answer.headers());
         let status = answer.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(answer);

@@ -14,7 +14,7 @@ pub mod select;
 pub mod settings;
 pub mod shared;
 pub mod state;
-pub(crate) mod tags;
+pub mod tags;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

@@ -3,10 +3,17 @@
 //! `tag_filtering_match_any: false`), else to the deployments tagged `default`; a request
 //! without tags goes to the `default` deployments when there are any, else anywhere in the
 //! group. Tagged requests that match nothing are refused rather than sent somewhere untagged.
+//!
+//! One departure: a group none of whose deployments has tags is not filtered (LiteLLM refuses
+//! tagged requests to it), so tags sent for spend tracking keep working on the groups that do
+//! not route by tags.
 
 use super::Target;
 use crate::error::Error;
 use crate::gateway::registry::Deployment;
+
+/// The error code of a request whose tags no deployment of the group serves.
+pub const NO_DEPLOYMENT_FOR_TAGS: &str = "no_deployment_for_tags";
 
 /// The tag that marks the deployments serving requests whose tags match nothing, and
 /// requests without tags.
@@ -30,8 +37,9 @@ pub(crate) fn filter(
     tags: &[String],
     match_any: bool,
 ) -> Result<Option<Target>, Error> {
-    // A deployment named by id (a pinned fallback) is taken as named.
-    if target.pinned {
+    // A deployment named by id (a pinned fallback) is taken as named; a group that does not
+    // route by tags is not filtered.
+    if target.pinned || target.deployments.iter().all(|d| d.limits.tags.is_empty()) {
         return Ok(None);
     }
     let keep = |pick: &dyn Fn(&Deployment) -> bool| -> Vec<_> {
@@ -62,7 +70,7 @@ pub(crate) fn filter(
                     ),
                     None,
                 )
-                .with_code("no_deployment_for_tags"));
+                .with_code(NO_DEPLOYMENT_FOR_TAGS));
             }
         }
     };

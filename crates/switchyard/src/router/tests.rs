@@ -420,6 +420,9 @@ fn tag_routing_follows_litellm_rules() {
     assert_eq!(refused.status(), 400);
     assert_eq!(refused.code.as_deref(), Some("no_deployment_for_tags"));
     assert!(refused.message.contains("gold"), "{}", refused.message);
+    // A group without any tags is not filtered.
+    let (router, g) = tagged(on, &["[]", "[]"]);
+    assert!(router.for_tags(&g, &tags(&["gold"])).unwrap().is_none());
     // Off (the default): tags change nothing.
     let (router, g) = tagged("{}", &["[free]", "[paid]"]);
     assert!(router.for_tags(&g, &tags(&["gold"])).unwrap().is_none());

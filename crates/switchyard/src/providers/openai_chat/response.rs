@@ -318,13 +318,29 @@ pub fn chat_usage(usage: &ChatUsage, rule: UsageRule) -> Usage {
         },
         total_tokens: usage.total_tokens.max(input + output),
         // What the server billed (OpenRouter): the builder takes it for accounting.
-        extra: usage
-            .cost
-            .filter(|c| c.is_finite() && *c >= 0.0)
+        extra: reported_cost(usage)
             .and_then(serde_json::Number::from_f64)
             .map(|c| JsonMap::from_iter([(REPORTED_COST.to_string(), Value::Number(c))]))
             .unwrap_or_default(),
     }
+}
+
+/// The whole cost a server states for a request: OpenRouter's `cost`, plus, when the request
+/// ran on the caller's own provider key (`is_byok`), the provider's charge
+/// (`cost_details.upstream_inference_cost`); without that, nothing, and the gateway prices the
+/// usage itself.
+pub(super) fn reported_cost(usage: &ChatUsage) -> Option<f64> {
+    let cost = usage.cost.filter(|c| c.is_finite() && *c >= 0.0)?;
+    if usage.is_byok != Some(true) {
+        return Some(cost);
+    }
+    let upstream = usage
+        .cost_details
+        .as_ref()?
+        .get("upstream_inference_cost")?
+        .as_f64()
+        .filter(|c| c.is_finite() && *c >= 0.0)?;
+    Some(cost + upstream)
 }
 
 fn finish_reason(reason: &str) -> FinishReason {

@@ -554,3 +554,23 @@ fn interleaved_tool_arguments_are_an_upstream_error() {
     let err = decode("openai", json!({"model": "m", "input": "hi"}), body, &[]).unwrap_err();
     assert!(err.message.contains("interleaved"));
 }
+
+#[test]
+fn openrouter_costs_include_the_providers_charge_under_byok() {
+    use super::response::reported_cost;
+    let usage = |v: Value| serde_json::from_value::<switchyard_types::chat::ChatUsage>(v).unwrap();
+    assert_eq!(reported_cost(&usage(json!({"cost": 0.002}))), Some(0.002));
+    assert_eq!(
+        reported_cost(&usage(json!({"cost": 0.0001, "is_byok": true,
+            "cost_details": {"upstream_inference_cost": 0.0019}}))),
+        Some(0.0001 + 0.0019)
+    );
+    // BYOK without the provider's charge: unknown, so the usage is priced here instead.
+    assert_eq!(
+        reported_cost(&usage(json!({"cost": 0.0001, "is_byok": true,
+            "cost_details": {"upstream_inference_cost": null}}))),
+        None
+    );
+    assert_eq!(reported_cost(&usage(json!({"cost": -1.0}))), None);
+    assert_eq!(reported_cost(&usage(json!({"prompt_tokens": 3}))), None);
+}
