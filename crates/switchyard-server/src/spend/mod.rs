@@ -109,7 +109,7 @@ impl Accounting {
     pub async fn start(options: AccountingOptions) -> Result<Accounting, StoreError> {
         let store = SpendStore::open(&options.database_url).await?;
         let end_users = Arc::new(EndUsers::default());
-        end_users.refresh(&store).await?;
+        end_users.refresh(&store, None).await?;
         let (tx, rx) = mpsc::channel(QUEUE_ROWS);
         let sink = Arc::new(SpendSink {
             queue: tx,
@@ -259,9 +259,9 @@ impl EndUsers {
 
     /// Takes the database's view of every end user (spend, budget, block), keeping what this
     /// instance has not written yet on top.
-    async fn refresh(&self, store: &SpendStore) -> Result<(), StoreError> {
+    async fn refresh(&self, store: &SpendStore, since_ms: Option<i64>) -> Result<(), StoreError> {
         let _sync = self.sync.lock().await;
-        let stored = store.end_users().await?;
+        let stored = store.end_users_changed_since(since_ms).await?;
         let mut users = self.lock();
         for user in stored {
             match users.get_mut(&user.user_id) {
@@ -346,18 +346,31 @@ async fn write_loop(
     }
 }
 
-/// Re-reads the end users every `every`, for what other instances spent.
+/// Re-reads the end users every `every`, for what other instances spent: the rows changed in
+/// the last [`FULL_REFRESH_EVERY`] (by the row's own `updated_at`, so replicas' clocks may
+/// disagree by up to that much), and every row once per [`FULL_REFRESH_EVERY`]. With many end
+/// users, only the active ones are read each time.
 async fn refresh_loop(store: SpendStore, end_users: Arc<EndUsers>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
+    let mut last_full = tokio::time::Instant::now();
     loop {
         tick.tick().await;
-        if let Err(e) = end_users.refresh(&store).await {
+        let since = if last_full.elapsed() >= FULL_REFRESH_EVERY {
+            last_full = tokio::time::Instant::now();
+            None
+        } else {
+            Some(store::now_ms() - FULL_REFRESH_EVERY.as_millis() as i64)
+        };
+        if let Err(e) = end_users.refresh(&store, since).await {
             tracing::warn!("could not re-read end users' spend: {e}");
         }
     }
 }
+
+/// How often every end user is re-read, and how far back the reads in between look.
+const FULL_REFRESH_EVERY: Duration = Duration::from_secs(60);
 
 /// Writes a batch, retrying a failing database a few times before giving the rows up (with
 /// an error naming how many). The spend of rows given up stays counted in memory.

@@ -15,11 +15,18 @@ use sqlx::{AnyPool, Row};
 use switchyard::accounting::RequestLog;
 
 /// The migrations, in order; applied at start.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "spend logs",
-    include_str!("../../migrations/0001_spend_logs.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "spend logs",
+        include_str!("../../migrations/0001_spend_logs.sql"),
+    ),
+    (
+        2,
+        "end users by update time",
+        include_str!("../../migrations/0002_end_users_updated_at.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded;
@@ -308,9 +315,22 @@ impl SpendStore {
 
     /// Every end user.
     pub async fn end_users(&self) -> Result<Vec<EndUser>, StoreError> {
-        let rows = sqlx::query("SELECT user_id, spend, max_budget, blocked FROM end_users")
-            .fetch_all(&self.pool)
-            .await?;
+        self.end_users_changed_since(None).await
+    }
+
+    /// End users whose row changed at or after `since_ms` (Unix ms; `None`: all).
+    pub async fn end_users_changed_since(
+        &self,
+        since_ms: Option<i64>,
+    ) -> Result<Vec<EndUser>, StoreError> {
+        let query = match since_ms {
+            Some(since) => sqlx::query(
+                "SELECT user_id, spend, max_budget, blocked FROM end_users WHERE updated_at >= $1",
+            )
+            .bind(since),
+            None => sqlx::query("SELECT user_id, spend, max_budget, blocked FROM end_users"),
+        };
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok(EndUser {
@@ -642,7 +662,7 @@ fn row_json(row: &AnyRow) -> Value {
     Value::Object(out)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

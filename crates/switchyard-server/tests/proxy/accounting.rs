@@ -753,6 +753,23 @@ async fn bulk_batches_write_every_row_and_column(url: &str) {
         let saved = saved.iter().find(|u| u.user_id == "budgeted").unwrap();
         assert_eq!(saved.max_budget, budget);
     }
+    // Replicas re-read only the end users changed lately.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let everyone = store.end_users().await.unwrap().len();
+    assert_eq!(everyone, 3, "user-0, user-2 and budgeted");
+    let recent = store
+        .end_users_changed_since(Some(now - 60_000))
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), everyone);
+    let future = store
+        .end_users_changed_since(Some(now + 60_000))
+        .await
+        .unwrap();
+    assert!(future.is_empty());
     // And rows with and without a cost in later batches of the same statements.
     let mut later: Vec<Arc<RequestLog>> = rows
         .iter()
