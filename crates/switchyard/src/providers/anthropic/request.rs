@@ -20,7 +20,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 use switchyard_types::responses::{
     ContentPart, CreateResponse, InputFilePart, InputImagePart, Item, MessageContent, Role,
-    TextFormat, Tool, ToolChoice, ToolChoiceMode, ToolOutput,
+    TextFormat, ToolChoice, ToolChoiceMode, ToolOutput,
 };
 
 use super::super::gate::Gate;
@@ -28,10 +28,8 @@ use super::{OPAQUE_TAG, VERTEX_ANTHROPIC_VERSION, models};
 use crate::error::Error;
 use crate::providers::base64_data_url;
 use crate::providers::opaque;
+use crate::providers::openai_chat::request::offered_functions;
 use crate::providers::openai_chat::request::{ToolNames, chat_function_name};
-use crate::providers::openai_chat::request::{
-    custom_as_function, function_name, namespace_members,
-};
 
 /// The tool that carries structured output: the model is made to call it, and the decoder turns
 /// its input back into message text.
@@ -135,9 +133,25 @@ pub fn to_messages(req: &CreateResponse, target: &Target) -> Result<(Value, Tool
     // Tools, tool choice and the structured-output tool.
     let mut map = ToolMap::default();
     let mut tools = Vec::new();
-    for tool in req.tools.as_deref().unwrap_or_default() {
-        add_tool(tool, None, &gate, &mut tools, &mut map.names)?;
-    }
+    offered_functions(
+        req.tools.as_deref().unwrap_or_default(),
+        gate.label,
+        &mut map.names,
+        &mut |f| {
+            let schema = if f.custom {
+                f.parameters.unwrap_or_default()
+            } else {
+                object_schema(f.parameters.as_ref())
+            };
+            let mut def = Map::new();
+            def.insert("name".into(), json!(f.name));
+            if let Some(description) = f.description.filter(|d| !d.is_empty()) {
+                def.insert("description".into(), json!(description));
+            }
+            def.insert("input_schema".into(), schema);
+            tools.push(with_cache_control(Value::Object(def), f.extra));
+        },
+    );
     let (mut choice, mut forced) = tool_choice(req, &mut tools)?;
     let json_schema = match req.text.as_ref().and_then(|t| t.format.as_ref()) {
         Some(TextFormat::JsonSchema(format)) => Some((
@@ -420,52 +434,6 @@ fn with_cache_control(mut block: Value, extra: &Map<String, Value>) -> Value {
         object.insert("cache_control".into(), cache.clone());
     }
     block
-}
-
-fn add_tool(
-    tool: &Tool,
-    namespace: Option<&str>,
-    gate: &Gate,
-    out: &mut Vec<Value>,
-    names: &mut ToolNames,
-) -> Result<(), Error> {
-    match tool {
-        Tool::Function(f) => {
-            let name = function_name(&f.name, namespace, names);
-            let mut def = Map::new();
-            def.insert("name".into(), json!(name));
-            if let Some(description) = f.description.as_deref().filter(|d| !d.is_empty()) {
-                def.insert("description".into(), json!(description));
-            }
-            let schema = object_schema(f.parameters.as_ref());
-            def.insert("input_schema".into(), schema);
-            out.push(with_cache_control(Value::Object(def), &f.extra));
-        }
-        Tool::Custom(c) => {
-            let custom = custom_as_function(c, namespace, names);
-            let mut def = Map::new();
-            def.insert("name".into(), json!(custom.name));
-            if let Some(description) = custom.description {
-                def.insert("description".into(), json!(description));
-            }
-            def.insert("input_schema".into(), custom.schema);
-            out.push(with_cache_control(Value::Object(def), &c.extra));
-        }
-        Tool::Other(value) if tool.kind() == "namespace" => {
-            let (ns, inner) = namespace_members(value);
-            for tool in &inner {
-                add_tool(tool, Some(ns), gate, out, names)?;
-            }
-        }
-        Tool::Other(_) => {
-            tracing::debug!(
-                tool = tool.kind(),
-                target = gate.label,
-                "hosted tool not offered to a server that cannot run it"
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Messages under construction: `(role, blocks)`, consecutive items of a role merged.

@@ -27,9 +27,7 @@ use crate::error::Error;
 use crate::providers::base64_data_url;
 use crate::providers::openai_chat::flavor::ToolIdRule;
 use crate::providers::openai_chat::request::{ToolNames, chat_call_id, chat_function_name};
-use crate::providers::openai_chat::request::{
-    custom_as_function, function_name, namespace_members, plain_text,
-};
+use crate::providers::openai_chat::request::{offered_functions, plain_text};
 use crate::providers::{anthropic, opaque};
 
 /// The tag of Bedrock's opaque reasoning blobs.
@@ -397,45 +395,19 @@ fn tool_name(tool: &Value) -> Option<&String> {
 fn translate_tools(tools: &[Tool]) -> (Vec<Value>, ToolNames) {
     let mut out = Vec::new();
     let mut names = ToolNames::new();
-    for tool in tools {
-        add_tool(tool, None, &mut out, &mut names);
-    }
+    offered_functions(tools, LABEL, &mut names, &mut |f| {
+        let schema = if f.custom {
+            f.parameters.unwrap_or_default()
+        } else {
+            anthropic::request::object_schema(f.parameters.as_ref())
+        };
+        let mut spec = json!({"name": f.name, "inputSchema": {"json": schema}});
+        if let Some(description) = f.description.filter(|d| !d.is_empty()) {
+            spec["description"] = json!(description);
+        }
+        out.push(json!({"toolSpec": spec}));
+    });
     (out, names)
-}
-
-fn add_tool(tool: &Tool, namespace: Option<&str>, out: &mut Vec<Value>, names: &mut ToolNames) {
-    match tool {
-        Tool::Function(f) => {
-            let name = function_name(&f.name, namespace, names);
-            let schema = anthropic::request::object_schema(f.parameters.as_ref());
-            let mut spec = json!({"name": name, "inputSchema": {"json": schema}});
-            if let Some(description) = f.description.as_ref().filter(|d| !d.is_empty()) {
-                spec["description"] = json!(description);
-            }
-            out.push(json!({"toolSpec": spec}));
-        }
-        Tool::Custom(c) => {
-            let custom = custom_as_function(c, namespace, names);
-            let mut spec = json!({"name": custom.name, "inputSchema": {"json": custom.schema}});
-            if let Some(description) = custom.description {
-                spec["description"] = json!(description);
-            }
-            out.push(json!({"toolSpec": spec}));
-        }
-        Tool::Other(value) if tool.kind() == "namespace" => {
-            let (ns, inner) = namespace_members(value);
-            for tool in &inner {
-                add_tool(tool, Some(ns), out, names);
-            }
-        }
-        Tool::Other(_) => {
-            tracing::debug!(
-                tool = tool.kind(),
-                target = LABEL,
-                "hosted tool not offered to a server that cannot run it"
-            );
-        }
-    }
 }
 
 /// Builds the message list, merging consecutive same-role turns (Converse requires roles to

@@ -39,9 +39,7 @@ use crate::error::Error;
 use crate::providers::base64_data_url;
 use crate::providers::opaque;
 use crate::providers::openai_chat::request::{ToolNames, chat_function_name};
-use crate::providers::openai_chat::request::{
-    custom_as_function, function_name, namespace_members, plain_text,
-};
+use crate::providers::openai_chat::request::{offered_functions, plain_text};
 
 /// The tag of Gemini's opaque blobs.
 pub const BLOB_TAG: &str = "gemini";
@@ -314,50 +312,18 @@ fn translate_tools(
 ) -> Result<(Vec<FunctionDeclaration>, ToolNames), Error> {
     let mut out = Vec::new();
     let mut names = ToolNames::new();
-    for tool in tools {
-        add_tool(tool, None, gate, &mut out, &mut names);
-    }
+    offered_functions(tools, gate.label, &mut names, &mut |f| {
+        out.push(FunctionDeclaration {
+            name: f.name,
+            description: f.description,
+            parameters_json_schema: if f.custom {
+                f.parameters
+            } else {
+                f.parameters.map(clean_schema)
+            },
+        })
+    });
     Ok((out, names))
-}
-
-fn add_tool(
-    tool: &Tool,
-    namespace: Option<&str>,
-    gate: &Gate,
-    out: &mut Vec<FunctionDeclaration>,
-    names: &mut ToolNames,
-) {
-    match tool {
-        Tool::Function(f) => {
-            let name = function_name(&f.name, namespace, names);
-            out.push(FunctionDeclaration {
-                name,
-                description: f.description.clone(),
-                parameters_json_schema: f.parameters.clone().map(clean_schema),
-            });
-        }
-        Tool::Custom(c) => {
-            let custom = custom_as_function(c, namespace, names);
-            out.push(FunctionDeclaration {
-                name: custom.name,
-                description: custom.description,
-                parameters_json_schema: Some(custom.schema),
-            });
-        }
-        Tool::Other(value) if tool.kind() == "namespace" => {
-            let (ns, inner) = namespace_members(value);
-            for tool in &inner {
-                add_tool(tool, Some(ns), gate, out, names);
-            }
-        }
-        Tool::Other(_) => {
-            tracing::debug!(
-                tool = tool.kind(),
-                target = gate.label,
-                "hosted tool not offered to an upstream that cannot run it"
-            );
-        }
-    }
 }
 
 /// Builds `contents` with consecutive parts of the same role merged into one turn, and

@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
+use switchyard_types::JsonMap;
 use switchyard_types::chat::{
     ChatContent, ChatContentPart, ChatFile, ChatFunctionCall, ChatFunctionDef, ChatImageUrl,
     ChatMessage, ChatRequest, ChatTool, ChatToolCall,
@@ -291,67 +292,97 @@ pub fn chat_function_name(namespace: Option<&str>, name: &str) -> String {
 fn translate_tools(tools: &[Tool], gate: &Gate) -> Result<(Vec<ChatTool>, ToolNames), Error> {
     let mut out = Vec::new();
     let mut names = ToolNames::new();
-    for tool in tools {
-        add_tool(tool, None, gate, &mut out, &mut names)?;
-    }
+    offered_functions(tools, gate.label, &mut names, &mut |f| {
+        let parameters = match (f.custom, f.parameters) {
+            (true, Some(mut schema)) => {
+                schema["additionalProperties"] = json!(false);
+                schema
+            }
+            (_, Some(schema)) => schema,
+            (_, None) => json!({"type": "object", "properties": {}}),
+        };
+        out.push(ChatTool {
+            kind: "function".into(),
+            function: ChatFunctionDef {
+                name: f.name,
+                description: f.description,
+                parameters: Some(parameters),
+                strict: f.strict,
+            },
+        });
+    });
     Ok((out, names))
 }
 
-fn add_tool(
-    tool: &Tool,
-    namespace: Option<&str>,
-    gate: &Gate,
-    out: &mut Vec<ChatTool>,
+/// A tool as every function-calling upstream is offered it: a `function`, or a `custom` tool
+/// as a function taking `{"input": "…"}`.
+pub(crate) struct OfferedFunction<'t> {
+    /// The upstream name, registered in the [`ToolNames`] so that calls map back.
+    pub name: String,
+    /// The description (a custom tool's with its grammar appended).
+    pub description: Option<String>,
+    /// A function's `parameters` as given (`None`: none given), or a custom tool's schema.
+    pub parameters: Option<Value>,
+    /// A custom tool.
+    pub custom: bool,
+    /// A function's `strict`.
+    pub strict: Option<bool>,
+    /// The tool's unknown fields (`cache_control`, …).
+    pub extra: &'t JsonMap,
+}
+
+/// Calls `offer` with every function and custom tool of `tools`, namespaces flattened
+/// (`namespace__name`); hosted tools are left out, since an upstream that cannot run them
+/// must not be offered them (logged at debug with `target`).
+pub(crate) fn offered_functions(
+    tools: &[Tool],
+    target: &str,
     names: &mut ToolNames,
-) -> Result<(), Error> {
-    match tool {
-        Tool::Function(f) => {
-            let name = function_name(&f.name, namespace, names);
-            out.push(ChatTool {
-                kind: "function".into(),
-                function: ChatFunctionDef {
-                    name,
+    offer: &mut dyn FnMut(OfferedFunction<'_>),
+) {
+    fn walk(
+        tools: &[Tool],
+        namespace: Option<&str>,
+        target: &str,
+        names: &mut ToolNames,
+        offer: &mut dyn FnMut(OfferedFunction<'_>),
+    ) {
+        for tool in tools {
+            match tool {
+                Tool::Function(f) => offer(OfferedFunction {
+                    name: function_name(&f.name, namespace, names),
                     description: f.description.clone(),
-                    parameters: Some(
-                        f.parameters
-                            .clone()
-                            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-                    ),
+                    parameters: f.parameters.clone(),
+                    custom: false,
                     strict: f.strict,
-                },
-            });
-        }
-        Tool::Custom(c) => {
-            let custom = custom_as_function(c, namespace, names);
-            out.push(ChatTool {
-                kind: "function".into(),
-                function: ChatFunctionDef {
-                    name: custom.name,
-                    description: custom.description,
-                    parameters: Some({
-                        let mut schema = custom.schema;
-                        schema["additionalProperties"] = json!(false);
-                        schema
-                    }),
-                    strict: None,
-                },
-            });
-        }
-        Tool::Other(value) if tool.kind() == "namespace" => {
-            let (ns, inner) = namespace_members(value);
-            for tool in &inner {
-                add_tool(tool, Some(ns), gate, out, names)?;
+                    extra: &f.extra,
+                }),
+                Tool::Custom(c) => {
+                    let custom = custom_as_function(c, namespace, names);
+                    offer(OfferedFunction {
+                        name: custom.name,
+                        description: custom.description,
+                        parameters: Some(custom.schema),
+                        custom: true,
+                        strict: None,
+                        extra: &c.extra,
+                    });
+                }
+                Tool::Other(value) if tool.kind() == "namespace" => {
+                    let (ns, inner) = namespace_members(value);
+                    walk(&inner, Some(ns), target, names, offer);
+                }
+                Tool::Other(_) => {
+                    tracing::debug!(
+                        tool = tool.kind(),
+                        target,
+                        "hosted tool not offered to an upstream that cannot run it"
+                    );
+                }
             }
         }
-        Tool::Other(_) => {
-            tracing::debug!(
-                tool = tool.kind(),
-                target = gate.label,
-                "hosted tool not offered to a server that cannot run it"
-            );
-        }
     }
-    Ok(())
+    walk(tools, None, target, names, offer);
 }
 
 /// The upstream name of the function `name` offered inside `namespace` (if any), registered in
