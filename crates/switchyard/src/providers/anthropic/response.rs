@@ -7,6 +7,7 @@
 //! last value seen), `message_start`'s `output_tokens` is a placeholder, and an `event: error`
 //! can arrive after the 200.
 
+use crate::providers::openai_chat::response::custom_tool_input;
 use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
@@ -401,12 +402,7 @@ impl MessagesDecoder {
             Some(Block::ToolUse { args_sent, custom }) => {
                 match custom {
                     Some(buffer) => {
-                        let input = serde_json::from_str::<Value>(&buffer)
-                            .ok()
-                            .and_then(|v| {
-                                v.get("input").and_then(Value::as_str).map(str::to_string)
-                            })
-                            .unwrap_or(buffer);
+                        let input = custom_tool_input(buffer);
                         out.push(Upstream::Event(StreamEvent::ToolCallDelta(input)));
                     }
                     // A call without arguments streams only `""`: Responses wants `{}`.

@@ -8,6 +8,7 @@
 //! a tool without arguments may send no input at all; exceptions arrive as frames after the
 //! 200.
 
+use crate::providers::openai_chat::response::custom_tool_input;
 use std::collections::HashMap;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
@@ -377,12 +378,7 @@ impl ConverseDecoder {
             } => {
                 match custom_buffer {
                     Some(buffer) => {
-                        let input = serde_json::from_str::<Value>(&buffer)
-                            .ok()
-                            .and_then(|v| {
-                                v.get("input").and_then(Value::as_str).map(str::to_string)
-                            })
-                            .unwrap_or(buffer);
+                        let input = custom_tool_input(buffer);
                         out.push(Upstream::Event(StreamEvent::ToolCallDelta(input)));
                     }
                     None if !any_input => {

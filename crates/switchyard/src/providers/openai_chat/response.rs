@@ -242,10 +242,7 @@ impl ChatDecoder {
         let Some(buffer) = self.call.as_mut().and_then(|c| c.custom_buffer.take()) else {
             return;
         };
-        let input = serde_json::from_str::<Value>(&buffer)
-            .ok()
-            .and_then(|v| v.get("input").and_then(Value::as_str).map(str::to_string))
-            .unwrap_or(buffer);
+        let input = custom_tool_input(buffer);
         out.push(Upstream::Event(StreamEvent::ToolCallDelta(input)));
     }
 
@@ -286,6 +283,15 @@ impl ChatDecoder {
     fn usage(&self, usage: &ChatUsage) -> Usage {
         chat_usage(usage, self.flavor.usage)
     }
+}
+
+/// The input of a custom tool call from the arguments of the function it was offered as
+/// (`{"input": "…"}`, see `custom_as_function`); arguments of another shape pass as they are.
+pub(crate) fn custom_tool_input(arguments: String) -> String {
+    serde_json::from_str::<Value>(&arguments)
+        .ok()
+        .and_then(|v| v.get("input").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or(arguments)
 }
 
 /// Chat usage in Responses terms (`providers.md` §9.2).
