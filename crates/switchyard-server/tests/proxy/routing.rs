@@ -463,6 +463,17 @@ general_settings: {{master_key: {KEY}}}
     )
 }
 
+/// Waits (up to 5 s) for the gateway's readiness to report Redis connected.
+async fn redis_connected(h: &Harness) -> bool {
+    for _ in 0..100 {
+        if readiness(h).await["redis"] == "connected" {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 async fn readiness(h: &Harness) -> Value {
     h.client
         .get(format!("{}/health/readiness", h.base))
@@ -481,16 +492,7 @@ async fn two_gateways_share_an_rpm_limit_and_cooldowns_through_redis() {
     let a = Harness::with(|mock| shared_config(mock, &prefix, &url)).await;
     let b = Harness::with(|mock| shared_config(mock, &prefix, &url)).await;
     for h in [&a, &b] {
-        let connected = async {
-            for _ in 0..50 {
-                if readiness(h).await["redis"] == "connected" {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            false
-        };
-        assert!(connected.await, "Redis at {url} connected");
+        assert!(redis_connected(h).await, "Redis at {url} connected");
     }
     wait_for_minute_headroom().await;
     assert_eq!(
@@ -977,15 +979,7 @@ general_settings: {{master_key: {KEY}}}
     let a = Harness::with(config).await;
     let b = Harness::with(config).await;
     for h in [&a, &b] {
-        let mut connected = false;
-        for _ in 0..100 {
-            if readiness(h).await["redis"] == "connected" {
-                connected = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(connected, "Redis at {url} connected");
+        assert!(redis_connected(h).await, "Redis at {url} connected");
     }
     for _ in 0..4 {
         let first = a.post(&json!({"model": "rpair", "input": "hi"})).await;
