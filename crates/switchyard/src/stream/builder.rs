@@ -23,7 +23,7 @@ use switchyard_types::responses::{
     SummaryTextDoneEvent, TextPart, Usage,
 };
 
-use super::event::{FinishReason, REPORTED_COST, StreamEvent, ToolCallKind, Upstream};
+use super::event::{FinishReason, StreamEvent, ToolCallKind, Upstream};
 use crate::cost::ModelPrice;
 use crate::error::{Error, ErrorKind};
 use crate::ids;
@@ -246,12 +246,8 @@ impl ResponseBuilder {
             } => self.tool_call_start(call_id, name, kind, namespace),
             StreamEvent::ToolCallDelta(delta) => self.tool_call_delta(delta)?,
             StreamEvent::ItemDone => self.close_item(ItemStatus::Completed),
-            StreamEvent::Usage(mut usage) => {
-                if let Some(cost) = usage.extra.shift_remove(REPORTED_COST) {
-                    self.reported_cost = cost.as_f64();
-                }
-                self.response.usage = Some(normalize_usage(usage));
-            }
+            StreamEvent::Usage(usage) => self.response.usage = Some(normalize_usage(usage)),
+            StreamEvent::ReportedCost(cost) => self.reported_cost = Some(cost),
             StreamEvent::Finish(reason) => self.finish = Some(reason),
         }
         Ok(())

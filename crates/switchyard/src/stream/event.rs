@@ -48,9 +48,11 @@ pub enum StreamEvent {
     ToolCallDelta(String),
     /// The open item is complete (for upstreams that mark block boundaries).
     ItemDone,
-    /// Token usage so far; the latest report wins. A provider that states what the request
-    /// cost puts it in `extra` under [`REPORTED_COST`]; the builder takes it out.
+    /// Token usage so far; the latest report wins.
     Usage(Usage),
+    /// What the provider says the request cost, in USD (OpenRouter); charged ahead of any
+    /// price, never shown to the client except as `usage.cost` when that is asked for.
+    ReportedCost(f64),
     /// Why generation stopped.
     Finish(FinishReason),
 }
@@ -74,6 +76,3 @@ pub enum FinishReason {
     /// A content filter cut the output.
     ContentFilter,
 }
-
-/// The `Usage::extra` key of a provider-reported cost in USD (see [`StreamEvent::Usage`]).
-pub const REPORTED_COST: &str = "reported_cost";

@@ -398,35 +398,33 @@ proptest! {
 }
 
 #[test]
-fn a_reported_cost_is_taken_out_of_the_usage() {
-    let usage = |cost: f64| {
-        let mut usage = Usage {
-            input_tokens: 10,
-            output_tokens: 5,
-            total_tokens: 15,
-            ..Usage::default()
-        };
-        usage.extra.insert(REPORTED_COST.into(), json!(cost));
-        usage
+fn a_reported_cost_is_kept_for_accounting_and_shown_only_on_request() {
+    let usage = Usage {
+        input_tokens: 10,
+        output_tokens: 5,
+        total_tokens: 15,
+        ..Usage::default()
     };
     // Without `include_cost_in_streaming_usage`: kept for accounting, never shown.
     let mut b = builder(false);
     b.start();
-    b.push(StreamEvent::Usage(usage(0.25))).unwrap();
+    b.push(StreamEvent::Usage(usage.clone())).unwrap();
+    b.push(StreamEvent::ReportedCost(0.25)).unwrap();
     b.push(StreamEvent::TextDelta("hi".into())).unwrap();
     b.complete();
     assert_eq!(b.reported_cost(), Some(0.25));
     let shown = serde_json::to_value(&b.response().usage).unwrap();
     assert!(
-        shown.get(REPORTED_COST).is_none() && shown.get("cost").is_none(),
+        shown.get("reported_cost").is_none() && shown.get("cost").is_none(),
         "{shown}"
     );
     // With it, and no price known here: the reported figure is the `cost`.
     let mut b = builder(true).with_cost_in_usage(true, None);
     b.start();
-    b.push(StreamEvent::Usage(usage(0.5))).unwrap();
+    b.push(StreamEvent::Usage(usage)).unwrap();
+    b.push(StreamEvent::ReportedCost(0.5)).unwrap();
     b.complete();
     let shown = serde_json::to_value(&b.response().usage).unwrap();
     assert_eq!(shown["cost"], 0.5, "{shown}");
-    assert!(shown.get(REPORTED_COST).is_none(), "{shown}");
+    assert!(shown.get("reported_cost").is_none(), "{shown}");
 }

@@ -9,7 +9,6 @@
 //! Azure's first chunk with empty `choices`; SSE comments; a missing `[DONE]` after a finish.
 
 use serde_json::Value;
-use switchyard_types::JsonMap;
 use switchyard_types::chat::{ChatChunk, ChatCompletion, ChatDelta, ChatUsage};
 use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage};
 
@@ -19,7 +18,7 @@ use crate::error::{Error, ErrorKind};
 use crate::providers::{Decoder, Upstream, classify_openai_error};
 use crate::secret::Secret;
 use crate::sse::{SseDecoder, SseFrame};
-use crate::stream::{FinishReason, REPORTED_COST, StreamEvent, ToolCallKind};
+use crate::stream::{FinishReason, StreamEvent, ToolCallKind};
 
 /// The tool call being received.
 #[derive(Debug)]
@@ -91,7 +90,7 @@ impl ChatDecoder {
                 self.finish = Some(finish_reason(reason));
             }
             if let Some(usage) = &choice.usage {
-                out.push(Upstream::Event(StreamEvent::Usage(self.usage(usage))));
+                self.usage(usage, out);
             }
         }
         let groq_usage = chunk
@@ -100,7 +99,7 @@ impl ChatDecoder {
             .and_then(|x| x.get("usage"))
             .and_then(|u| serde_json::from_value::<ChatUsage>(u.clone()).ok());
         if let Some(usage) = chunk.usage.as_ref().or(groq_usage.as_ref()) {
-            out.push(Upstream::Event(StreamEvent::Usage(self.usage(usage))));
+            self.usage(usage, out);
         }
         Ok(())
     }
@@ -280,8 +279,15 @@ impl ChatDecoder {
         )
     }
 
-    fn usage(&self, usage: &ChatUsage) -> Usage {
-        chat_usage(usage, self.flavor.usage)
+    /// Reports `usage`, and the cost the server states with it (OpenRouter).
+    fn usage(&self, usage: &ChatUsage, out: &mut Vec<Upstream>) {
+        out.push(Upstream::Event(StreamEvent::Usage(chat_usage(
+            usage,
+            self.flavor.usage,
+        ))));
+        if let Some(cost) = reported_cost(usage) {
+            out.push(Upstream::Event(StreamEvent::ReportedCost(cost)));
+        }
     }
 }
 
@@ -323,11 +329,7 @@ pub fn chat_usage(usage: &ChatUsage, rule: UsageRule) -> Usage {
             ..Default::default()
         },
         total_tokens: usage.total_tokens.max(input + output),
-        // What the server billed (OpenRouter): the builder takes it for accounting.
-        extra: reported_cost(usage)
-            .and_then(serde_json::Number::from_f64)
-            .map(|c| JsonMap::from_iter([(REPORTED_COST.to_string(), Value::Number(c))]))
-            .unwrap_or_default(),
+        ..Default::default()
     }
 }
 
@@ -384,7 +386,7 @@ impl Decoder for ChatDecoder {
         self.delta(&choice.message, out)?;
         self.finish = choice.finish_reason.as_deref().map(finish_reason);
         if let Some(usage) = &completion.usage {
-            out.push(Upstream::Event(StreamEvent::Usage(self.usage(usage))));
+            self.usage(usage, out);
         }
         self.finish(out)
     }
