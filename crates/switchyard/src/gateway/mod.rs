@@ -502,7 +502,7 @@ impl Gateway {
         retries: &mut u32,
     ) -> Result<(Arc<Deployment>, Output, Option<f64>), Error> {
         let router = &self.inner.router;
-        let by_tags = router.for_tags(target, &request_tags(request, &ctx.meta))?;
+        let by_tags = router.for_tags(target, || request_tags(request, &ctx.meta))?;
         let target = by_tags.as_ref().unwrap_or(target);
         let stream = request.is_stream();
         let mut tried: Vec<String> = Vec::new();

@@ -173,17 +173,17 @@ impl Router {
         self.shared.as_ref()?.response_deployment(response_id).await
     }
 
-    /// With tag routing on, the part of `target` that may serve a request with `tags`
-    /// (`None`: all of it); an error when the tags match no deployment.
+    /// With tag routing on, the part of `target` that may serve a request with `tags` (read
+    /// only then; `None`: all of it); an error when the tags match no deployment.
     pub(crate) fn for_tags(
         &self,
         target: &Target,
-        tags: &[String],
+        tags: impl FnOnce() -> Vec<String>,
     ) -> Result<Option<Target>, Error> {
         if !self.settings.tag_filtering {
             return Ok(None);
         }
-        tags::filter(target, tags, self.settings.tag_match_any)
+        tags::filter(target, &tags(), self.settings.tag_match_any)
     }
 
     /// Starts an attempt on `deployment`: it counts as in flight until the guard drops.

@@ -377,53 +377,53 @@ fn tag_routing_follows_litellm_rules() {
     let (router, g) = tagged(on, &["[free]", "[paid, eu]", "[default]", "[]"]);
     // Any shared tag; several deployments may match.
     assert_eq!(
-        ids(router.for_tags(&g, &tags(&["paid"])).unwrap(), &g),
+        ids(router.for_tags(&g, || tags(&["paid"])).unwrap(), &g),
         ["d1"]
     );
     assert_eq!(
-        ids(router.for_tags(&g, &tags(&["free", "eu"])).unwrap(), &g),
+        ids(router.for_tags(&g, || tags(&["free", "eu"])).unwrap(), &g),
         ["d0", "d1"]
     );
     // Nothing matches: the `default` deployments; no tags: the `default` ones too.
     assert_eq!(
-        ids(router.for_tags(&g, &tags(&["gold"])).unwrap(), &g),
+        ids(router.for_tags(&g, || tags(&["gold"])).unwrap(), &g),
         ["d2"]
     );
-    assert_eq!(ids(router.for_tags(&g, &[]).unwrap(), &g), ["d2"]);
+    assert_eq!(ids(router.for_tags(&g, Vec::new).unwrap(), &g), ["d2"]);
     // All of the request's tags with tag_filtering_match_any: false.
     let (router, g) = tagged(
         "{enable_tag_filtering: true, tag_filtering_match_any: false}",
         &["[free]", "[paid, eu]", "[default]"],
     );
     assert_eq!(
-        ids(router.for_tags(&g, &tags(&["paid", "eu"])).unwrap(), &g),
+        ids(router.for_tags(&g, || tags(&["paid", "eu"])).unwrap(), &g),
         ["d1"]
     );
     assert_eq!(
-        ids(router.for_tags(&g, &tags(&["free", "eu"])).unwrap(), &g),
+        ids(router.for_tags(&g, || tags(&["free", "eu"])).unwrap(), &g),
         ["d2"]
     );
     // Without a `default` deployment: untagged requests go anywhere, unmatched ones are refused.
     let (router, g) = tagged(on, &["[free]", "\"paid, eu\""]);
     assert_eq!(
         router
-            .for_tags(&g, &[])
+            .for_tags(&g, Vec::new)
             .unwrap()
             .map(|t| t.deployments.len()),
         None
     );
     assert_eq!(
-        ids(router.for_tags(&g, &tags(&["eu"])).unwrap(), &g),
+        ids(router.for_tags(&g, || tags(&["eu"])).unwrap(), &g),
         ["d1"]
     );
-    let refused = router.for_tags(&g, &tags(&["gold"])).unwrap_err();
+    let refused = router.for_tags(&g, || tags(&["gold"])).unwrap_err();
     assert_eq!(refused.status(), 400);
     assert_eq!(refused.code.as_deref(), Some("no_deployment_for_tags"));
     assert!(refused.message.contains("gold"), "{}", refused.message);
     // A group without any tags is not filtered.
     let (router, g) = tagged(on, &["[]", "[]"]);
-    assert!(router.for_tags(&g, &tags(&["gold"])).unwrap().is_none());
+    assert!(router.for_tags(&g, || tags(&["gold"])).unwrap().is_none());
     // Off (the default): tags change nothing.
     let (router, g) = tagged("{}", &["[free]", "[paid]"]);
-    assert!(router.for_tags(&g, &tags(&["gold"])).unwrap().is_none());
+    assert!(router.for_tags(&g, || tags(&["gold"])).unwrap().is_none());
 }
