@@ -281,7 +281,7 @@ impl EndUsers {
     }
 
     /// Moves spend this instance has just committed from unwritten to stored.
-    fn settle(&self, written: &HashMap<&str, f64>) {
+    fn settle(&self, written: &std::collections::BTreeMap<&str, f64>) {
         let mut users = self.lock();
         for (id, cost) in written {
             if let Some(known) = users.get_mut(*id) {
@@ -380,12 +380,7 @@ async fn write_with_retries(
     batch: &[Arc<RequestLog>],
     write_rows: bool,
 ) {
-    let mut spent: HashMap<&str, f64> = HashMap::new();
-    for log in batch {
-        if let (Some(user), Some(cost)) = (log.end_user.as_deref(), log.cost) {
-            *spent.entry(user).or_default() += cost;
-        }
-    }
+    let spent = store::spend_by_end_user(batch);
     let mut delay = Duration::from_millis(200);
     for attempt in 1..=5 {
         let sync = end_users.sync.lock().await;

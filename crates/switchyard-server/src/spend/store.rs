@@ -227,14 +227,8 @@ impl SpendStore {
         if rows {
             insert_rows(&mut tx, batch, self.sqlite).await?;
         }
-        let mut spend: BTreeMap<&str, f64> = BTreeMap::new();
-        for log in batch {
-            if let (Some(user), Some(cost)) = (log.end_user.as_deref(), log.cost) {
-                *spend.entry(user).or_default() += cost;
-            }
-        }
         let now = now_ms();
-        for (user, cost) in spend {
+        for (user, cost) in spend_by_end_user(batch) {
             sqlx::query(
                 "INSERT INTO end_users (user_id, spend, blocked, created_at, updated_at) \
                  VALUES ($1, $2, 0, $3, $4) \
@@ -372,6 +366,18 @@ impl SpendStore {
             .await?;
         Ok(row.try_get("n")?)
     }
+}
+
+/// What each end user spent in `batch` (rows without an end user or a cost left out), in a
+/// fixed order so that concurrent writers lock the rows alike.
+pub fn spend_by_end_user(batch: &[Arc<RequestLog>]) -> BTreeMap<&str, f64> {
+    let mut spend: BTreeMap<&str, f64> = BTreeMap::new();
+    for log in batch {
+        if let (Some(user), Some(cost)) = (log.end_user.as_deref(), log.cost) {
+            *spend.entry(user).or_default() += cost;
+        }
+    }
+    spend
 }
 
 /// The columns of a spend-log row, in insert order.
