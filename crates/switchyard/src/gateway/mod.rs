@@ -276,6 +276,12 @@ impl Gateway {
         &self.inner.sinks
     }
 
+    /// Records a request refused before it reached a deployment; returns the error to answer.
+    fn rejected(&self, ctx: CallContext, model: Option<&str>, stream: bool, error: Error) -> Error {
+        self.log_rejected(ctx, model, stream, &error);
+        error
+    }
+
     /// Records a request the caller refused before calling [`Gateway::execute`] (over budget,
     /// blocked end user), so that it is logged and reaches the sinks like any other.
     pub fn log_rejected(&self, ctx: CallContext, model: Option<&str>, stream: bool, error: &Error) {
@@ -331,17 +337,7 @@ impl Gateway {
             });
         let (mut target, overrides) = match first {
             Ok(first) => first,
-            Err(error) => {
-                record::log_rejected(
-                    &self.inner.sinks,
-                    &ctx.request_id,
-                    ctx.meta,
-                    request.model.as_deref(),
-                    stream,
-                    &error,
-                );
-                return Err(error);
-            }
+            Err(error) => return Err(self.rejected(ctx, request.model.as_deref(), stream, error)),
         };
         // The deployment that produced the previous response holds its state.
         // Redis is asked only for a group with a choice of deployments (a fallback group's
@@ -364,17 +360,7 @@ impl Gateway {
         // Read after the id rewrite so that per-target copies carry it too.
         let from_request = match router::request_fallbacks(&request) {
             Ok(list) => list,
-            Err(error) => {
-                record::log_rejected(
-                    &self.inner.sinks,
-                    &ctx.request_id,
-                    ctx.meta,
-                    request.model.as_deref(),
-                    stream,
-                    &error,
-                );
-                return Err(error);
-            }
+            Err(error) => return Err(self.rejected(ctx, request.model.as_deref(), stream, error)),
         };
         let from_request_names: Option<Vec<String>> = from_request
             .as_ref()

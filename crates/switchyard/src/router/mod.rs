@@ -256,18 +256,32 @@ impl Router {
             }
         };
         if let Some(duration) = duration.filter(|d| !d.is_zero()) {
-            let until = now + duration.as_millis() as u64;
-            deployment.state.cool_until(until);
-            tracing::info!(
-                deployment = %deployment.id,
-                model_group = %deployment.model_name,
-                seconds = duration.as_secs_f64(),
-                error = ?error.kind,
-                "deployment cooling down"
-            );
-            if let Some(shared) = &self.shared {
-                shared.cool_later(deployment, until);
-            }
+            self.cool(deployment, now, duration, error, "a request failed");
+        }
+    }
+
+    /// Cools `deployment` down for `duration` from `now`, here and, when shared, on every
+    /// instance.
+    fn cool(
+        &self,
+        deployment: &Deployment,
+        now: u64,
+        duration: Duration,
+        error: &Error,
+        cause: &'static str,
+    ) {
+        let until = now + duration.as_millis() as u64;
+        deployment.state.cool_until(until);
+        tracing::info!(
+            deployment = %deployment.id,
+            model_group = %deployment.model_name,
+            seconds = duration.as_secs_f64(),
+            error = ?error.kind,
+            cause,
+            "deployment cooling down"
+        );
+        if let Some(shared) = &self.shared {
+            shared.cool_later(deployment, until);
         }
     }
 
@@ -312,18 +326,7 @@ impl Router {
                 (self.settings.health_check_interval + PROBE_LIMIT).max(self.settings.cooldown_time)
             }
         };
-        let until = now + duration.as_millis() as u64;
-        deployment.state.cool_until(until);
-        tracing::info!(
-            deployment = %deployment.id,
-            model_group = %deployment.model_name,
-            seconds = duration.as_secs_f64(),
-            error = ?error.kind,
-            "health probe failed: deployment cooling down"
-        );
-        if let Some(shared) = &self.shared {
-            shared.cool_later(deployment, until);
-        }
+        self.cool(deployment, now, duration, error, "a health probe failed");
     }
 
     /// How long to wait before retry number `retries + 1` inside a group after `error` on
