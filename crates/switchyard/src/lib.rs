@@ -45,6 +45,7 @@ pub mod router;
 pub mod secret;
 pub mod sse;
 pub mod stream;
+pub mod text;
 
 pub use config::{Config, ConfigError};
 pub use error::{Error, ErrorKind};

@@ -319,6 +319,9 @@ impl Provider for Unsupported {
     }
 }
 
+/// Wildcard and ad-hoc deployments kept built at most.
+const MAX_BUILT: usize = 4096;
+
 struct Wildcard {
     pattern: String,
     config: DeploymentConfig,
@@ -577,6 +580,13 @@ impl Registry {
         })?;
         let deployment = Arc::new(deployment);
         if let Ok(mut built) = self.built.lock() {
+            // Clients choose these names: keep the cache bounded, forgetting an arbitrary
+            // entry when full (it is rebuilt, with fresh routing state, if asked for again).
+            if built.len() >= MAX_BUILT
+                && let Some(evicted) = built.keys().next().cloned()
+            {
+                built.remove(&evicted);
+            }
             built.insert(model.to_string(), deployment.clone());
         }
         Ok(deployment)
@@ -620,7 +630,10 @@ fn model_not_found(model: &str) -> Error {
         param: Some("model".into()),
         ..Error::new(
             ErrorKind::NotFound,
-            format!("The model `{model}` does not exist or you do not have access to it."),
+            format!(
+                "The model `{}` does not exist or you do not have access to it.",
+                crate::text::echo(model)
+            ),
         )
     }
 }

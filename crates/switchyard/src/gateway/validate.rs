@@ -7,6 +7,10 @@ use switchyard_types::responses::{
 
 use crate::error::Error;
 
+/// The longest model name a request may send (real names are under 100 characters; the
+/// limit keeps client text out of logs, rows and errors at a bounded size).
+pub const MAX_MODEL_NAME: usize = 256;
+
 /// Validates `request`; returns the model group it names.
 pub fn validate(request: &CreateResponse) -> Result<&str, Error> {
     let model = request
@@ -18,6 +22,16 @@ pub fn validate(request: &CreateResponse) -> Result<&str, Error> {
             Error::invalid_request("Missing required parameter: 'model'.", Some("model"))
                 .with_code("missing_required_parameter")
         })?;
+    if model.chars().count() > MAX_MODEL_NAME {
+        return Err(invalid(
+            format!(
+                "Invalid 'model': a model name is at most {MAX_MODEL_NAME} characters, got {}.",
+                model.chars().count()
+            ),
+            "model",
+        )
+        .with_code("invalid_model"));
+    }
     if request.input.is_none()
         && request.previous_response_id.is_none()
         && request.conversation.is_none()

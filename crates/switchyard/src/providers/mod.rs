@@ -23,6 +23,7 @@ pub mod opaque;
 pub mod openai_chat;
 mod openai_errors;
 pub mod openai_responses;
+pub(crate) mod path;
 pub mod vertex;
 
 use std::fmt;

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use super::openai_chat::{ChatProvider, flavor};
 use super::openai_responses::ResponsesProvider;
+use super::path::{PathModel, check_model_in_path};
 use super::{BuiltProvider, Credential, ProviderConfig, join_url};
 use crate::config::DeploymentConfig;
 use crate::secret::Secret;
@@ -295,6 +296,7 @@ impl AzureUrls {
         if self.v1 {
             return self.url("openai/v1/chat/completions");
         }
+        check_model_in_path(deployment, PathModel::Verbatim)?;
         let mut url = self.url("openai/deployments")?;
         // The deployment is one path segment, percent-encoded by the URL library.
         url.path_segments_mut()

@@ -20,6 +20,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
+use super::path::{PathModel, check_model_in_path};
 use super::{
     BoxFuture, BuiltProvider, CallInfo, PreparedCall, Provider, ProviderConfig, ProviderOptions,
     UpstreamRequest, headers, join_url, json_body,
@@ -65,6 +66,7 @@ impl BedrockProvider {
     ) -> Result<Self, String> {
         let api_base =
             api_base.unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));
+        check_model_in_path(model, PathModel::Encoded)?;
         let segment = encode_path_segment(model);
         let converse_url = join_url(&api_base, &format!("model/{segment}/converse"))?;
         let stream_url = join_url(&api_base, &format!("model/{segment}/converse-stream"))?;

@@ -19,12 +19,14 @@ use std::sync::Arc;
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
+use super::path::{PathModel, check_model_in_path};
 use super::{
     BoxFuture, BuiltProvider, CallInfo, PreparedCall, Provider, ProviderConfig, ProviderOptions,
     TokenSource, UpstreamRequest, headers, json_body,
 };
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
+use crate::text::echo;
 use errors::classify_google_error;
 use request::{GeminiTarget, to_gemini};
 use response::GeminiDecoder;
@@ -210,6 +212,8 @@ pub fn build(cfg: ProviderConfig<'_>) -> Result<BuiltProvider, String> {
     });
     // `gemini/models/gemini-2.5-pro` and `gemini/gemini-2.5-pro` name the same model.
     let model = cfg.model.strip_prefix("models/").unwrap_or(cfg.model);
+    check_model_in_path(model, PathModel::Verbatim)
+        .map_err(|e| format!("model_list entry `{}`: {e}", echo(&d.model_name)))?;
     let base = api_base.trim_end_matches('/');
     let versioned =
         if base.ends_with("/v1beta") || base.ends_with("/v1") || base.ends_with("/v1alpha") {

@@ -24,6 +24,7 @@ pub use auth::{ServiceAccountKey, ServiceAccountTokenSource};
 
 use super::anthropic::AnthropicProvider;
 use super::gemini::{GeminiAuth, GeminiEndpoint, GeminiProvider};
+use super::path::{PathModel, check_model_in_path};
 use super::{BuiltProvider, ProviderConfig};
 use crate::config::{DeploymentConfig, Env};
 
@@ -144,6 +145,12 @@ pub fn settings(d: &DeploymentConfig, env: &Env) -> Result<VertexSettings, Strin
 pub fn build(cfg: ProviderConfig<'_>) -> Result<BuiltProvider, String> {
     let d = cfg.deployment;
     let model = cfg.model;
+    check_model_in_path(model, PathModel::Verbatim).map_err(|e| {
+        format!(
+            "model_list entry `{}` (Vertex AI): {e}",
+            crate::text::echo(&d.model_name)
+        )
+    })?;
     let settings = settings(d, cfg.env)?;
     let warning = unused_params_warning(d);
     if model.starts_with("claude") {
