@@ -50,14 +50,26 @@ pub fn redact(text: &str, secrets: &[&Secret]) -> String {
 }
 
 fn redact_key_shapes(text: &str) -> String {
-    const PREFIXES: &[&str] = &["sk-", "AIza", "gsk_", "xai-", "sk_"];
+    // Static keys, then bearer tokens: JWTs (Entra ID, service accounts) and Google OAuth
+    // access tokens, whose parts are joined by dots.
+    const PREFIXES: &[(&str, bool)] = &[
+        ("sk-", false),
+        ("AIza", false),
+        ("gsk_", false),
+        ("xai-", false),
+        ("sk_", false),
+        ("eyJ", true),
+        ("ya29.", true),
+    ];
     let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     'outer: while !rest.is_empty() {
-        for prefix in PREFIXES {
+        for &(prefix, dotted) in PREFIXES {
             if let Some(after) = rest.strip_prefix(prefix) {
-                let len = after.find(|c: char| !is_key_char(c)).unwrap_or(after.len());
+                let len = after
+                    .find(|c: char| !(is_key_char(c) || (dotted && c == '.')))
+                    .unwrap_or(after.len());
                 // Keys begin at a word boundary.
                 let boundary = out.chars().last().is_none_or(|c| !is_key_char(c));
                 if len >= 16 && boundary {
@@ -95,5 +107,11 @@ mod tests {
             "bad key [REDACTED] and [REDACTED], task-force ok"
         );
         assert_eq!(redact("risk-free", &[]), "risk-free");
+        let jwt = "token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ was bad";
+        assert_eq!(redact(jwt, &[]), "token [REDACTED] was bad");
+        assert_eq!(
+            redact("Bearer ya29.a0AfB_byC-abcdefghijklmnopqrstuvwxyz.", &[]),
+            "Bearer [REDACTED]"
+        );
     }
 }

@@ -16,7 +16,7 @@ use super::{
     UpstreamRequest, classify_openai_error, join_url, json_body, openai_style_headers,
 };
 use crate::error::{Error, ErrorKind};
-use crate::secret::Secret;
+use crate::secret::{Secret, redact};
 use crate::sse::{SseDecoder, SseFrame};
 
 /// Request fields that configure the gateway and must not reach the upstream.
@@ -128,7 +128,10 @@ impl Provider for ResponsesProvider {
                 headers,
                 body,
             },
-            decoder: Box::new(ResponsesDecoder::new(self.name.clone())),
+            decoder: Box::new(
+                ResponsesDecoder::new(self.name.clone())
+                    .with_secrets(self.credential.secret().into_iter().cloned().collect()),
+            ),
         })
     }
 
@@ -150,6 +153,8 @@ pub struct ResponsesDecoder {
     provider: String,
     sse: SseDecoder,
     done: bool,
+    /// Credentials to blank out of relayed error text.
+    secrets: Vec<Secret>,
 }
 
 impl ResponsesDecoder {
@@ -159,6 +164,48 @@ impl ResponsesDecoder {
             provider,
             sse: SseDecoder::new(),
             done: false,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// The same decoder, redacting `secrets` (and anything shaped like a key) from the error
+    /// text it relays: an upstream may echo the credential it was sent in its error message.
+    pub fn with_secrets(mut self, secrets: Vec<Secret>) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    fn redact(&self, text: &mut String) {
+        let refs: Vec<&Secret> = self.secrets.iter().collect();
+        let clean = redact(text, &refs);
+        if clean != *text {
+            *text = clean;
+        }
+    }
+
+    /// Redacts the upstream-written text of an event: error messages and a failed response's
+    /// error.
+    fn scrub_event(&self, event: &mut ResponseStreamEvent) {
+        match event {
+            ResponseStreamEvent::Error(e) => {
+                if let Some(payload) = e.error.as_mut() {
+                    self.redact(&mut payload.message);
+                }
+                if let Some(serde_json::Value::String(message)) = e.extra.get_mut("message") {
+                    self.redact(message);
+                }
+            }
+            other => {
+                if let Some(response) = lifecycle_response(other) {
+                    self.scrub_response(response);
+                }
+            }
+        }
+    }
+
+    fn scrub_response(&self, response: &mut Response) {
+        if let Some(error) = response.error.as_mut() {
+            self.redact(&mut error.message);
         }
     }
 
@@ -174,7 +221,8 @@ impl ResponsesDecoder {
             return;
         }
         match serde_json::from_str::<ResponseStreamEvent>(data) {
-            Ok(event) => {
+            Ok(mut event) => {
+                self.scrub_event(&mut event);
                 let terminal = event.is_terminal();
                 out.push(Upstream::Relay(event));
                 if terminal {
@@ -194,12 +242,13 @@ impl ResponsesDecoder {
 
 impl Decoder for ResponsesDecoder {
     fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let response: Response = serde_json::from_slice(body).map_err(|e| {
+        let mut response: Response = serde_json::from_slice(body).map_err(|e| {
             Error::upstream(
                 ErrorKind::Upstream,
                 format!("{} returned an unreadable response: {e}", self.provider),
             )
         })?;
+        self.scrub_response(&mut response);
         out.push(Upstream::RelayResponse(Box::new(response)));
         out.push(Upstream::End);
         Ok(())
@@ -228,5 +277,19 @@ impl Decoder for ResponsesDecoder {
                 self.provider
             ),
         ))
+    }
+}
+
+/// The response a lifecycle event carries.
+fn lifecycle_response(event: &mut ResponseStreamEvent) -> Option<&mut Response> {
+    use ResponseStreamEvent as E;
+    match event {
+        E::Created(e)
+        | E::Queued(e)
+        | E::InProgress(e)
+        | E::Completed(e)
+        | E::Incomplete(e)
+        | E::Failed(e) => Some(&mut e.response),
+        _ => None,
     }
 }
