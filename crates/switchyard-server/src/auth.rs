@@ -1,12 +1,15 @@
 //! Master-key authentication: `Authorization: Bearer <key>`, or LiteLLM's `x-litellm-api-key`,
 //! or Azure-style `api-key`. Compared in constant time.
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use subtle::ConstantTimeEq;
-use switchyard::{Error, ErrorKind};
+use switchyard::types::responses::CreateResponse;
+use switchyard::{CallContext, Error, ErrorKind};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -30,9 +33,51 @@ pub async fn require_key(State(state): State<AppState>, request: Request, next: 
                 code: Some("invalid_api_key".into()),
                 ..Error::new(ErrorKind::Authentication, message)
             };
-            ApiError::from(error).into_response()
+            let request_id = record_refusal(&state, &request, &error);
+            let mut response = ApiError::from(error).into_response();
+            if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert("x-request-id", value);
+            }
+            response
         }
     }
+}
+
+/// Records a request refused here: a record like any other refusal on the model routes (spend
+/// log, metrics), the request log line alone on the others.
+fn record_refusal(state: &AppState, request: &Request, error: &Error) -> String {
+    let request_id = switchyard::ids::request_id();
+    let path = request.uri().path();
+    if crate::routes::is_model_route(path) {
+        let client = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let meta = crate::identity::request_meta(
+            state,
+            path,
+            request.headers(),
+            &CreateResponse::default(),
+            client,
+        );
+        let ctx = CallContext {
+            request_id: request_id.clone(),
+            client_headers: HeaderMap::new(),
+            meta,
+        };
+        state.gateway().log_rejected(ctx, None, false, error);
+    } else {
+        tracing::info!(
+            target: "switchyard::request",
+            request_id = %request_id,
+            route = %switchyard::text::echo(path),
+            status = error.status(),
+            outcome = "rejected",
+            error = error.code.as_deref().unwrap_or(""),
+            "request rejected"
+        );
+    }
+    request_id
 }
 
 /// The key a client presented, from whichever header carried it.

@@ -9,6 +9,7 @@ mod error;
 mod identity;
 pub mod observability;
 mod routes;
+pub mod serve;
 pub mod spend;
 mod sse;
 mod state;
@@ -23,11 +24,11 @@ pub use state::AppState;
 
 /// The proxy's routes, with authentication and panic isolation.
 pub fn app(state: AppState) -> Router {
-    let responses = post(routes::responses::create);
-    let authenticated = Router::new()
-        .route("/v1/responses", responses.clone())
-        .route("/responses", responses.clone())
-        .route("/openai/v1/responses", responses)
+    let mut authenticated = Router::new();
+    for path in routes::MODEL_ROUTES {
+        authenticated = authenticated.route(path, post(routes::responses::create));
+    }
+    let authenticated = authenticated
         .route("/v1/models", get(routes::models::list))
         .route("/models", get(routes::models::list))
         .route("/health", get(routes::health::deployments))

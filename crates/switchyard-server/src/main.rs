@@ -10,6 +10,7 @@ use std::time::Duration;
 use switchyard::{Config, Gateway};
 
 use switchyard_server::observability::{Observability, ObservabilityOptions};
+use switchyard_server::serve::{self, ConnectionLimits, Server};
 use switchyard_server::spend::{Accounting, AccountingOptions};
 use switchyard_server::{AppState, app};
 
@@ -17,6 +18,8 @@ use switchyard_server::{AppState, app};
 const SPEND_FLUSH_LIMIT: Duration = Duration::from_secs(60);
 /// How long shutdown waits for each logging callback to send what is queued.
 const CALLBACK_FLUSH_LIMIT: Duration = Duration::from_secs(30);
+/// How long streams cut at the end of the grace period have to deliver their last event.
+const CUT_STREAMS_LIMIT: Duration = Duration::from_secs(2);
 use tracing_subscriber::EnvFilter;
 
 /// An LLM gateway: the OpenAI Responses API in front of any model provider, configured with a
@@ -146,12 +149,9 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
             "no general_settings.master_key: the gateway serves anyone who can reach it"
         );
     }
-    let max_body = config
-        .max_request_size_mb
-        .map_or(switchyard_server::AppState::default_max_body(), |mb| {
-            (mb * 1024.0 * 1024.0) as usize
-        });
-    let mut state = AppState::new(gateway, config.master_key.clone(), max_body);
+    // Signals are caught from here on: one arriving while the gateway starts stops it cleanly.
+    let mut signals = Signals::new()?;
+    let mut state = AppState::from_config(gateway, &config);
     let options = AccountingOptions::from_config(&config);
     let accounting = Arc::new(
         Accounting::start(options)
@@ -179,48 +179,37 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let limits = ConnectionLimits {
+        header_read_timeout: config.switchyard.header_read_timeout,
+        max_connections: config
+            .switchyard
+            .max_connections
+            .unwrap_or_else(serve::default_max_connections),
+    };
     tracing::info!(
-        "switchyard {} listening on http://{local} ({} model groups)",
+        "switchyard {} listening on http://{local} ({} model groups; at most {} connections, \
+         {}s to send a request head, {}s to send a body)",
         env!("CARGO_PKG_VERSION"),
-        state.gateway().models().len()
+        state.gateway().models().len(),
+        limits.max_connections,
+        limits.header_read_timeout.as_secs_f64(),
+        config.switchyard.body_read_timeout.as_secs_f64(),
     );
-
-    // Streams are many small writes: without TCP_NODELAY, Nagle's algorithm meets the client's
-    // delayed ACK and every stream stalls ~40 ms at its end.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stop_rx.await;
-    })
-    .into_future();
-    let mut server = tokio::spawn(server);
-    tokio::select! {
-        result = &mut server => {
-            accounting.shutdown(SPEND_FLUSH_LIMIT).await;
-            observability.shutdown(CALLBACK_FLUSH_LIMIT).await;
-            return result
-                .map_err(|e| format!("the server task failed: {e}"))?
-                .map_err(|e| format!("the server failed: {e}"));
-        }
-        () = shutdown_signal() => {}
-    }
-    let grace = config.switchyard.shutdown_grace;
-    tracing::info!(
-        "shutting down: no new connections, waiting up to {}s for open requests",
-        grace.as_secs_f64()
-    );
-    let _ = stop_tx.send(());
-    match tokio::time::timeout(grace, server).await {
-        Ok(_) => tracing::info!("all requests finished; bye"),
-        Err(_) => tracing::warn!("grace period over; closing the remaining connections"),
+    let gateway = state.gateway().clone();
+    let mut server = Server::start(listener, app(state), limits);
+    let signal = tokio::select! {
+        () = server.finished() => None,
+        signal = signals.next() => Some(signal),
+    };
+    if let Some(signal) = signal {
+        stop(
+            &mut server,
+            &gateway,
+            &mut signals,
+            signal,
+            config.switchyard.shutdown_grace,
+        )
+        .await;
     }
     // Every request has finished (or been cut off and recorded as such): write what is queued.
     accounting.shutdown(SPEND_FLUSH_LIMIT).await;
@@ -228,25 +217,83 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
+/// A graceful stop: no new connections; open requests get `grace` to finish. When the grace
+/// period ends, or a second signal asks to stop now, what is still open is cut.
+async fn stop(
+    server: &mut Server,
+    gateway: &Gateway,
+    signals: &mut Signals,
+    signal: &'static str,
+    grace: Duration,
+) {
+    tracing::info!(
+        "{signal}: shutting down; no new connections, waiting up to {}s for open requests \
+         (send the signal again to stop now)",
+        grace.as_secs_f64()
+    );
+    server.drain();
+    let cut = tokio::select! {
+        () = server.finished() => None,
+        () = tokio::time::sleep(grace) => Some("the grace period is over"),
+        again = signals.next() => Some(if again == signal { "second signal" } else { again }),
+    };
+    match cut {
+        None => tracing::info!("all requests finished; bye"),
+        Some(why) => {
+            tracing::warn!("{why}: closing the remaining connections");
+            gateway.sinks().cut_open_requests();
+            // Cut streams end with `response.failed` and finish their records; give the
+            // last events a moment to reach their clients, then drop the connections.
+            let _ = tokio::time::timeout(CUT_STREAMS_LIMIT, server.finished()).await;
+            server.close();
+            server.finished().await;
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+}
+
+/// The signals that stop the gateway: SIGINT, SIGTERM and SIGHUP (a closed terminal must not
+/// kill it without writing its accounting).
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, String> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| {
+                signal(kind).map_err(|e| format!("cannot listen for {name}: {e}"))
+            };
+            Ok(Signals {
+                interrupt: listen(SignalKind::interrupt(), "SIGINT")?,
+                terminate: listen(SignalKind::terminate(), "SIGTERM")?,
+                hangup: listen(SignalKind::hangup(), "SIGHUP")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+                _ = self.hangup.recv() => "SIGHUP",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "interrupt"
+        }
     }
 }

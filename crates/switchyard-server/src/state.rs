@@ -1,10 +1,10 @@
 //! State shared by every request handler.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use switchyard::Gateway;
 use switchyard::secret::Secret;
+use switchyard::{Config, Gateway};
 
 use crate::observability::Observability;
 use crate::spend::Accounting;
@@ -13,17 +13,21 @@ use crate::spend::Accounting;
 /// room, a runaway client must not exhaust memory).
 pub const DEFAULT_MAX_BODY: usize = 32 * 1024 * 1024;
 
+/// The default time a client has to send a whole request body.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
     gateway: Gateway,
     master_key: Option<Secret>,
     max_body: usize,
+    body_read_timeout: Duration,
     started_at: u64,
     accounting: Option<Arc<Accounting>>,
     observability: Option<Arc<Observability>>,
@@ -37,6 +41,7 @@ impl AppState {
                 gateway,
                 master_key,
                 max_body,
+                body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
                 started_at: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_secs())
@@ -47,35 +52,40 @@ impl AppState {
         }
     }
 
+    /// State for `gateway` with what `config` says of clients: the master key, the body limit
+    /// (`general_settings.max_request_size_mb`) and the body-read deadline.
+    pub fn from_config(gateway: Gateway, config: &Config) -> Self {
+        let max_body = config
+            .max_request_size_mb
+            .map_or(DEFAULT_MAX_BODY, |mb| (mb * 1024.0 * 1024.0) as usize);
+        AppState::new(gateway, config.master_key.clone(), max_body)
+            .with_body_read_timeout(config.switchyard.body_read_timeout)
+    }
+
+    fn with(self, change: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        change(&mut inner);
+        AppState {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The same state with another body-read deadline.
+    pub fn with_body_read_timeout(self, timeout: Duration) -> Self {
+        self.with(|inner| inner.body_read_timeout = timeout)
+    }
+
     /// The same state with spend logs, end users and budgets; registers the spend-log sink
     /// with the gateway.
     pub fn with_accounting(self, accounting: Arc<Accounting>) -> Self {
         self.inner.gateway.sinks().add(accounting.sink());
-        AppState {
-            inner: Arc::new(Inner {
-                gateway: self.inner.gateway.clone(),
-                master_key: self.inner.master_key.clone(),
-                max_body: self.inner.max_body,
-                started_at: self.inner.started_at,
-                accounting: Some(accounting),
-                observability: self.inner.observability.clone(),
-            }),
-        }
+        self.with(|inner| inner.accounting = Some(accounting))
     }
 
     /// The same state with logging callbacks; registers their sink with the gateway.
     pub fn with_observability(self, observability: Arc<Observability>) -> Self {
         self.inner.gateway.sinks().add(observability.sink());
-        AppState {
-            inner: Arc::new(Inner {
-                gateway: self.inner.gateway.clone(),
-                master_key: self.inner.master_key.clone(),
-                max_body: self.inner.max_body,
-                started_at: self.inner.started_at,
-                accounting: self.inner.accounting.clone(),
-                observability: Some(observability),
-            }),
-        }
+        self.with(|inner| inner.observability = Some(observability))
     }
 
     /// The logging callbacks, when any.
@@ -121,6 +131,11 @@ impl AppState {
     /// The request body limit in bytes.
     pub fn max_body(&self) -> usize {
         self.inner.max_body
+    }
+
+    /// How long a client has to send a whole request body.
+    pub fn body_read_timeout(&self) -> Duration {
+        self.inner.body_read_timeout
     }
 
     /// When the server started (Unix seconds), reported as models' `created`.

@@ -13,10 +13,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchyard_mock::MockServer;
+use switchyard_server::spend::SpendStore;
+use switchyard_server::spend::store::LogFilter;
 
 struct Gateway {
     child: Child,
     base: String,
+    /// The spend-log database.
+    spend_url: String,
 }
 
 impl Drop for Gateway {
@@ -32,12 +36,14 @@ fn start(mock: &MockServer, grace_secs: f64) -> Gateway {
     let dir = std::env::temp_dir().join(format!("switchyard-shutdown-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("config-{}.yaml", mock.addr().port()));
+    let spend = dir.join(format!("spend-{}.db", mock.addr().port()));
+    let _ = std::fs::remove_file(&spend);
     std::fs::write(
         &path,
         format!(
             "model_list:\n  - model_name: bridged\n    litellm_params: {{model: hosted_vllm/m, api_base: \"{}/vllm/v1\"}}\nswitchyard_settings: {{shutdown_grace_seconds: {grace_secs}, stream_keepalive_seconds: 0, spend_log_path: \"{}\"}}\n",
             mock.url(),
-            dir.join(format!("spend-{}.db", mock.addr().port())).display()
+            spend.display()
         ),
     )
     .unwrap();
@@ -66,7 +72,141 @@ fn start(mock: &MockServer, grace_secs: f64) -> Gateway {
     };
     // Keep draining the log so the process never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Gateway { child, base }
+    Gateway {
+        child,
+        base,
+        spend_url: switchyard_server::spend::sqlite_url(&spend),
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Every spend-log row the gateway wrote.
+async fn rows(gateway: &Gateway) -> Vec<serde_json::Value> {
+    let store = SpendStore::open(&gateway.spend_url).await.unwrap();
+    let rows = store
+        .logs(&LogFilter {
+            limit: 1000,
+            ..LogFilter::default()
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    rows
+}
+
+/// Starts `n` requests that would run for 20 s (every other one streamed); returns once each
+/// has reached the gateway (streams: their first bytes).
+async fn start_slow_requests(gateway: &Gateway, n: usize) -> Vec<tokio::task::JoinHandle<String>> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let base = gateway.base.clone();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        tasks.push(tokio::spawn(async move {
+            let stream = i % 2 == 0;
+            let input = if stream {
+                "slow [[mock:stall=20000]]"
+            } else {
+                "slow [[mock:slow=20000]]"
+            };
+            let send = reqwest::Client::new()
+                .post(format!("{base}/v1/responses"))
+                .json(&json!({"model": "bridged", "input": input, "stream": stream}))
+                .send();
+            if !stream {
+                let _ = ready_tx.send(());
+                return match send.await {
+                    Ok(r) => r.text().await.unwrap_or_default(),
+                    Err(e) => e.to_string(),
+                };
+            }
+            let mut response = send.await.unwrap();
+            let mut body = response.chunk().await.unwrap().unwrap_or_default().to_vec();
+            let _ = ready_tx.send(());
+            while let Ok(Some(chunk)) = response.chunk().await {
+                body.extend_from_slice(&chunk);
+            }
+            String::from_utf8_lossy(&body).into_owned()
+        }));
+        let _ = ready_rx.await;
+    }
+    // Let the non-streamed requests reach the gateway.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tasks
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_stops_gracefully_and_keeps_every_row() {
+    let mock = MockServer::start().await;
+    let mut gateway = start(&mock, 10.0);
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let r = client
+            .post(format!("{}/v1/responses", gateway.base))
+            .json(&json!({"model": "bridged", "input": "hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    signal(&gateway.child, "HUP");
+    let status = wait_exit(&mut gateway.child, Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(rows(&gateway).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_cut_at_the_end_of_the_grace_period_are_recorded_as_cut() {
+    let mock = MockServer::start().await;
+    let mut gateway = start(&mock, 0.5);
+    let tasks = start_slow_requests(&gateway, 6).await;
+    signal(&gateway.child, "TERM");
+    let status = wait_exit(&mut gateway.child, Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "{status:?}");
+    for (i, task) in tasks.into_iter().enumerate() {
+        let body = task.await.unwrap();
+        if i % 2 == 0 {
+            let events = common::parse_sse(body.as_bytes());
+            assert_eq!(events.last().unwrap().kind(), "response.failed", "{body}");
+            assert!(body.contains("server_is_overloaded"), "{body}");
+        }
+    }
+    let rows = rows(&gateway).await;
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    for row in rows {
+        assert_eq!(row["outcome"], "server_shutdown", "{row}");
+        assert_eq!(row["http_status"], 503, "{row}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_signal_stops_at_once_after_writing_the_rows() {
+    let mock = MockServer::start().await;
+    let mut gateway = start(&mock, 60.0);
+    let _tasks = start_slow_requests(&gateway, 2).await;
+    let started = Instant::now();
+    signal(&gateway.child, "TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&gateway.child, "INT");
+    let status = wait_exit(&mut gateway.child, Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let rows = rows(&gateway).await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["outcome"] == "server_shutdown"),
+        "{rows:?}"
+    );
 }
 
 fn sigterm(child: &Child) {

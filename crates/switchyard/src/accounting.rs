@@ -216,10 +216,22 @@ pub trait LogSink: Send + Sync + 'static {
     fn record(&self, log: &Arc<RequestLog>);
 }
 
-/// The sinks a gateway fans out to. Cheap to clone.
-#[derive(Clone, Default)]
+/// The sinks a gateway fans out to, and whether the gateway is cutting what is still open
+/// (records finished from then on were ended by the gateway, not by their client). Cheap to
+/// clone.
+#[derive(Clone)]
 pub struct Sinks {
     inner: Arc<RwLock<Vec<Arc<dyn LogSink>>>>,
+    cutting: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for Sinks {
+    fn default() -> Self {
+        Sinks {
+            inner: Arc::default(),
+            cutting: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
 }
 
 impl std::fmt::Debug for Sinks {
@@ -234,6 +246,25 @@ impl Sinks {
     pub fn add(&self, sink: Arc<dyn LogSink>) {
         if let Ok(mut sinks) = self.inner.write() {
             sinks.push(sink);
+        }
+    }
+
+    /// The gateway is shutting down and cuts every request still open: streams end with
+    /// `response.failed`, and records finished from now on say the gateway ended them.
+    pub fn cut_open_requests(&self) {
+        self.cutting.send_replace(true);
+    }
+
+    /// True once [`Sinks::cut_open_requests`] was called.
+    pub fn is_cutting(&self) -> bool {
+        *self.cutting.borrow()
+    }
+
+    /// Resolves once [`Sinks::cut_open_requests`] is called (at once if it was).
+    pub fn cut(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut cutting = self.cutting.subscribe();
+        async move {
+            let _ = cutting.wait_for(|cut| *cut).await;
         }
     }
 

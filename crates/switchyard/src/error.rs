@@ -28,8 +28,12 @@ pub enum ErrorKind {
     ContextLengthExceeded,
     /// A content filter rejected the prompt (400).
     ContentFilter,
-    /// The upstream did not answer in time (408).
+    /// The upstream did not answer in time (504).
     Timeout,
+    /// The client did not send its request in time (408).
+    RequestTimeout,
+    /// The request body is not in a format the gateway reads (415).
+    UnsupportedMediaType,
     /// The upstream is overloaded (503).
     Overloaded,
     /// The upstream failed, answered with something unreadable, or could not be reached (502
@@ -48,12 +52,14 @@ impl ErrorKind {
             ErrorKind::Authentication => 401,
             ErrorKind::PermissionDenied => 403,
             ErrorKind::NotFound => 404,
-            ErrorKind::Timeout => 408,
+            ErrorKind::RequestTimeout => 408,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
             ErrorKind::Upstream => 502,
             ErrorKind::Overloaded => 503,
+            ErrorKind::Timeout => 504,
         }
     }
 
@@ -63,7 +69,9 @@ impl ErrorKind {
             ErrorKind::InvalidRequest
             | ErrorKind::ContextLengthExceeded
             | ErrorKind::ContentFilter
-            | ErrorKind::PayloadTooLarge => "invalid_request_error",
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::UnsupportedMediaType
+            | ErrorKind::RequestTimeout => "invalid_request_error",
             ErrorKind::Authentication => "authentication_error",
             ErrorKind::PermissionDenied => "permission_error",
             ErrorKind::NotFound => "not_found_error",

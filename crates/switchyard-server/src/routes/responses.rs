@@ -26,12 +26,31 @@ pub async fn create(
     body: Body,
 ) -> Response {
     let request_id = ids::request_id();
+    let client = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
     let result = async {
-        let bytes = read_body(body, state.max_body()).await?;
-        let request = parse(&bytes)?;
-        let client = extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let request = match read_request(&state, &headers, body).await {
+            Ok(request) => request,
+            Err(error) => {
+                // Refused before the body could be read as a request: recorded like any other
+                // refusal, with what the headers say of the caller.
+                let meta = identity::request_meta(
+                    &state,
+                    uri.path(),
+                    &headers,
+                    &CreateResponse::default(),
+                    client,
+                );
+                let ctx = CallContext {
+                    request_id: request_id.clone(),
+                    client_headers: HeaderMap::new(),
+                    meta,
+                };
+                state.gateway().log_rejected(ctx, None, false, &error);
+                return Err(Refusal::from(error));
+            }
+        };
         let meta = identity::request_meta(&state, uri.path(), &headers, &request, client);
         let ctx = CallContext {
             request_id: request_id.clone(),
@@ -62,6 +81,48 @@ pub async fn create(
     response
 }
 
+/// Checks the content type, reads the body within the limits and parses it.
+async fn read_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<CreateResponse, Error> {
+    require_json(headers)?;
+    let bytes = read_body(body, headers, state.max_body(), state.body_read_timeout()).await?;
+    parse(&bytes)
+}
+
+/// Refuses bodies that do not say they are JSON. A browser may send `text/plain`, form and
+/// multipart bodies to any origin without asking first (a "simple" cross-site request); a JSON
+/// content type needs the CORS preflight this server never grants. A body without a content
+/// type is taken as JSON (no browser sends one), so `curl --data` style clients keep working
+/// only when they say JSON or say nothing.
+pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), Error> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media_type = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if media_type == "application/json" || media_type.ends_with("+json") {
+        return Ok(());
+    }
+    Err(Error {
+        code: Some("unsupported_media_type".into()),
+        ..Error::new(
+            ErrorKind::UnsupportedMediaType,
+            format!(
+                "Unsupported content type '{}': send the request body as JSON with                  `Content-Type: application/json`.",
+                switchyard::text::clip(&media_type, 100)
+            ),
+        )
+    })
+}
 fn answer(execution: Execution) -> Response {
     let Execution {
         deployment,
@@ -114,24 +175,55 @@ fn answer(execution: Execution) -> Response {
     response
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+/// Reads the whole body: at most `limit` bytes (a larger declared `Content-Length` is refused
+/// before anything is read), within `deadline` (a client dripping its body holds a connection
+/// and a buffer for no one's benefit).
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    deadline: std::time::Duration,
+) -> Result<bytes::Bytes, Error> {
+    let too_large = || Error {
+        code: Some("request_too_large".into()),
+        ..Error::new(
+            ErrorKind::PayloadTooLarge,
+            format!("The request body exceeds the limit of {limit} bytes."),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let read = match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(read) => read,
+        Err(_) => {
+            return Err(Error {
+                code: Some("request_timeout".into()),
+                ..Error::new(
+                    ErrorKind::RequestTimeout,
+                    format!(
+                        "The request body did not arrive within {} seconds.",
+                        deadline.as_secs_f64()
+                    ),
+                )
+            });
+        }
+    };
+    read.map_err(|e| {
         // axum wraps http-body-util's `LengthLimitError`, which is not re-exported; its
         // message is the stable way to recognise it.
-        let mut too_large = false;
+        let mut exceeded = false;
         let mut source: Option<&dyn std::error::Error> = Some(&e);
         while let Some(cause) = source {
-            too_large |= cause.to_string().contains("length limit exceeded");
+            exceeded |= cause.to_string().contains("length limit exceeded");
             source = cause.source();
         }
-        if too_large {
-            Error {
-                code: Some("request_too_large".into()),
-                ..Error::new(
-                    ErrorKind::PayloadTooLarge,
-                    format!("The request body exceeds the limit of {limit} bytes."),
-                )
-            }
+        if exceeded {
+            too_large()
         } else {
             Error::invalid_request(format!("Could not read the request body: {e}."), None)
         }
@@ -152,10 +244,15 @@ fn parse(bytes: &[u8]) -> Result<CreateResponse, Error> {
                     None,
                 )
                 .with_code("invalid_json"),
-                Category::Data if path == "." => {
-                    Error::invalid_request("The request body must be a JSON object.", None)
-                        .with_code("invalid_json")
-                }
+                Category::Data if path == "." => match duplicate_field(&inner.to_string()) {
+                    Some(field) => Error::invalid_request(
+                        format!("The request body has the key '{field}' more than once."),
+                        Some(field),
+                    )
+                    .with_code("duplicate_key"),
+                    None => Error::invalid_request("The request body must be a JSON object.", None)
+                        .with_code("invalid_json"),
+                },
                 Category::Data => {
                     let detail = match path.as_str() {
                         "input" => "expected a string or an array of input items".to_string(),
@@ -177,6 +274,12 @@ fn parse(bytes: &[u8]) -> Result<CreateResponse, Error> {
             .with_code("invalid_json")
     })?;
     Ok(request)
+}
+
+/// The field serde names in "duplicate field `model`".
+fn duplicate_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("duplicate field `")?;
+    rest.split_once('`').map(|(field, _)| field)
 }
 
 /// serde_json appends " at line 1 column 42", which means nothing to a client.

@@ -75,7 +75,7 @@ impl AccountingOptions {
                 sqlite_url(&path)
             });
         AccountingOptions {
-            database_url,
+            database_url: creating_sqlite_file(database_url),
             write_rows: !a.disable_spend_logs,
             batch_interval: a.batch_interval.unwrap_or(DEFAULT_BATCH_INTERVAL),
             default_budget: a.max_end_user_budget,
@@ -89,6 +89,27 @@ impl AccountingOptions {
 /// The SQLite URL of a file, created when missing.
 pub fn sqlite_url(path: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// A SQLite URL that creates its file when missing, as the default path does: sqlx opens an
+/// existing file only unless told `mode=rwc`, and an operator writing
+/// `sqlite:///var/lib/switchyard/spend.db` means "keep the spend logs there". A URL that names
+/// a mode keeps it; other databases are left as they are.
+pub fn creating_sqlite_file(url: String) -> String {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=") {
+        return url;
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}mode=rwc")
+}
+
+/// The file a SQLite URL names (`None` for other databases and in-memory ones).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
 }
 
 /// Spend logs, end users and budgets: what the proxy adds to the gateway's accounting.
@@ -107,6 +128,11 @@ impl Accounting {
     /// Opens the database (applying migrations), loads the end users and starts the writer.
     /// Register [`Accounting::sink`] with the gateway.
     pub async fn start(options: AccountingOptions) -> Result<Accounting, StoreError> {
+        if let Some(file) = sqlite_file(&options.database_url)
+            && !file.exists()
+        {
+            tracing::info!("creating the SQLite database {}", file.display());
+        }
         let store = SpendStore::open(&options.database_url).await?;
         let end_users = Arc::new(EndUsers::default());
         end_users.refresh(&store, None).await?;

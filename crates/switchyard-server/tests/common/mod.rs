@@ -11,6 +11,7 @@ use switchyard::sse::SseDecoder;
 use switchyard::stream::grammar::check_stream;
 use switchyard::types::responses::ResponseStreamEvent;
 use switchyard_mock::MockServer;
+use switchyard_server::serve::{ConnectionLimits, Server};
 use switchyard_server::{AppState, app};
 
 /// The master key of every test proxy.
@@ -123,17 +124,16 @@ impl Harness {
         let yaml = config(&mock.url());
         let config = Config::from_yaml_with_env(&yaml, &Env::default()).expect("config");
         let (gateway, _) = switchyard::Gateway::from_config(&config).expect("gateway");
-        let state = AppState::new(gateway, config.master_key.clone(), max_body);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app(state)).await;
-        });
+        let state = AppState::new(gateway, config.master_key.clone(), max_body)
+            .with_body_read_timeout(config.switchyard.body_read_timeout);
+        let limits = ConnectionLimits {
+            header_read_timeout: config.switchyard.header_read_timeout,
+            max_connections: config.switchyard.max_connections.unwrap_or(1024),
+        };
+        let base = serve(state, limits).await;
         Harness {
             mock,
-            base: format!("http://{addr}"),
+            base,
             client: reqwest::Client::new(),
         }
     }
@@ -160,17 +160,9 @@ impl Harness {
             AppState::default_max_body(),
         )
         .with_accounting(accounting.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-            let _ = axum::serve(listener, service).await;
-        });
         let harness = Harness {
             mock,
-            base: format!("http://{addr}"),
+            base: serve(state, ConnectionLimits::default()).await,
             client: reqwest::Client::new(),
         };
         (harness, accounting)
@@ -250,6 +242,18 @@ impl Harness {
             .pop()
             .expect("the mock received a request")
     }
+}
+
+/// Serves `state` on a fresh loopback port with the proxy's own listener; returns its base URL.
+/// The server lives as long as the test's runtime.
+pub async fn serve(state: AppState, limits: ConnectionLimits) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    // Leaked on purpose: dropping the handle would not stop the server, and tests never do.
+    std::mem::forget(Server::start(listener, app(state), limits));
+    format!("http://{addr}")
 }
 
 /// Parses an SSE body into Responses events, checking `event:` equals `type` and that no

@@ -14,6 +14,7 @@ mod bedrock;
 mod bridge;
 mod failures;
 mod gemini;
+mod hardening;
 mod health;
 mod observability;
 mod passthrough;

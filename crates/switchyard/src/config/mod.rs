@@ -129,6 +129,14 @@ pub struct SwitchyardSettings {
     pub stream_keepalive: Option<Duration>,
     /// How long a shutdown waits for open requests and streams.
     pub shutdown_grace: Duration,
+    /// `header_read_timeout_seconds`: how long a client connection has to send a complete
+    /// request head once it waits for one (new, or idle between kept-alive requests).
+    pub header_read_timeout: Duration,
+    /// `body_read_timeout_seconds`: how long a client has to send a whole request body.
+    pub body_read_timeout: Duration,
+    /// `max_connections`: client connections served at once (`None`: derived from the
+    /// open-file limit).
+    pub max_connections: Option<usize>,
 }
 
 impl Default for SwitchyardSettings {
@@ -136,6 +144,9 @@ impl Default for SwitchyardSettings {
         SwitchyardSettings {
             stream_keepalive: Some(Duration::from_secs(15)),
             shutdown_grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(60),
+            max_connections: None,
         }
     }
 }
@@ -399,6 +410,16 @@ impl Config {
         if let Some(grace) = own.seconds("shutdown_grace_seconds")? {
             config.switchyard.shutdown_grace = grace;
         }
+        if let Some(t) = own.seconds("header_read_timeout_seconds")? {
+            config.switchyard.header_read_timeout = t;
+        }
+        if let Some(t) = own.seconds("body_read_timeout_seconds")? {
+            config.switchyard.body_read_timeout = t;
+        }
+        config.switchyard.max_connections = own
+            .u64("max_connections")?
+            .filter(|&n| n > 0)
+            .map(|n| n.min(usize::MAX as u64) as usize);
         let redis_key_prefix = own.string("redis_key_prefix")?;
         config.accounting.model_cost_map_path =
             own.string("model_cost_map_path")?.map(PathBuf::from);

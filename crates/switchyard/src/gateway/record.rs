@@ -13,7 +13,7 @@ use switchyard_types::responses::{Response, ResponseStatus, Usage};
 use super::registry::Deployment;
 use crate::accounting::{RateLimits, RequestLog, RequestMeta, RequestParams, Sinks, TokenCounts};
 use crate::cost::{self, ModelPrice};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// What the gateway knows about a request in flight.
 #[derive(Debug)]
@@ -55,6 +55,8 @@ pub enum Outcome {
     Rejected,
     /// The client went away before the end.
     Disconnected,
+    /// The gateway ended it: still open when a shutdown's grace period ran out.
+    ServerShutdown,
 }
 
 impl Outcome {
@@ -66,6 +68,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::Rejected => "rejected",
             Outcome::Disconnected => "client_disconnected",
+            Outcome::ServerShutdown => "server_shutdown",
         }
     }
 
@@ -179,18 +182,50 @@ impl CallRecord {
         })
     }
 
-    /// Finishes a request the client abandoned (a dropped stream), charging the usage the
-    /// upstream had reported by then.
+    /// Finishes a request that ended before its answer did (a dropped stream, a dropped
+    /// handler), charging the usage the upstream had reported by then: the client's doing,
+    /// unless the gateway is cutting open requests at the end of a shutdown.
     pub fn finish_disconnected(&mut self, usage: Option<&Usage>) {
+        let ending = if self.sinks.is_cutting() {
+            Ending {
+                outcome: Outcome::ServerShutdown,
+                status: 503,
+                error_class: Some(ErrorKind::Overloaded.openai_type().to_string()),
+                error_code: Some("server_shutdown".to_string()),
+                usage,
+                response: None,
+            }
+        } else {
+            Ending {
+                outcome: Outcome::Disconnected,
+                // 499: the client closed the request, as nginx logs it.
+                status: 499,
+                error_class: None,
+                error_code: None,
+                usage,
+                response: None,
+            }
+        };
+        self.write(ending);
+    }
+
+    /// Finishes a stream the gateway cut while shutting down, with the failed response the
+    /// client was sent.
+    pub fn finish_cut(&mut self, response: &Response) {
         self.write(Ending {
-            outcome: Outcome::Disconnected,
-            // 499: the client closed the request, as nginx logs it.
-            status: 499,
-            error_class: None,
-            error_code: None,
-            usage,
-            response: None,
+            outcome: Outcome::ServerShutdown,
+            status: 503,
+            error_class: Some(ErrorKind::Overloaded.openai_type().to_string()),
+            error_code: Some("server_shutdown".to_string()),
+            usage: response.usage.as_ref(),
+            response: Some(response),
         });
+    }
+
+    /// Resolves when the gateway starts cutting open requests (see
+    /// [`Sinks::cut_open_requests`]).
+    pub fn cut(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.sinks.cut()
     }
 
     /// A finished record that writes nothing: stands in for one handed back elsewhere.

@@ -38,6 +38,11 @@ pub(crate) struct Driver {
     record_taken: bool,
     ids: IdMap,
     provider: String,
+    /// Resolves when the gateway cuts open streams (a shutdown's grace period ran out);
+    /// `None` once it has.
+    cut: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    /// The gateway cut this stream.
+    was_cut: bool,
 }
 
 impl Drop for Driver {
@@ -65,7 +70,10 @@ impl Driver {
         ids: IdMap,
         provider: String,
     ) -> Self {
+        let cut: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(record.cut());
         Driver {
+            cut: Some(cut),
+            was_cut: false,
             builder,
             pending: VecDeque::new(),
             body: Some(body),
@@ -183,21 +191,34 @@ impl Driver {
                 return None;
             }
             let deadline = self.read_deadline();
-            let result = match self.keepalive {
-                Some(every) => {
-                    // `None`: the upstream was silent for `every`.
-                    let read = tokio::select! {
-                        biased;
-                        result = self.read(deadline) => Some(result),
-                        () = sleep(every) => None,
-                    };
-                    read.unwrap_or_else(|| {
-                        self.builder.keepalive();
-                        Ok(())
-                    })
+            let keepalive = self.keepalive;
+            let mut cut = self.cut.take();
+            // `None`: the upstream was silent for the keepalive interval.
+            let read = tokio::select! {
+                biased;
+                () = async {
+                    match cut.as_mut() {
+                        Some(cut) => cut.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    cut = None;
+                    self.was_cut = true;
+                    Some(Err(shutting_down()))
                 }
-                None => self.read(deadline).await,
+                result = self.read(deadline) => Some(result),
+                () = async {
+                    match keepalive {
+                        Some(every) => sleep(every).await,
+                        None => std::future::pending().await,
+                    }
+                } => None,
             };
+            self.cut = cut;
+            let result = read.unwrap_or_else(|| {
+                self.builder.keepalive();
+                Ok(())
+            });
             if self.builder.has_output() {
                 self.record.output_started();
             }
@@ -216,7 +237,11 @@ impl Driver {
             self.ids.insert(response.id.clone(), upstream.to_string());
         }
         self.record.report_cost(self.builder.reported_cost());
-        self.record.finish_response(response);
+        if self.was_cut {
+            self.record.finish_cut(response);
+        } else {
+            self.record.finish_response(response);
+        }
     }
 
     /// The id of the response being streamed.
@@ -272,6 +297,15 @@ impl Stream for ResponseStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.inner.as_mut().poll_next(cx)
     }
+}
+
+/// How a stream the gateway cuts while shutting down ends: an overload, which clients retry.
+fn shutting_down() -> Error {
+    Error::new(
+        ErrorKind::Overloaded,
+        "The gateway is shutting down and ended this response; retry it.",
+    )
+    .with_code("server_shutdown")
 }
 
 pub(crate) fn timeout_error(provider: &str) -> Error {

@@ -63,7 +63,9 @@ impl ErrorClass {
         match error.kind {
             ErrorKind::InvalidRequest
             | ErrorKind::ContextLengthExceeded
-            | ErrorKind::PayloadTooLarge => ErrorClass::BadRequest,
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::UnsupportedMediaType
+            | ErrorKind::RequestTimeout => ErrorClass::BadRequest,
             ErrorKind::Authentication | ErrorKind::PermissionDenied => ErrorClass::Authentication,
             ErrorKind::Timeout => ErrorClass::Timeout,
             ErrorKind::RateLimited => ErrorClass::RateLimit,
