@@ -44,6 +44,7 @@ pub mod providers;
 pub mod router;
 pub mod secret;
 pub mod sse;
+pub mod state;
 pub mod stream;
 pub mod text;
 

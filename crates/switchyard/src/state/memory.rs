@@ -1,0 +1,281 @@
+//! State kept in the process: the library's default store. Bounded: past its capacity the
+//! oldest responses are forgotten first.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+use switchyard_types::JsonMap;
+use switchyard_types::responses::Item;
+
+use super::context::{call_id, conversation_additions, item_id};
+use super::{ConversationRecord, ResponseRecord, StateStore, StoreError, StoredItem, now};
+use crate::providers::BoxFuture;
+
+/// Responses kept by default.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// A [`StateStore`] in memory.
+#[derive(Debug)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    responses: HashMap<String, ResponseRecord>,
+    /// Response ids, oldest first, for eviction.
+    order: VecDeque<String>,
+    conversations: HashMap<String, (ConversationRecord, Vec<StoredItem>)>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::with_capacity(DEFAULT_CAPACITY)
+    }
+}
+
+impl MemoryStore {
+    /// A store keeping at most `capacity` responses.
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryStore {
+            inner: Mutex::new(Inner::default()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError("the in-memory store is poisoned".into()))
+    }
+
+    fn live(record: &ResponseRecord, now: u64) -> bool {
+        record.expires_at > now
+    }
+}
+
+/// Wraps a result as the store's future.
+fn ready<T: Send + 'static>(
+    value: Result<T, StoreError>,
+) -> BoxFuture<'static, Result<T, StoreError>> {
+    Box::pin(std::future::ready(value))
+}
+
+impl StateStore for MemoryStore {
+    fn save_response(&self, record: ResponseRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        ready(self.lock().map(|mut inner| {
+            if let Some(conversation) = record.conversation_id.as_deref()
+                && let Some((_, items)) = inner.conversations.get_mut(conversation)
+            {
+                items.extend(conversation_additions(&record));
+            }
+            let id = record.id().to_string();
+            if inner.responses.insert(id.clone(), record).is_none() {
+                inner.order.push_back(id);
+            }
+            while inner.responses.len() > self.capacity {
+                let Some(oldest) = inner.order.pop_front() else {
+                    break;
+                };
+                inner.responses.remove(&oldest);
+            }
+        }))
+    }
+
+    fn response<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ResponseRecord>, StoreError>> {
+        let now = now();
+        ready(self.lock().map(|inner| {
+            inner
+                .responses
+                .get(id)
+                .filter(|r| Self::live(r, now))
+                .cloned()
+        }))
+    }
+
+    fn chain<'a>(
+        &'a self,
+        id: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ResponseRecord>, StoreError>> {
+        let now = now();
+        ready(self.lock().map(|inner| {
+            let mut chain: Vec<ResponseRecord> = Vec::new();
+            let mut next = Some(id.to_string());
+            while let Some(id) = next.take() {
+                if chain.len() >= limit || chain.iter().any(|r| r.id() == id) {
+                    break;
+                }
+                let Some(record) = inner.responses.get(&id).filter(|r| Self::live(r, now)) else {
+                    break;
+                };
+                next.clone_from(&record.response.previous_response_id);
+                chain.push(record.clone());
+            }
+            chain
+        }))
+    }
+
+    fn delete_response<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        ready(self.lock().map(|mut inner| {
+            let removed = inner.responses.remove(id).is_some();
+            if removed {
+                inner.order.retain(|o| o != id);
+            }
+            removed
+        }))
+    }
+
+    fn find_call<'a>(
+        &'a self,
+        call: &'a str,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Vec<Item>>, StoreError>> {
+        let now = now();
+        ready(self.lock().map(|inner| {
+            inner.order.iter().rev().find_map(|id| {
+                let record = inner.responses.get(id)?;
+                if !Self::live(record, now) || (owner.is_some() && record.owner.as_deref() != owner)
+                {
+                    return None;
+                }
+                let output = &record.response.output;
+                let at = output.iter().position(|i| call_id(i) == Some(call))?;
+                let start = output[..at]
+                    .iter()
+                    .rposition(|i| !matches!(i, Item::Reasoning(_)))
+                    .map_or(0, |i| i + 1);
+                Some(output[start..=at].to_vec())
+            })
+        }))
+    }
+
+    fn find_output_item<'a>(
+        &'a self,
+        wanted: &'a str,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Item>, StoreError>> {
+        let now = now();
+        ready(self.lock().map(|inner| {
+            inner.order.iter().rev().find_map(|id| {
+                let record = inner.responses.get(id)?;
+                if !Self::live(record, now) || (owner.is_some() && record.owner.as_deref() != owner)
+                {
+                    return None;
+                }
+                record
+                    .response
+                    .output
+                    .iter()
+                    .find(|i| item_id(i) == Some(wanted))
+                    .cloned()
+            })
+        }))
+    }
+
+    fn create_conversation(
+        &self,
+        conversation: ConversationRecord,
+        items: Vec<StoredItem>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        ready(self.lock().map(|mut inner| {
+            inner
+                .conversations
+                .insert(conversation.id.clone(), (conversation, items));
+        }))
+    }
+
+    fn conversation<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>> {
+        ready(
+            self.lock()
+                .map(|inner| inner.conversations.get(id).map(|(c, _)| c.clone())),
+        )
+    }
+
+    fn update_conversation<'a>(
+        &'a self,
+        id: &'a str,
+        metadata: JsonMap,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        ready(
+            self.lock()
+                .map(|mut inner| match inner.conversations.get_mut(id) {
+                    Some((c, _)) => {
+                        c.metadata = metadata;
+                        true
+                    }
+                    None => false,
+                }),
+        )
+    }
+
+    fn delete_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        ready(
+            self.lock()
+                .map(|mut inner| inner.conversations.remove(id).is_some()),
+        )
+    }
+
+    fn append_items<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        new: Vec<StoredItem>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        ready(self.lock().map(
+            |mut inner| match inner.conversations.get_mut(conversation_id) {
+                Some((_, items)) => {
+                    items.extend(new);
+                    true
+                }
+                None => false,
+            },
+        ))
+    }
+
+    fn conversation_items<'a>(
+        &'a self,
+        conversation_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<StoredItem>, StoreError>> {
+        ready(self.lock().map(|inner| {
+            inner
+                .conversations
+                .get(conversation_id)
+                .map(|(_, items)| items.clone())
+                .unwrap_or_default()
+        }))
+    }
+
+    fn delete_item<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        wanted: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        ready(self.lock().map(|mut inner| {
+            let Some((_, items)) = inner.conversations.get_mut(conversation_id) else {
+                return false;
+            };
+            let before = items.len();
+            items.retain(|s| s.id != wanted);
+            items.len() != before
+        }))
+    }
+
+    fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        ready(self.lock().map(|mut inner| {
+            let before = inner.responses.len();
+            inner.responses.retain(|_, r| r.expires_at > now);
+            let Inner {
+                responses, order, ..
+            } = &mut *inner;
+            order.retain(|id| responses.contains_key(id));
+            (before - responses.len()) as u64
+        }))
+    }
+}
