@@ -1,0 +1,170 @@
+//! The connection pool and the migrations.
+
+use std::borrow::Cow;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+
+/// The migrations, in order; applied when the database is opened. Versions 1 and 2 were
+/// written by the spend-log store before this crate held the schema; their text is unchanged,
+/// so databases migrated then are recognised.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "spend logs",
+        include_str!("../migrations/0001_spend_logs.sql"),
+    ),
+    (
+        2,
+        "end users by update time",
+        include_str!("../migrations/0002_end_users_updated_at.sql"),
+    ),
+    (
+        3,
+        "stored responses and conversations",
+        include_str!("../migrations/0003_state.sql"),
+    ),
+];
+
+/// The database cannot be opened, migrated or queried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseError(pub String);
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DatabaseError {}
+
+impl From<sqlx::Error> for DatabaseError {
+    fn from(e: sqlx::Error) -> Self {
+        DatabaseError(e.to_string())
+    }
+}
+
+#[derive(Debug)]
+struct Embedded;
+
+impl MigrationSource<'static> for Embedded {
+    fn resolve(
+        self,
+    ) -> futures_core::future::BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>>
+    {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// An open database, migrated. Cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: AnyPool,
+    sqlite: bool,
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies the migrations.
+    pub async fn open(url: &str) -> Result<Database, DatabaseError> {
+        let database = Database::connect(url, if url.starts_with("sqlite:") { 4 } else { 8 })
+            .await
+            .map_err(|e| DatabaseError(format!("cannot open the database: {e}")))?;
+        database.migrate().await?;
+        Ok(database)
+    }
+
+    /// Connects without migrating: for administration (creating a database) and tests.
+    pub async fn admin(url: &str) -> Result<Database, DatabaseError> {
+        Database::connect(url, 1)
+            .await
+            .map_err(|e| DatabaseError(format!("cannot connect: {e}")))
+    }
+
+    async fn connect(url: &str, connections: u32) -> Result<Database, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            // SQLite takes one writer at a time; more connections only contend for its lock.
+            .max_connections(connections)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // On every connection: WAL lets readers run while the writer writes;
+                        // busy_timeout makes a connection wait for the lock (a second gateway
+                        // on the same file) instead of failing. synchronous=NORMAL is SQLite's
+                        // advice for WAL: no fsync per commit, still never corrupt; a power
+                        // cut (not a crash) may lose the last commits. temp_store keeps the
+                        // statement journal of a bulk insert in memory, not a temp file.
+                        for pragma in [
+                            "PRAGMA journal_mode=WAL",
+                            "PRAGMA busy_timeout=5000",
+                            "PRAGMA synchronous=NORMAL",
+                            "PRAGMA temp_store=MEMORY",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        Ok(Database { pool, sqlite })
+    }
+
+    async fn migrate(&self) -> Result<(), DatabaseError> {
+        let migrator = Migrator::new(Embedded)
+            .await
+            .map_err(|e| DatabaseError(format!("cannot read the migrations: {e}")))?;
+        // Two gateways starting together on one SQLite file race to migrate it (PostgreSQL
+        // migrations take an advisory lock; SQLite's do not): the loser's migration fails and
+        // rolls back, and on a retry it finds the migration applied.
+        let mut attempt = 0;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e) if self.sqlite && attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "retrying the migration");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(DatabaseError(format!("cannot migrate the database: {e}"))),
+            }
+        }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// True for SQLite (some statements differ).
+    pub fn is_sqlite(&self) -> bool {
+        self.sqlite
+    }
+
+    /// Runs one statement.
+    pub async fn execute(&self, sql: &str) -> Result<(), DatabaseError> {
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

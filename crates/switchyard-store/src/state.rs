@@ -1,0 +1,527 @@
+//! The state store on the database: responses (their own input and their output items kept
+//! apart, for listings and look-ups), conversations and their items.
+//!
+//! Saving a response is on the way to the client's terminal event, so saves are group
+//! committed: a writer task takes every save waiting when it starts a transaction, writes them
+//! together and answers each. One request alone pays one commit; many at once share it.
+
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use switchyard::providers::BoxFuture;
+use switchyard::state::context::{call_id, conversation_additions};
+use switchyard::state::{ConversationRecord, ResponseRecord, StateStore, StoreError, StoredItem};
+use switchyard_types::JsonMap;
+use switchyard_types::responses::{Item, Response};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Database;
+
+/// Saves written in one transaction at most.
+const SAVES_PER_COMMIT: usize = 64;
+/// Saves waiting for the writer at most; past it a save waits for room.
+const SAVE_QUEUE: usize = 4_096;
+
+type Save = (ResponseRecord, oneshot::Sender<Result<(), StoreError>>);
+
+/// A [`StateStore`] on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStateStore {
+    db: Database,
+    saves: mpsc::Sender<Save>,
+}
+
+fn failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("database: {e}"))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(failed)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| failed(format!("a stored value does not parse: {e}")))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl SqlStateStore {
+    /// The store on `db`; starts its writer (call inside a Tokio runtime).
+    pub fn new(db: Database) -> SqlStateStore {
+        let (saves, queue) = mpsc::channel(SAVE_QUEUE);
+        tokio::spawn(write_loop(db.clone(), queue));
+        SqlStateStore { db, saves }
+    }
+
+    async fn input_items(&self, response_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT item_id, body FROM response_items WHERE response_id = $1 AND side = 'input' \
+             ORDER BY position",
+        )
+        .bind(response_id)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(failed)?;
+        rows.iter().map(stored_item).collect()
+    }
+
+    async fn record_of(&self, row: &AnyRow) -> Result<ResponseRecord, StoreError> {
+        let response: Response = from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
+        let input = self.input_items(&response.id).await?;
+        Ok(ResponseRecord {
+            input,
+            owner: row.try_get("owner").map_err(failed)?,
+            conversation_id: row.try_get("conversation_id").map_err(failed)?,
+            expires_at: row.try_get::<i64, _>("expires_at").map_err(failed)?.max(0) as u64,
+            response,
+        })
+    }
+
+    async fn load_response(&self, id: &str) -> Result<Option<ResponseRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT body, owner, conversation_id, expires_at FROM responses \
+             WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now())
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(failed)?;
+        match row {
+            Some(row) => Ok(Some(self.record_of(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn load_chain(&self, id: &str, limit: usize) -> Result<Vec<ResponseRecord>, StoreError> {
+        // One round trip for the whole chain, however long; the depth bound also stops a cycle.
+        let rows = sqlx::query(
+            "WITH RECURSIVE chain(id, previous, depth) AS ( \
+               SELECT id, previous_response_id, 0 FROM responses WHERE id = $1 AND expires_at > $2 \
+               UNION ALL \
+               SELECT r.id, r.previous_response_id, c.depth + 1 FROM responses r \
+               JOIN chain c ON r.id = c.previous WHERE r.expires_at > $3 AND c.depth + 1 < $4 \
+             ) \
+             SELECT r.body, r.owner, r.conversation_id, r.expires_at FROM chain c \
+             JOIN responses r ON r.id = c.id ORDER BY c.depth",
+        )
+        .bind(id)
+        .bind(now())
+        .bind(now())
+        .bind(limit.min(i64::MAX as usize) as i64)
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(failed)?;
+        let mut chain = Vec::with_capacity(rows.len());
+        for row in &rows {
+            chain.push(self.record_of(row).await?);
+        }
+        Ok(chain)
+    }
+
+    /// The output row of a stored item matching `column = value`, newest first, among
+    /// unexpired responses of `owner` (`None`: any).
+    async fn find_output(
+        &self,
+        column: &str,
+        value: &str,
+        owner: Option<&str>,
+    ) -> Result<Option<(String, i64, String)>, StoreError> {
+        let mut sql = format!(
+            "SELECT ri.response_id, ri.position, ri.body FROM response_items ri \
+             JOIN responses r ON r.id = ri.response_id \
+             WHERE ri.{column} = $1 AND ri.side = 'output' AND r.expires_at > $2"
+        );
+        if owner.is_some() {
+            sql.push_str(" AND ri.owner = $3");
+        }
+        sql.push_str(" ORDER BY r.created_at DESC LIMIT 1");
+        let mut query = sqlx::query(&sql).bind(value.to_string()).bind(now());
+        if let Some(owner) = owner {
+            query = query.bind(owner.to_string());
+        }
+        let row = query.fetch_optional(self.db.pool()).await.map_err(failed)?;
+        row.map(|row| -> Result<_, StoreError> {
+            Ok((
+                row.try_get("response_id").map_err(failed)?,
+                row.try_get("position").map_err(failed)?,
+                row.try_get("body").map_err(failed)?,
+            ))
+        })
+        .transpose()
+    }
+}
+
+fn stored_item(row: &AnyRow) -> Result<StoredItem, StoreError> {
+    Ok(StoredItem {
+        id: row.try_get("item_id").map_err(failed)?,
+        item: from_json(&row.try_get::<String, _>("body").map_err(failed)?)?,
+    })
+}
+
+async fn write_loop(db: Database, mut queue: mpsc::Receiver<Save>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < SAVES_PER_COMMIT {
+            match queue.try_recv() {
+                Ok(save) => batch.push(save),
+                Err(_) => break,
+            }
+        }
+        let result = write_batch(&db, batch.iter().map(|(record, _)| record)).await;
+        for (_, ack) in batch {
+            let _ = ack.send(result.clone());
+        }
+    }
+}
+
+async fn write_batch<'a>(
+    db: &Database,
+    records: impl Iterator<Item = &'a ResponseRecord>,
+) -> Result<(), StoreError> {
+    let mut tx = db.pool().begin().await.map_err(failed)?;
+    for record in records {
+        write_response(&mut tx, record).await?;
+    }
+    tx.commit().await.map_err(failed)
+}
+
+async fn write_response(
+    tx: &mut Transaction<'static, Any>,
+    record: &ResponseRecord,
+) -> Result<(), StoreError> {
+    let id = record.id();
+    sqlx::query(
+        "INSERT INTO responses (id, owner, previous_response_id, conversation_id, created_at, \
+         expires_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at",
+    )
+    .bind(id)
+    .bind(record.owner.clone())
+    .bind(record.response.previous_response_id.clone())
+    .bind(record.conversation_id.clone())
+    .bind(record.response.created_at as i64)
+    .bind(record.expires_at.min(i64::MAX as u64) as i64)
+    .bind(to_json(&record.response)?)
+    .execute(&mut **tx)
+    .await
+    .map_err(failed)?;
+    sqlx::query("DELETE FROM response_items WHERE response_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(failed)?;
+    let output = switchyard::state::context::with_ids(record.response.output.clone());
+    for (side, items) in [("input", &record.input), ("output", &output)] {
+        for (position, stored) in items.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO response_items (response_id, side, position, item_id, call_id, \
+                 owner, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id)
+            .bind(side)
+            .bind(position as i64)
+            .bind(stored.id.clone())
+            .bind(call_id(&stored.item).map(str::to_string))
+            .bind(record.owner.clone())
+            .bind(to_json(&stored.item)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(failed)?;
+        }
+    }
+    if let Some(conversation) = record.conversation_id.as_deref() {
+        append(tx, conversation, &conversation_additions(record)).await?;
+    }
+    Ok(())
+}
+
+/// Appends to a conversation inside `tx`; false when it does not exist. Touching the
+/// conversation's row first takes its lock, so concurrent appends number their items one
+/// after the other.
+async fn append(
+    tx: &mut Transaction<'static, Any>,
+    conversation: &str,
+    items: &[StoredItem],
+) -> Result<bool, StoreError> {
+    let touched = sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(conversation)
+        .execute(&mut **tx)
+        .await
+        .map_err(failed)?;
+    if touched.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let next: i64 = sqlx::query(
+        "SELECT COALESCE(MAX(position), -1) + 1 AS next FROM conversation_items \
+         WHERE conversation_id = $1",
+    )
+    .bind(conversation)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(failed)?
+    .try_get("next")
+    .map_err(failed)?;
+    for (offset, stored) in items.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO conversation_items (conversation_id, position, item_id, body) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(conversation)
+        .bind(next + offset as i64)
+        .bind(stored.id.clone())
+        .bind(to_json(&stored.item)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(failed)?;
+    }
+    Ok(true)
+}
+
+impl StateStore for SqlStateStore {
+    fn save_response(&self, record: ResponseRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let (ack, done) = oneshot::channel();
+            self.saves
+                .send((record, ack))
+                .await
+                .map_err(|_| StoreError("the state writer has stopped".into()))?;
+            done.await
+                .map_err(|_| StoreError("the state writer has stopped".into()))?
+        })
+    }
+
+    fn response<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ResponseRecord>, StoreError>> {
+        Box::pin(self.load_response(id))
+    }
+
+    fn chain<'a>(
+        &'a self,
+        id: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ResponseRecord>, StoreError>> {
+        Box::pin(self.load_chain(id, limit))
+    }
+
+    fn delete_response<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.db.pool().begin().await.map_err(failed)?;
+            let deleted = sqlx::query("DELETE FROM responses WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+            sqlx::query("DELETE FROM response_items WHERE response_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            tx.commit().await.map_err(failed)?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn find_call<'a>(
+        &'a self,
+        call: &'a str,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Vec<Item>>, StoreError>> {
+        Box::pin(async move {
+            let Some((response_id, position, _)) = self.find_output("call_id", call, owner).await?
+            else {
+                return Ok(None);
+            };
+            let Some(record) = self.load_response(&response_id).await? else {
+                return Ok(None);
+            };
+            let output = &record.response.output;
+            let at = (position.max(0) as usize).min(output.len().saturating_sub(1));
+            let start = output[..at]
+                .iter()
+                .rposition(|i| !matches!(i, Item::Reasoning(_)))
+                .map_or(0, |i| i + 1);
+            Ok(output.get(start..=at).map(<[Item]>::to_vec))
+        })
+    }
+
+    fn find_output_item<'a>(
+        &'a self,
+        wanted: &'a str,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Item>, StoreError>> {
+        Box::pin(async move {
+            match self.find_output("item_id", wanted, owner).await? {
+                Some((_, _, body)) => Ok(Some(from_json(&body)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn create_conversation(
+        &self,
+        conversation: ConversationRecord,
+        items: Vec<StoredItem>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.db.pool().begin().await.map_err(failed)?;
+            sqlx::query(
+                "INSERT INTO conversations (id, owner, created_at, updated_at, metadata) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(conversation.id.clone())
+            .bind(conversation.owner.clone())
+            .bind(conversation.created_at as i64)
+            .bind(conversation.created_at as i64)
+            .bind(to_json(&conversation.metadata)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+            append(&mut tx, &conversation.id, &items).await?;
+            tx.commit().await.map_err(failed)
+        })
+    }
+
+    fn conversation<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>> {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "SELECT id, owner, created_at, metadata FROM conversations WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(failed)?;
+            row.map(|row| -> Result<ConversationRecord, StoreError> {
+                Ok(ConversationRecord {
+                    id: row.try_get("id").map_err(failed)?,
+                    owner: row.try_get("owner").map_err(failed)?,
+                    created_at: row.try_get::<i64, _>("created_at").map_err(failed)?.max(0) as u64,
+                    metadata: from_json::<JsonMap>(
+                        &row.try_get::<String, _>("metadata").map_err(failed)?,
+                    )?,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn update_conversation<'a>(
+        &'a self,
+        id: &'a str,
+        metadata: JsonMap,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let updated = sqlx::query(
+                "UPDATE conversations SET metadata = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(to_json(&Value::Object(metadata))?)
+            .bind(now())
+            .bind(id)
+            .execute(self.db.pool())
+            .await
+            .map_err(failed)?;
+            Ok(updated.rows_affected() > 0)
+        })
+    }
+
+    fn delete_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.db.pool().begin().await.map_err(failed)?;
+            let deleted = sqlx::query("DELETE FROM conversations WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+            sqlx::query("DELETE FROM conversation_items WHERE conversation_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            tx.commit().await.map_err(failed)?;
+            Ok(deleted > 0)
+        })
+    }
+
+    fn append_items<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        items: Vec<StoredItem>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.db.pool().begin().await.map_err(failed)?;
+            let appended = append(&mut tx, conversation_id, &items).await?;
+            tx.commit().await.map_err(failed)?;
+            Ok(appended)
+        })
+    }
+
+    fn conversation_items<'a>(
+        &'a self,
+        conversation_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<StoredItem>, StoreError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(
+                "SELECT item_id, body FROM conversation_items WHERE conversation_id = $1 \
+                 ORDER BY position",
+            )
+            .bind(conversation_id)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(failed)?;
+            rows.iter().map(stored_item).collect()
+        })
+    }
+
+    fn delete_item<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        wanted: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let deleted = sqlx::query(
+                "DELETE FROM conversation_items WHERE conversation_id = $1 AND item_id = $2",
+            )
+            .bind(conversation_id)
+            .bind(wanted)
+            .execute(self.db.pool())
+            .await
+            .map_err(failed)?;
+            Ok(deleted.rows_affected() > 0)
+        })
+    }
+
+    fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let now = now.min(i64::MAX as u64) as i64;
+            let mut tx = self.db.pool().begin().await.map_err(failed)?;
+            sqlx::query(
+                "DELETE FROM response_items WHERE response_id IN \
+                 (SELECT id FROM responses WHERE expires_at <= $1)",
+            )
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+            let purged = sqlx::query("DELETE FROM responses WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?
+                .rows_affected();
+            tx.commit().await.map_err(failed)?;
+            Ok(purged)
+        })
+    }
+}

@@ -1,0 +1,291 @@
+//! One contract for every state store: in memory, SQLite and PostgreSQL (the server of
+//! `SWITCHYARD_TEST_DATABASE_URL`, which `scripts/test.sh` sets).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use switchyard::state::{ConversationRecord, MemoryStore, ResponseRecord, StateStore, StoredItem};
+use switchyard_store::{Database, SqlStateStore};
+use switchyard_types::JsonMap;
+use switchyard_types::responses::{Item, Response};
+
+fn item(value: Value) -> Item {
+    serde_json::from_value(value).unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn record(id: &str, previous: Option<&str>, owner: Option<&str>, output: Value) -> ResponseRecord {
+    let mut response: Response = serde_json::from_value(json!({"id": id, "object": "response",
+        "created_at": now(), "status": "completed", "model": "m", "output": output}))
+    .unwrap();
+    response.previous_response_id = previous.map(str::to_string);
+    ResponseRecord {
+        response,
+        input: vec![StoredItem {
+            id: format!("msg_in_{id}"),
+            item: item(json!({"type": "message", "role": "user", "content": format!("q {id}")})),
+        }],
+        owner: owner.map(str::to_string),
+        conversation_id: None,
+        expires_at: now() + 3600,
+    }
+}
+
+fn ids(chain: &[ResponseRecord]) -> Vec<&str> {
+    chain.iter().map(|r| r.id()).collect()
+}
+
+async fn contract(store: Arc<dyn StateStore>) {
+    let tag = format!("{:x}", fastrand_u64());
+    let a = format!("resp_a{tag}");
+    let b = format!("resp_b{tag}");
+    let c = format!("resp_c{tag}");
+    let call = format!("call_{tag}");
+    store
+        .save_response(record(&a, None, Some("alice"), json!([])))
+        .await
+        .unwrap();
+    store
+        .save_response(record(&b, Some(&a), Some("alice"), json!([
+            {"type": "reasoning", "id": format!("rs_{tag}"), "summary": [], "encrypted_content": "swy1.gemini.sig"},
+            {"type": "function_call", "id": format!("fc_{tag}"), "call_id": call, "name": "f", "arguments": "{}"}
+        ])))
+        .await
+        .unwrap();
+    store
+        .save_response(record(&c, Some(&b), Some("alice"), json!([])))
+        .await
+        .unwrap();
+
+    // Round trip, blobs and own input kept.
+    let got = store.response(&b).await.unwrap().expect("stored");
+    assert_eq!(got.owner.as_deref(), Some("alice"));
+    assert_eq!(got.input[0].id, format!("msg_in_{b}"));
+    let out = serde_json::to_value(&got.response.output).unwrap();
+    assert_eq!(out[0]["encrypted_content"], "swy1.gemini.sig");
+    assert_eq!(
+        got.response.previous_response_id.as_deref(),
+        Some(a.as_str())
+    );
+
+    // Chains, newest first, bounded.
+    assert_eq!(ids(&store.chain(&c, 100).await.unwrap()), [&c, &b, &a]);
+    assert_eq!(ids(&store.chain(&c, 2).await.unwrap()), [&c, &b]);
+    assert!(store.chain("resp_missing", 100).await.unwrap().is_empty());
+
+    // A call and the reasoning before it, by call id; owners filter.
+    let found = store
+        .find_call(&call, Some("alice"))
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(found.len(), 2);
+    assert!(matches!(found[0], Item::Reasoning(_)));
+    assert!(store.find_call(&call, Some("bob")).await.unwrap().is_none());
+    assert!(store.find_call(&call, None).await.unwrap().is_some());
+    let reasoning = store
+        .find_output_item(&format!("rs_{tag}"), None)
+        .await
+        .unwrap()
+        .expect("found by id");
+    assert!(matches!(reasoning, Item::Reasoning(_)));
+
+    // Delete.
+    assert!(store.delete_response(&c).await.unwrap());
+    assert!(!store.delete_response(&c).await.unwrap());
+    assert!(store.response(&c).await.unwrap().is_none());
+
+    // Conversations.
+    let conv = format!("conv_{tag}");
+    store
+        .create_conversation(
+            ConversationRecord {
+                id: conv.clone(),
+                created_at: now(),
+                metadata: JsonMap::new(),
+                owner: None,
+            },
+            vec![StoredItem {
+                id: format!("msg_first_{tag}"),
+                item: item(json!({"type": "message", "role": "user", "content": "first"})),
+            }],
+        )
+        .await
+        .unwrap();
+    let mut in_conv = record(
+        &format!("resp_d{tag}"),
+        None,
+        None,
+        json!([
+            {"type": "message", "id": format!("msg_out_{tag}"), "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": "hi", "annotations": []}]}
+        ]),
+    );
+    in_conv.conversation_id = Some(conv.clone());
+    store.save_response(in_conv).await.unwrap();
+    let items = store.conversation_items(&conv).await.unwrap();
+    let item_ids: Vec<&str> = items.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        item_ids,
+        [
+            format!("msg_first_{tag}"),
+            format!("msg_in_resp_d{tag}"),
+            format!("msg_out_{tag}")
+        ]
+    );
+    assert!(
+        store
+            .delete_item(&conv, &format!("msg_first_{tag}"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.conversation_items(&conv).await.unwrap().len(), 2);
+    let mut metadata = JsonMap::new();
+    metadata.insert("topic".into(), json!("demo"));
+    assert!(store.update_conversation(&conv, metadata).await.unwrap());
+    let got = store.conversation(&conv).await.unwrap().unwrap();
+    assert_eq!(got.metadata["topic"], "demo");
+    assert!(store.append_items(&conv, vec![]).await.unwrap());
+    assert!(!store.append_items("conv_missing", vec![]).await.unwrap());
+    assert!(store.delete_conversation(&conv).await.unwrap());
+    assert!(store.conversation(&conv).await.unwrap().is_none());
+
+    // Retention.
+    let mut old = record(&format!("resp_old{tag}"), None, None, json!([]));
+    old.expires_at = now() - 1;
+    store.save_response(old).await.unwrap();
+    assert!(
+        store
+            .response(&format!("resp_old{tag}"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.purge_expired(now()).await.unwrap() >= 1);
+
+    // Saves at once are all kept (group commit).
+    let saves = (0..40).map(|i| {
+        let store = store.clone();
+        let id = format!("resp_many{i}x{tag}");
+        tokio::spawn(async move {
+            store
+                .save_response(record(&id, None, None, json!([])))
+                .await
+        })
+    });
+    for save in saves.collect::<Vec<_>>() {
+        save.await.unwrap().unwrap();
+    }
+    for i in 0..40 {
+        assert!(
+            store
+                .response(&format!("resp_many{i}x{tag}"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+fn fastrand_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    nanos ^ (N.fetch_add(1, Ordering::Relaxed) << 48) ^ u64::from(std::process::id())
+}
+
+fn sqlite_url(name: &str) -> (String, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!(
+        "swy-state-{name}-{}-{:x}",
+        std::process::id(),
+        fastrand_u64()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.join("state.db").display());
+    (url, dir)
+}
+
+/// A fresh PostgreSQL database; dropped by the caller.
+async fn postgres() -> (String, String, String) {
+    let base = std::env::var("SWITCHYARD_TEST_DATABASE_URL")
+        .expect("SWITCHYARD_TEST_DATABASE_URL must name a PostgreSQL server");
+    let name = format!(
+        "swy_state_{}_{:x}",
+        std::process::id(),
+        fastrand_u64() & 0xffff_ffff
+    );
+    let admin = Database::admin(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is unreachable: {e}"));
+    admin
+        .execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    admin.close().await;
+    let (prefix, _) = base.split('?').next().unwrap().rsplit_once('/').unwrap();
+    (format!("{prefix}/{name}"), base, name)
+}
+
+async fn drop_postgres(base: &str, name: &str) {
+    if let Ok(admin) = Database::admin(base).await {
+        let _ = admin
+            .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_contract() {
+    contract(Arc::new(MemoryStore::default())).await;
+}
+
+#[tokio::test]
+async fn the_sqlite_store_keeps_the_contract_and_survives_a_restart() {
+    let (url, dir) = sqlite_url("contract");
+    let db = Database::open(&url).await.unwrap();
+    contract(Arc::new(SqlStateStore::new(db.clone()))).await;
+    db.close().await;
+    survives_a_restart(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_contract_and_survives_a_restart() {
+    let (url, base, name) = postgres().await;
+    let db = Database::open(&url).await.unwrap();
+    contract(Arc::new(SqlStateStore::new(db.clone()))).await;
+    db.close().await;
+    survives_a_restart(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+async fn survives_a_restart(url: &str) {
+    let id = format!("resp_restart{:x}", fastrand_u64());
+    {
+        let db = Database::open(url).await.unwrap();
+        let store = SqlStateStore::new(db.clone());
+        store
+            .save_response(record(&id, None, None, json!([])))
+            .await
+            .unwrap();
+        db.close().await;
+    }
+    let db = Database::open(url).await.unwrap();
+    let store = SqlStateStore::new(db.clone());
+    assert!(
+        store.response(&id).await.unwrap().is_some(),
+        "kept across a restart"
+    );
+    db.close().await;
+}
