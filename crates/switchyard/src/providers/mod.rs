@@ -12,10 +12,13 @@
 //! * [`bedrock`]: AWS Bedrock through the Converse API, SigV4-signed.
 //! * [`gemini`]: Google's `generateContent` format, for the Gemini API and Vertex AI.
 //! * [`vertex`]: Vertex AI endpoints and service-account tokens, shared by its publishers.
+//!
+//! [`factory`] picks and builds the provider of a `model_list` entry from its model prefix.
 
 pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
+pub mod factory;
 mod gate;
 pub mod gemini;
 pub(crate) mod oauth;

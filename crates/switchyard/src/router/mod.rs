@@ -9,6 +9,7 @@
 //! statistically. With Redis configured, [`shared`] shares rpm/tpm counters and cooldowns
 //! between gateway instances; local state stays authoritative on the hot path.
 
+mod deployment;
 pub mod overrides;
 pub mod select;
 pub mod settings;
@@ -24,7 +25,7 @@ use serde_json::Value;
 use switchyard_types::responses::CreateResponse;
 
 use crate::error::{Error, ErrorKind, ErrorOrigin};
-use crate::gateway::registry::Deployment;
+pub use deployment::Deployment;
 use select::{Policy, Unavailable, choose};
 pub use settings::{ErrorClass, RouterSettings, Strategy};
 use shared::Shared;
