@@ -12,7 +12,6 @@
 mod deployment;
 pub mod overrides;
 pub mod select;
-pub mod settings;
 pub mod shared;
 pub mod state;
 pub mod tags;
@@ -24,6 +23,8 @@ use std::time::Duration;
 use serde_json::Value;
 use switchyard_types::responses::CreateResponse;
 
+/// `router_settings` are read with the rest of the config; re-exported where they are used.
+pub use crate::config::router_settings as settings;
 use crate::error::{Error, ErrorKind, ErrorOrigin};
 pub use deployment::Deployment;
 use select::{Policy, Unavailable, choose};
