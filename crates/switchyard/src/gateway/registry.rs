@@ -108,44 +108,53 @@ impl Registry {
         let mut warnings = Vec::new();
         for (index, d) in config.deployments.iter().enumerate() {
             if d.model_name.contains('*') {
-                // Validate the template once so mistakes surface at startup.
-                let probe = d.model.replace('*', "probe");
-                factory::build(d, &probe, &config.env, config.drop_params)?;
-                if let Some(model) = health_check_model(d) {
-                    let (probe, _) = registry.build_probe(d, model, index)?;
-                    registry.wildcard_probes.push(Arc::new(probe));
-                }
-                registry.wildcards.push(Wildcard {
-                    pattern: d.model_name.clone(),
-                    config: d.clone(),
-                    index,
-                });
-                continue;
+                registry.add_wildcard(d, index)?;
+            } else {
+                warnings.extend(registry.add(d, index)?);
             }
-            let (mut deployment, warning) = registry.build(d, &d.model, index)?;
-            warnings.extend(warning);
-            if let Some(model) = health_check_model(d) {
-                let (probe, _) = registry.build_probe(d, model, index)?;
-                deployment.health_probe = Some(Arc::new(probe));
-            }
-            if !registry.groups.contains_key(&d.model_name) {
-                registry.order.push(d.model_name.clone());
-            }
-            let deployment = Arc::new(deployment);
-            registry
-                .by_id
-                .insert(deployment.id.clone(), deployment.clone());
-            registry
-                .groups
-                .entry(d.model_name.clone())
-                .or_default()
-                .push(deployment);
         }
         // Most specific pattern first.
         registry
             .wildcards
             .sort_by_key(|w| std::cmp::Reverse(w.pattern.len()));
         Ok((registry, warnings))
+    }
+
+    /// Adds the deployment of entry `d` (the `index`th) to its group; returns its startup
+    /// warning, if any.
+    fn add(&mut self, d: &DeploymentConfig, index: usize) -> Result<Option<String>, String> {
+        let (mut deployment, warning) = self.build(d, &d.model, index)?;
+        if let Some(model) = health_check_model(d) {
+            let (probe, _) = self.build_probe(d, model, index)?;
+            deployment.health_probe = Some(Arc::new(probe));
+        }
+        if !self.groups.contains_key(&d.model_name) {
+            self.order.push(d.model_name.clone());
+        }
+        let deployment = Arc::new(deployment);
+        self.by_id.insert(deployment.id.clone(), deployment.clone());
+        self.groups
+            .entry(d.model_name.clone())
+            .or_default()
+            .push(deployment);
+        Ok(warning)
+    }
+
+    /// Adds wildcard entry `d` (the `index`th); its deployments are built on first use.
+    fn add_wildcard(&mut self, d: &DeploymentConfig, index: usize) -> Result<(), String> {
+        // Validate the template once so mistakes surface at startup.
+        let probe = d.model.replace('*', "probe");
+        factory::build(d, &probe, &self.env, self.drop_params)?;
+        if let Some(model) = health_check_model(d) {
+            let (probe, _) = self.build_probe(d, model, index)?;
+            self.wildcard_probes.push(Arc::new(probe));
+        }
+        self.wildcards.push(Wildcard {
+            pattern: d.model_name.clone(),
+            config: d.clone(),
+            index,
+        });
+        Ok(())
     }
 
     /// A registry that serves any `provider/model` string, with credentials from `env`.
