@@ -7,8 +7,10 @@
 //! a startup warning; neither is fatal. A missing environment variable or a value of the wrong
 //! type is fatal, with the key's path in the message.
 
+mod defaults;
 pub mod env;
 mod reader;
+pub mod router_settings;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,12 +20,11 @@ use std::time::Duration;
 use serde_json::Value;
 use switchyard_types::JsonMap;
 
+pub use defaults::RequestDefaults;
 pub use env::Env;
 use reader::{Notes, Reader};
+use router_settings::{LITELLM_ROUTER_KEYS, RouterSettings};
 
-use crate::providers::RequestDefaults;
-use crate::router::RouterSettings;
-use crate::router::settings::LITELLM_ROUTER_KEYS;
 use crate::secret::Secret;
 
 /// A configuration problem; the message names the offending key.

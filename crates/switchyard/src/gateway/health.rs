@@ -11,13 +11,12 @@ use switchyard_types::responses::{CreateResponse, Input};
 use tokio::sync::watch;
 
 use super::record::CallRecord;
-use super::registry::Deployment;
-use super::stream::timeout_error;
+use super::upstream::{Call, timeout_error};
 use super::{DEFAULT_TIMEOUT, Gateway};
 use crate::accounting::{RequestMeta, Sinks};
 use crate::error::Error;
 use crate::ids;
-use crate::router::PROBE_LIMIT;
+use crate::router::{Deployment, PROBE_LIMIT};
 
 /// How one deployment answered its probe.
 #[derive(Debug, Clone)]
@@ -84,8 +83,14 @@ impl Gateway {
             record.attempt();
             let limit = probe.timeout.unwrap_or(DEFAULT_TIMEOUT).min(PROBE_LIMIT);
             let no_headers = http::HeaderMap::new();
-            let call = self.call_once(probe, &request, &no_headers, limit, &mut record, false);
-            let result = match tokio::time::timeout(limit, call).await {
+            let call = Call {
+                deployment: probe,
+                request: &request,
+                client_headers: &no_headers,
+                timeout: limit,
+                first_output: None,
+            };
+            let result = match tokio::time::timeout(limit, self.respond(&call, &mut record)).await {
                 Ok(result) => result.map(|_| ()),
                 Err(_) => Err(timeout_error(probe.provider.name())),
             };

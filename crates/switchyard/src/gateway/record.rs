@@ -5,15 +5,15 @@
 //! gateway's sinks (spend logs, metrics).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use switchyard_types::responses::{Response, ResponseStatus, Usage};
 
-use super::registry::Deployment;
 use crate::accounting::{RateLimits, RequestLog, RequestMeta, RequestParams, Sinks, TokenCounts};
 use crate::cost::{self, ModelPrice};
 use crate::error::{Error, ErrorKind};
+use crate::router::Deployment;
 
 /// What the gateway knows about a request in flight.
 #[derive(Debug)]
@@ -228,31 +228,6 @@ impl CallRecord {
         self.sinks.cut()
     }
 
-    /// A finished record that writes nothing: stands in for one handed back elsewhere.
-    pub(crate) fn placeholder() -> Self {
-        CallRecord {
-            request_id: String::new(),
-            model_group: String::new(),
-            model: String::new(),
-            deployment_id: String::new(),
-            provider: String::new(),
-            api_base: String::new(),
-            price: None,
-            meta: RequestMeta::default(),
-            messages: None,
-            params: RequestParams::default(),
-            rate_limits: RateLimits::default(),
-            reported_cost: None,
-            sinks: Sinks::default(),
-            stream: false,
-            started: Instant::now(),
-            started_at: SystemTime::now(),
-            first_output: None,
-            attempts: 0,
-            finished: true,
-        }
-    }
-
     /// Finishes with an error answered before any output.
     pub fn finish_error(&mut self, error: &Error) {
         self.write(Ending {
@@ -270,8 +245,10 @@ impl CallRecord {
             return None;
         }
         self.finished = true;
-        let duration = self.started.elapsed();
-        let ttft = self.first_output.map(|t| t - self.started);
+        let timing = Timing {
+            duration: self.started.elapsed(),
+            ttft: self.first_output.map(|t| t - self.started),
+        };
         let tokens = token_counts(ending.usage);
         // The upstream's own figure is what it bills. Otherwise, without usage nothing is
         // known to have been spent; with it, the price decides.
@@ -280,6 +257,20 @@ impl CallRecord {
             (None, Some(usage), Some(price)) => Some(cost::cost(price, usage)),
             _ => None,
         };
+        self.log_line(&ending, &timing, &tokens, cost);
+        let log = self.request_log(ending, &timing, tokens, cost);
+        self.sinks.emit(log);
+        cost
+    }
+
+    /// The request's `switchyard::request` log line.
+    fn log_line(
+        &self,
+        ending: &Ending<'_>,
+        timing: &Timing,
+        tokens: &TokenCounts,
+        cost: Option<f64>,
+    ) {
         tracing::info!(
             target: "switchyard::request",
             request_id = %self.request_id,
@@ -292,8 +283,8 @@ impl CallRecord {
             outcome = ending.outcome.as_str(),
             error = ending.error_code.as_deref().or(ending.error_class.as_deref()).unwrap_or(""),
             attempts = self.attempts,
-            latency_ms = format_args!("{:.1}", duration.as_secs_f64() * 1000.0),
-            ttft_ms = ttft.map(|t| format!("{:.1}", t.as_secs_f64() * 1000.0)).unwrap_or_default(),
+            latency_ms = format_args!("{:.1}", timing.duration.as_secs_f64() * 1000.0),
+            ttft_ms = timing.ttft.map(|t| format!("{:.1}", t.as_secs_f64() * 1000.0)).unwrap_or_default(),
             input_tokens = tokens.input_tokens,
             cached_tokens = tokens.cached_tokens,
             cache_write_tokens = tokens.cache_write_tokens,
@@ -302,10 +293,21 @@ impl CallRecord {
             cost = cost.map(|c| format!("{c:.8}")).unwrap_or_else(|| "unknown".into()),
             "request finished"
         );
+    }
+
+    /// The request's record for the sinks; takes what is handed over only once (the caller's
+    /// metadata, the stored input).
+    fn request_log(
+        &mut self,
+        ending: Ending<'_>,
+        timing: &Timing,
+        tokens: TokenCounts,
+        cost: Option<f64>,
+    ) -> RequestLog {
         let start_ms = unix_ms(self.started_at);
         let meta = std::mem::take(&mut self.meta);
         let store = meta.store_prompts;
-        self.sinks.emit(RequestLog {
+        RequestLog {
             request_id: self.request_id.clone(),
             response_id: ending.response.map(|r| r.id.clone()),
             response_model: ending.response.map(|r| r.model.clone()),
@@ -332,10 +334,10 @@ impl CallRecord {
             usage: tokens,
             cost,
             start_time_ms: start_ms,
-            completion_start_time_ms: ttft.map(|t| start_ms + t.as_millis() as i64),
-            end_time_ms: start_ms + duration.as_millis() as i64,
-            duration_ms: duration.as_secs_f64() * 1000.0,
-            ttft_ms: ttft.map(|t| t.as_secs_f64() * 1000.0),
+            completion_start_time_ms: timing.ttft.map(|t| start_ms + t.as_millis() as i64),
+            end_time_ms: start_ms + timing.duration.as_millis() as i64,
+            duration_ms: timing.duration.as_secs_f64() * 1000.0,
+            ttft_ms: timing.ttft.map(|t| t.as_secs_f64() * 1000.0),
             request_tags: meta.tags,
             metadata: meta.metadata,
             client_ip: meta.client_ip,
@@ -346,9 +348,15 @@ impl CallRecord {
                 .and_then(|r| serde_json::to_value(&r.output).ok()),
             request_params: self.params,
             rate_limits: self.rate_limits,
-        });
-        cost
+        }
     }
+}
+
+/// How long a finished request took.
+struct Timing {
+    duration: Duration,
+    /// Time to the first output, when there was output.
+    ttft: Option<Duration>,
 }
 
 fn token_counts(usage: Option<&Usage>) -> TokenCounts {

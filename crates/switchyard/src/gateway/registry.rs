@@ -15,243 +15,13 @@ use switchyard_types::JsonMap;
 use crate::config::{Config, DeploymentConfig, Env};
 use crate::cost::{ModelPrice, PRICE_KEYS, PriceCatalog};
 use crate::error::{Error, ErrorKind};
-use crate::providers::openai_chat::{ChatProvider, Flavor, flavor};
-use crate::providers::openai_responses::ResponsesProvider;
-use crate::providers::{BuiltProvider, PreparedCall, Provider, ProviderConfig, ProviderOptions};
+use crate::providers::factory;
 use crate::router::Target;
 use crate::router::state::{DeploymentState, Limits};
-use crate::secret::Secret;
 
-/// A deployment ready to serve.
-#[derive(Debug)]
-pub struct Deployment {
-    /// `model_info.id`, or a stable id derived from the entry.
-    pub id: String,
-    /// The group it belongs to.
-    pub model_name: String,
-    /// How to reach it.
-    pub provider: Arc<dyn Provider>,
-    /// Whole-request timeout.
-    pub timeout: Option<Duration>,
-    /// Time allowed until a stream's first output.
-    pub stream_timeout: Option<Duration>,
-    /// Retries on this deployment for failures worth retrying.
-    pub max_retries: u32,
-    /// `model_info`.
-    pub model_info: JsonMap,
-    /// Routing limits, weights and prices.
-    pub limits: Limits,
-    /// Live routing state (in flight, usage this minute, cooldown, latency).
-    pub state: DeploymentState,
-    /// Its price (catalog, price file and per-deployment prices); `None`: unknown.
-    pub price: Option<Arc<ModelPrice>>,
-    /// What health probes call instead of the deployment itself: the same entry with
-    /// `model_info.health_check_model` as its model. `None`: probe the deployment.
-    pub health_probe: Option<Arc<Deployment>>,
-}
-
-impl Deployment {
-    /// What a health probe of this deployment calls.
-    pub fn probed(&self) -> &Deployment {
-        self.health_probe.as_deref().unwrap_or(self)
-    }
-}
-
-/// Providers LiteLLM knows that this version cannot call yet.
-const NOT_YET: &[&str] = &[
-    "vertex_ai_beta",
-    "cohere",
-    "huggingface",
-    "sagemaker",
-    "watsonx",
-    "databricks",
-    "perplexity",
-    "litellm_proxy",
-];
-
-/// Builds the provider for one config entry, with `model` as the upstream model string.
-fn build_provider(
-    d: &DeploymentConfig,
-    model: &str,
-    env: &Env,
-    global_drop_params: bool,
-) -> Result<BuiltProvider, String> {
-    let (prefix, upstream) = match &d.custom_llm_provider {
-        Some(provider) => (provider.as_str(), model),
-        None => split_model(model)?,
-    };
-    let options = ProviderOptions {
-        drop_params: d.drop_params.unwrap_or(global_drop_params),
-        extra_headers: d.extra_headers.clone(),
-        defaults: d.defaults.clone(),
-    };
-    let cfg = ProviderConfig {
-        deployment: d,
-        prefix,
-        model: upstream,
-        env,
-        options,
-    };
-    // Providers with a wire format of their own, then the OpenAI family.
-    match prefix {
-        "azure" => crate::providers::azure::build(cfg),
-        "azure_ai" => crate::providers::azure::build_foundry(cfg),
-        "bedrock" => crate::providers::bedrock::build(cfg),
-        "anthropic" => crate::providers::anthropic::build(cfg),
-        "gemini" => crate::providers::gemini::build(cfg),
-        "vertex_ai" => crate::providers::vertex::build(cfg),
-        _ => openai_family(cfg),
-    }
-}
-
-/// OpenAI and every OpenAI-compatible server: the Responses pass-through or the Chat
-/// Completions bridge.
-fn openai_family(cfg: ProviderConfig<'_>) -> Result<BuiltProvider, String> {
-    let ProviderConfig {
-        deployment: d,
-        prefix,
-        model: upstream,
-        env,
-        options,
-    } = cfg;
-    let lists_responses = d.supported_endpoints.as_ref().map(|list| {
-        list.iter()
-            .any(|e| e.trim_end_matches('/').ends_with("/responses"))
-    });
-    let (prefix, upstream, forced_chat) = match upstream.strip_prefix("chat_completions/") {
-        Some(rest) if prefix == "openai" => (prefix, rest, true),
-        _ => (prefix, upstream, false),
-    };
-    if NOT_YET.contains(&prefix) {
-        return Ok((
-            Arc::new(Unsupported {
-                name: prefix.to_string(),
-                model: upstream.to_string(),
-            }),
-            Some(format!(
-                "model_list entry `{}` uses the `{prefix}` provider, which this version does not \
-                 support yet; requests to it are refused",
-                d.model_name
-            )),
-        ));
-    }
-    let Some(flavor) = flavor(prefix) else {
-        return Err(format!(
-            "unknown provider `{prefix}` in `{}`; supported prefixes: openai, {}",
-            d.model,
-            crate::providers::openai_chat::FLAVORS
-                .iter()
-                .filter(|f| f.name != "openai")
-                .map(|f| f.name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    };
-    let (api_base, api_key) = endpoint(d, flavor, env)?;
-    // OpenAI speaks Responses natively unless told otherwise; compatible servers are bridged
-    // unless their entry lists `/v1/responses` among `supported_endpoints`.
-    let native = !forced_chat
-        && !d.use_chat_completions_api
-        && match lists_responses {
-            Some(listed) => listed,
-            None => prefix == "openai",
-        };
-    let missing_key = flavor.key_required && api_key.is_none();
-    let provider: Arc<dyn Provider> = if native {
-        Arc::new(
-            ResponsesProvider::new(
-                prefix,
-                upstream,
-                api_base,
-                api_key,
-                d.organization.clone(),
-                options,
-            )
-            .map_err(|e| format!("model_list entry `{}`: {e}", d.model_name))?,
-        )
-    } else {
-        Arc::new(
-            ChatProvider::new(
-                flavor,
-                upstream,
-                api_base,
-                api_key,
-                d.organization.clone(),
-                d.replay_reasoning_content,
-                options,
-            )
-            .map_err(|e| format!("model_list entry `{}`: {e}", d.model_name))?,
-        )
-    };
-    let warning = missing_key.then(|| {
-        format!(
-            "model_list entry `{}` has no API key (set litellm_params.api_key or {})",
-            d.model_name,
-            flavor.key_env.join(" / ")
-        )
-    });
-    Ok((provider, warning))
-}
-
-/// The base URL and key for a deployment: its own, then the flavor's environment variables,
-/// then the flavor's default base URL.
-fn endpoint(
-    d: &DeploymentConfig,
-    flavor: &Flavor,
-    env: &Env,
-) -> Result<(String, Option<Secret>), String> {
-    let api_base = d
-        .api_base
-        .clone()
-        .or_else(|| env.first(flavor.base_env))
-        .or_else(|| flavor.default_api_base.map(str::to_string))
-        .ok_or_else(|| {
-            format!(
-                "model_list entry `{}` ({}) needs `api_base`{}",
-                d.model_name,
-                flavor.label,
-                if flavor.base_env.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (or {})", flavor.base_env.join(" / "))
-                }
-            )
-        })?;
-    let api_key = d
-        .api_key
-        .clone()
-        .or_else(|| env.first(flavor.key_env).map(Secret::new));
-    Ok((api_base, api_key))
-}
-
-/// Splits `provider/model`, inferring the provider of well-known bare OpenAI model names.
-fn split_model(model: &str) -> Result<(&str, &str), String> {
-    if let Some((prefix, rest)) = model.split_once('/') {
-        return Ok((prefix, rest));
-    }
-    const OPENAI: &[&str] = &[
-        "gpt-",
-        "o1",
-        "o3",
-        "o4",
-        "chatgpt-",
-        "codex-",
-        "computer-use",
-    ];
-    if OPENAI.iter().any(|p| model.starts_with(p)) {
-        return Ok(("openai", model));
-    }
-    if model.starts_with("claude-") {
-        return Ok(("anthropic", model));
-    }
-    if model.starts_with("gemini-") {
-        return Ok(("gemini", model));
-    }
-    Err(format!(
-        "model `{model}` has no provider prefix; write it as `provider/model`, for example \
-         `openai/{model}` or `hosted_vllm/{model}`"
-    ))
-}
+/// Deployments live with the router, which chooses among them; re-exported here, where they
+/// are built.
+pub use crate::router::Deployment;
 
 /// `model_info.health_check_model`, when set and not empty.
 fn health_check_model(d: &DeploymentConfig) -> Option<&str> {
@@ -277,46 +47,6 @@ fn derived_id(d: &DeploymentConfig, index: usize) -> String {
         }
     }
     format!("{hash:016x}")
-}
-
-/// A provider this version cannot call; every request to it gets a clear refusal.
-#[derive(Debug)]
-struct Unsupported {
-    name: String,
-    model: String,
-}
-
-impl Provider for Unsupported {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn model(&self) -> &str {
-        &self.model
-    }
-    fn api_base(&self) -> &str {
-        ""
-    }
-    fn prepare(
-        &self,
-        _: &switchyard_types::responses::CreateResponse,
-        _: crate::providers::CallInfo<'_>,
-    ) -> Result<PreparedCall, Error> {
-        Err(Error::invalid_request(
-            format!(
-                "This model is served by the `{}` provider, which this version of switchyard \
-                 does not support yet.",
-                self.name
-            ),
-            Some("model"),
-        )
-        .with_code("unsupported_provider"))
-    }
-    fn error_from(&self, status: u16, _: &http::HeaderMap, _: &[u8]) -> Error {
-        Error::new(
-            ErrorKind::Internal,
-            format!("unexpected upstream status {status}"),
-        )
-    }
 }
 
 /// Wildcard and ad-hoc deployments kept built at most.
@@ -381,44 +111,53 @@ impl Registry {
         let mut warnings = Vec::new();
         for (index, d) in config.deployments.iter().enumerate() {
             if d.model_name.contains('*') {
-                // Validate the template once so mistakes surface at startup.
-                let probe = d.model.replace('*', "probe");
-                build_provider(d, &probe, &config.env, config.drop_params)?;
-                if let Some(model) = health_check_model(d) {
-                    let (probe, _) = registry.build_probe(d, model, index)?;
-                    registry.wildcard_probes.push(Arc::new(probe));
-                }
-                registry.wildcards.push(Wildcard {
-                    pattern: d.model_name.clone(),
-                    config: d.clone(),
-                    index,
-                });
-                continue;
+                registry.add_wildcard(d, index)?;
+            } else {
+                warnings.extend(registry.add(d, index)?);
             }
-            let (mut deployment, warning) = registry.build(d, &d.model, index)?;
-            warnings.extend(warning);
-            if let Some(model) = health_check_model(d) {
-                let (probe, _) = registry.build_probe(d, model, index)?;
-                deployment.health_probe = Some(Arc::new(probe));
-            }
-            if !registry.groups.contains_key(&d.model_name) {
-                registry.order.push(d.model_name.clone());
-            }
-            let deployment = Arc::new(deployment);
-            registry
-                .by_id
-                .insert(deployment.id.clone(), deployment.clone());
-            registry
-                .groups
-                .entry(d.model_name.clone())
-                .or_default()
-                .push(deployment);
         }
         // Most specific pattern first.
         registry
             .wildcards
             .sort_by_key(|w| std::cmp::Reverse(w.pattern.len()));
         Ok((registry, warnings))
+    }
+
+    /// Adds the deployment of entry `d` (the `index`th) to its group; returns its startup
+    /// warning, if any.
+    fn add(&mut self, d: &DeploymentConfig, index: usize) -> Result<Option<String>, String> {
+        let (mut deployment, warning) = self.build(d, &d.model, index)?;
+        if let Some(model) = health_check_model(d) {
+            let (probe, _) = self.build_probe(d, model, index)?;
+            deployment.health_probe = Some(Arc::new(probe));
+        }
+        if !self.groups.contains_key(&d.model_name) {
+            self.order.push(d.model_name.clone());
+        }
+        let deployment = Arc::new(deployment);
+        self.by_id.insert(deployment.id.clone(), deployment.clone());
+        self.groups
+            .entry(d.model_name.clone())
+            .or_default()
+            .push(deployment);
+        Ok(warning)
+    }
+
+    /// Adds wildcard entry `d` (the `index`th); its deployments are built on first use.
+    fn add_wildcard(&mut self, d: &DeploymentConfig, index: usize) -> Result<(), String> {
+        // Validate the template once so mistakes surface at startup.
+        let probe = d.model.replace('*', "probe");
+        factory::build(d, &probe, &self.env, self.drop_params)?;
+        if let Some(model) = health_check_model(d) {
+            let (probe, _) = self.build_probe(d, model, index)?;
+            self.wildcard_probes.push(Arc::new(probe));
+        }
+        self.wildcards.push(Wildcard {
+            pattern: d.model_name.clone(),
+            config: d.clone(),
+            index,
+        });
+        Ok(())
     }
 
     /// A registry that serves any `provider/model` string, with credentials from `env`.
@@ -472,7 +211,7 @@ impl Registry {
         model: &str,
         index: usize,
     ) -> Result<(Deployment, Option<String>), String> {
-        let (provider, warning) = build_provider(d, model, &self.env, self.drop_params)?;
+        let (provider, warning) = factory::build(d, model, &self.env, self.drop_params)?;
         let price = self.price_of(d, model);
         let mut limits = Limits::read(&d.routing_params, &d.prices, &d.model_info);
         // Cost-based routing compares what the cost module would charge: the deployment's

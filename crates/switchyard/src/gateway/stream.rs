@@ -5,6 +5,9 @@
 //! the client gets a real HTTP status and the gateway may retry; after it, failures end the
 //! stream with `response.failed`. Dropping a [`ResponseStream`] drops the upstream connection,
 //! which cancels the upstream request.
+//!
+//! The request's record stays with the gateway's attempt loop while the stream primes (a retry
+//! goes on with it) and passes to the [`ResponseStream`] once primed, which finishes it.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -17,8 +20,10 @@ use tokio::time::{Instant, sleep, timeout_at};
 
 use super::ids_map::IdMap;
 use super::record::CallRecord;
+use super::upstream::{connection_error, timeout_error};
 use crate::error::{Error, ErrorKind};
 use crate::providers::{Decoder, Upstream};
+use crate::router::Deployment;
 use crate::stream::ResponseBuilder;
 
 /// Reads one upstream stream into Responses events.
@@ -33,70 +38,90 @@ pub(crate) struct Driver {
     /// `stream_timeout`: the first output must arrive by then, even after the stream started.
     first_output_by: Option<Instant>,
     keepalive: Option<Duration>,
-    record: CallRecord,
-    /// The record went back to the caller (priming failed); nothing to finish here.
-    record_taken: bool,
     ids: IdMap,
     provider: String,
-    /// Resolves when the gateway cuts open streams (a shutdown's grace period ran out);
-    /// `None` once it has.
+    /// Resolves when the gateway cuts open streams (a shutdown's grace period ran out); set
+    /// once the stream takes over its record, `None` once it has fired.
     cut: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
     /// The gateway cut this stream.
     was_cut: bool,
 }
 
-impl Drop for Driver {
-    /// A stream dropped before its end (the client went away): the record is finished with
-    /// whatever usage the upstream reported so far, so the tokens already spent are charged.
+/// A stream being primed and the record it reports to. Dropped before priming settles (the
+/// client went away while waiting), it charges what the upstream reported so far, as a
+/// stream dropped later does.
+struct Priming<'a> {
+    driver: &'a mut Driver,
+    record: &'a mut CallRecord,
+    settled: bool,
+}
+
+impl Drop for Priming<'_> {
     fn drop(&mut self) {
-        if !self.record_taken {
-            self.record.report_cost(self.builder.reported_cost());
-            self.record
-                .finish_disconnected(self.builder.response().usage.as_ref());
+        if !self.settled {
+            self.driver.charge_disconnected(self.record);
         }
     }
 }
 
 impl Driver {
-    #[allow(clippy::too_many_arguments)] // one constructor call site, all parts distinct
+    /// A driver reading `body` from `deployment` through `decoder` into `builder`, until
+    /// `deadline`, with a keepalive every `keepalive` of upstream silence.
     pub fn new(
         builder: ResponseBuilder,
         body: reqwest::Response,
         decoder: Box<dyn Decoder>,
-        native: bool,
+        deployment: &Deployment,
         deadline: Instant,
         keepalive: Option<Duration>,
-        record: CallRecord,
         ids: IdMap,
-        provider: String,
     ) -> Self {
-        let cut: Pin<Box<dyn std::future::Future<Output = ()> + Send>> = Box::pin(record.cut());
         Driver {
-            cut: Some(cut),
-            was_cut: false,
             builder,
             pending: VecDeque::new(),
             body: Some(body),
             decoder,
             items: Vec::new(),
-            native,
+            native: deployment.provider.is_native_responses(),
             deadline,
             first_output_by: None,
             keepalive,
-            record,
-            record_taken: false,
             ids,
-            provider,
+            provider: deployment.provider.name().to_string(),
+            cut: None,
+            was_cut: false,
         }
     }
 
-    /// Reads until the response has output or has ended. An error (or a failed ending) before
-    /// any output is returned instead of being streamed.
-    ///
-    /// Priming is bounded by the keepalive interval: a client must not wait for headers longer
-    /// than an idle proxy in between would tolerate, so after that the stream is committed (it
-    /// starts with `response.created`) and keepalives take over.
-    pub async fn prime(&mut self, first_output_by: Option<Instant>) -> Result<(), Error> {
+    /// Reads until the response has output or has ended, noting the first output on
+    /// `record`. An error (or a failed ending) before any output is returned instead of being
+    /// streamed, and leaves `record` to the caller's retry.
+    pub async fn prime(
+        &mut self,
+        record: &mut CallRecord,
+        first_output_by: Option<Instant>,
+    ) -> Result<(), Error> {
+        let mut priming = Priming {
+            driver: self,
+            record,
+            settled: false,
+        };
+        let result = priming
+            .driver
+            .read_first_output(priming.record, first_output_by)
+            .await;
+        priming.settled = true;
+        result
+    }
+
+    /// Priming proper. It is bounded by the keepalive interval: a client must not wait for
+    /// headers longer than an idle proxy in between would tolerate, so after that the stream is
+    /// committed (it starts with `response.created`) and keepalives take over.
+    async fn read_first_output(
+        &mut self,
+        record: &mut CallRecord,
+        first_output_by: Option<Instant>,
+    ) -> Result<(), Error> {
         self.first_output_by = first_output_by;
         let deadline = self.read_deadline();
         let commit_by = self.keepalive.map(|every| Instant::now() + every);
@@ -112,7 +137,7 @@ impl Driver {
             }
         }
         if self.builder.has_output() {
-            self.record.output_started();
+            record.output_started();
         }
         let response = self.builder.response();
         if self.builder.is_terminal()
@@ -176,8 +201,9 @@ impl Driver {
         Ok(())
     }
 
-    /// The next event for the client, or `None` after the terminal event.
-    pub async fn next(&mut self) -> Option<ResponseStreamEvent> {
+    /// The next event for the client, or `None` after the terminal event (which finishes
+    /// `record`).
+    async fn next(&mut self, record: &mut CallRecord) -> Option<ResponseStreamEvent> {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 return Some(event);
@@ -187,7 +213,7 @@ impl Driver {
                 continue;
             }
             if self.builder.is_terminal() {
-                self.finish();
+                self.finish(record);
                 return None;
             }
             let deadline = self.read_deadline();
@@ -220,7 +246,7 @@ impl Driver {
                 Ok(())
             });
             if self.builder.has_output() {
-                self.record.output_started();
+                record.output_started();
             }
             if let Err(error) = result {
                 self.body = None;
@@ -229,19 +255,26 @@ impl Driver {
         }
     }
 
-    fn finish(&mut self) {
+    fn finish(&self, record: &mut CallRecord) {
         let response = self.builder.response();
         if let Some(upstream) = self.builder.upstream_response_id()
             && upstream != response.id
         {
             self.ids.insert(response.id.clone(), upstream.to_string());
         }
-        self.record.report_cost(self.builder.reported_cost());
+        record.report_cost(self.builder.reported_cost());
         if self.was_cut {
-            self.record.finish_cut(response);
+            record.finish_cut(response);
         } else {
-            self.record.finish_response(response);
+            record.finish_response(response);
         }
+    }
+
+    /// Finishes `record` for a client that went away, charging the usage the upstream had
+    /// reported by then (nothing when the record is already finished).
+    fn charge_disconnected(&self, record: &mut CallRecord) {
+        record.report_cost(self.builder.reported_cost());
+        record.finish_disconnected(self.builder.response().usage.as_ref());
     }
 
     /// The id of the response being streamed.
@@ -249,20 +282,35 @@ impl Driver {
         &self.builder.response().id
     }
 
-    /// Gives back the record of a stream that failed while priming, for a retry.
-    pub fn into_record(mut self) -> CallRecord {
-        self.record_taken = true;
-        std::mem::replace(&mut self.record, CallRecord::placeholder())
-    }
-
-    /// Turns the primed driver into the client-facing stream.
-    pub fn into_stream(self) -> ResponseStream {
-        let stream = futures_util::stream::unfold(self, |mut driver| async move {
-            driver.next().await.map(|event| (event, driver))
+    /// Turns the primed driver into the client-facing stream, which takes over the request's
+    /// `record` and finishes it.
+    pub fn into_stream(mut self, record: CallRecord) -> ResponseStream {
+        self.cut = Some(Box::pin(record.cut()));
+        let streaming = Streaming {
+            driver: self,
+            record,
+        };
+        let stream = futures_util::stream::unfold(streaming, |mut streaming| async move {
+            let event = streaming.driver.next(&mut streaming.record).await;
+            event.map(|event| (event, streaming))
         });
         ResponseStream {
             inner: Box::pin(stream),
         }
+    }
+}
+
+/// A primed stream and the request's record.
+struct Streaming {
+    driver: Driver,
+    record: CallRecord,
+}
+
+impl Drop for Streaming {
+    /// A stream dropped before its end (the client went away): the record is finished with
+    /// whatever usage the upstream reported so far, so the tokens already spent are charged.
+    fn drop(&mut self) {
+        self.driver.charge_disconnected(&mut self.record);
     }
 }
 
@@ -306,44 +354,6 @@ fn shutting_down() -> Error {
         "The gateway is shutting down and ended this response; retry it.",
     )
     .with_code("server_shutdown")
-}
-
-pub(crate) fn timeout_error(provider: &str) -> Error {
-    Error::upstream(
-        ErrorKind::Timeout,
-        format!("{provider} did not answer in time"),
-    )
-    .with_code("timeout")
-}
-
-pub(crate) fn connection_error(provider: &str, error: &reqwest::Error) -> Error {
-    // The URL is left out: it says nothing the operator does not know and may carry a secret.
-    let detail = error.without_url_ref();
-    Error::upstream(
-        ErrorKind::Upstream,
-        format!("lost the connection to {provider}: {detail}"),
-    )
-    .with_code("upstream_connection_error")
-}
-
-trait WithoutUrlRef {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrlRef for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(url) = self.url() {
-            text = text.replace(url.as_str(), "the upstream");
-        }
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
-    }
 }
 
 /// An error for a `response.error.code` of a relayed response that failed before any output.

@@ -12,10 +12,13 @@
 //! * [`bedrock`]: AWS Bedrock through the Converse API, SigV4-signed.
 //! * [`gemini`]: Google's `generateContent` format, for the Gemini API and Vertex AI.
 //! * [`vertex`]: Vertex AI endpoints and service-account tokens, shared by its publishers.
+//!
+//! [`factory`] picks and builds the provider of a `model_list` entry from its model prefix.
 
 pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
+pub mod factory;
 mod gate;
 pub mod gemini;
 pub(crate) mod oauth;
@@ -33,6 +36,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
+pub use crate::config::RequestDefaults;
 use crate::error::Error;
 use crate::secret::Secret;
 pub use crate::stream::Upstream;
@@ -162,45 +166,6 @@ pub struct ProviderOptions {
     pub extra_headers: Vec<(String, String)>,
     /// Default request parameters, applied when the request leaves them unset.
     pub defaults: RequestDefaults,
-}
-
-/// Request parameters a deployment sets by default (`litellm_params.temperature`, …).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RequestDefaults {
-    /// Default `temperature`.
-    pub temperature: Option<f64>,
-    /// Default `top_p`.
-    pub top_p: Option<f64>,
-    /// Default `max_output_tokens` (`max_tokens` in LiteLLM configs).
-    pub max_output_tokens: Option<u64>,
-    /// Default `reasoning.effort`.
-    pub reasoning_effort: Option<String>,
-}
-
-impl RequestDefaults {
-    /// Fills unset fields of `request` from these defaults.
-    pub fn apply(&self, request: &mut CreateResponse) {
-        if request.temperature.is_none() {
-            request.temperature = self.temperature;
-        }
-        if request.top_p.is_none() {
-            request.top_p = self.top_p;
-        }
-        if request.max_output_tokens.is_none() {
-            request.max_output_tokens = self.max_output_tokens;
-        }
-        if let Some(effort) = &self.reasoning_effort {
-            let reasoning = request.reasoning.get_or_insert_with(Default::default);
-            if reasoning.effort.is_none() {
-                reasoning.effort = Some(effort.clone());
-            }
-        }
-    }
-
-    /// True when no default is set.
-    pub fn is_empty(&self) -> bool {
-        *self == RequestDefaults::default()
-    }
 }
 
 /// How an OpenAI-style upstream is authenticated.

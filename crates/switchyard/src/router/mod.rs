@@ -9,9 +9,9 @@
 //! statistically. With Redis configured, [`shared`] shares rpm/tpm counters and cooldowns
 //! between gateway instances; local state stays authoritative on the hot path.
 
+mod deployment;
 pub mod overrides;
 pub mod select;
-pub mod settings;
 pub mod shared;
 pub mod state;
 pub mod tags;
@@ -23,8 +23,10 @@ use std::time::Duration;
 use serde_json::Value;
 use switchyard_types::responses::CreateResponse;
 
+/// `router_settings` are read with the rest of the config; re-exported where they are used.
+pub use crate::config::router_settings as settings;
 use crate::error::{Error, ErrorKind, ErrorOrigin};
-use crate::gateway::registry::Deployment;
+pub use deployment::Deployment;
 use select::{Policy, Unavailable, choose};
 pub use settings::{ErrorClass, RouterSettings, Strategy};
 use shared::Shared;

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Deployment;
 use super::settings::Strategy;
 use super::state::until_next_minute;
-use crate::gateway::registry::Deployment;
 
 /// Why no deployment of a group can take a request now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::Deployment;
 use super::settings::RedisSettings;
 use super::state::{minute_of, now_ms};
-use crate::gateway::registry::Deployment;
 
 /// How long another instance can find which deployment produced a response: continuations
 /// mostly follow within minutes; a day bounds Redis memory (about 100 bytes a response).

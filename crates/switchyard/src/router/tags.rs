@@ -8,9 +8,9 @@
 //! tagged requests to it), so tags sent for spend tracking keep working on the groups that do
 //! not route by tags.
 
+use super::Deployment;
 use super::Target;
 use crate::error::Error;
-use crate::gateway::registry::Deployment;
 
 /// The error code of a request whose tags no deployment of the group serves.
 pub const NO_DEPLOYMENT_FOR_TAGS: &str = "no_deployment_for_tags";

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use switchyard_types::JsonMap;
 
-use crate::config::{ConfigError, Env};
+use super::{ConfigError, Env};
 use crate::error::{Error, ErrorKind};
 
 /// LiteLLM's `DEFAULT_ALLOWED_FAILS`.
@@ -146,7 +146,7 @@ pub struct RouterSettings {
     pub health_check_interval: Duration,
     /// `model_group_alias`: a public name → the group it serves.
     pub model_group_alias: HashMap<String, GroupAlias>,
-    /// `enable_tag_filtering`: route by request tags ([`super::tags`]).
+    /// `enable_tag_filtering`: route by request tags ([`crate::router::tags`]).
     pub tag_filtering: bool,
     /// `tag_filtering_match_any` (default true): one shared tag suffices; else all of the
     /// request's tags must be on the deployment.

@@ -1,0 +1,265 @@
+//! The upstream call: one attempt's request to one deployment. The provider translates and
+//! adds its credentials, the request goes out under the attempt's deadline, and the answer is
+//! read into a [`Response`] or a primed stream. This is the gateway's only network I/O.
+//!
+//! A call knows nothing of routing: which deployment, how often and where to fall back are the
+//! attempt loop's (`attempt.rs`, `execute.rs`); the record it reports to is lent by that loop.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use switchyard_types::responses::{CreateResponse, Response};
+use tokio::time::{Instant, timeout_at};
+
+use super::Gateway;
+use super::record::CallRecord;
+use super::stream::Driver;
+use crate::error::{Error, ErrorKind};
+use crate::ids;
+use crate::providers::{CallInfo, PreparedCall, UpstreamRequest};
+use crate::router::Deployment;
+use crate::stream::{ResponseBuilder, envelope};
+
+/// How much of an upstream error body is read.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// One call to a deployment's upstream.
+pub(super) struct Call<'a> {
+    /// Where it goes.
+    pub deployment: &'a Deployment,
+    /// The request as this deployment gets it (a fallback entry may override fields).
+    pub request: &'a CreateResponse,
+    /// The client's headers, for the few a provider passes on.
+    pub client_headers: &'a http::HeaderMap,
+    /// The whole-request timeout.
+    pub timeout: Duration,
+    /// `stream_timeout`: the time a stream has until its first output.
+    pub first_output: Option<Duration>,
+}
+
+/// What an upstream call got back.
+pub(super) enum Reply {
+    /// A complete response (the record finished with it), and its cost.
+    Response(Box<Response>, Option<f64>),
+    /// A primed stream.
+    Stream(Box<Driver>),
+}
+
+impl Reply {
+    /// The id of the response the client gets.
+    pub fn response_id(&self) -> &str {
+        match self {
+            Reply::Response(response, _) => &response.id,
+            Reply::Stream(driver) => driver.response_id(),
+        }
+    }
+}
+
+impl Call<'_> {
+    /// The provider's translation of the request, and the decoder for its answer.
+    fn prepare(&self, stream: bool) -> Result<PreparedCall, Error> {
+        let call = CallInfo {
+            stream,
+            client_headers: self.client_headers,
+        };
+        self.deployment.provider.prepare(self.request, call)
+    }
+}
+
+impl Gateway {
+    /// Makes `call`: a stream when the request asks for one, else a complete response.
+    pub(super) async fn call(
+        &self,
+        call: &Call<'_>,
+        record: &mut CallRecord,
+    ) -> Result<Reply, Error> {
+        if call.request.is_stream() {
+            let driver = self.open_stream(call, record).await?;
+            Ok(Reply::Stream(Box::new(driver)))
+        } else {
+            let (response, cost) = self.respond(call, record).await?;
+            Ok(Reply::Response(Box::new(response), cost))
+        }
+    }
+
+    /// Calls the upstream for a complete response and finishes `record` with it; returns the
+    /// response and its cost.
+    pub(super) async fn respond(
+        &self,
+        call: &Call<'_>,
+        record: &mut CallRecord,
+    ) -> Result<(Response, Option<f64>), Error> {
+        let prepared = call.prepare(false)?;
+        let deadline = Instant::now() + call.timeout;
+        let deployment = call.deployment;
+        let answer = self
+            .send(deployment, prepared.request, deadline, record)
+            .await?;
+        let provider = deployment.provider.name();
+        let body = match timeout_at(deadline, answer.bytes()).await {
+            Err(_) => return Err(timeout_error(provider)),
+            Ok(Err(e)) => return Err(connection_error(provider, &e)),
+            Ok(Ok(body)) => body,
+        };
+        let mut decoder = prepared.decoder;
+        let mut items = Vec::new();
+        decoder.body(&body, &mut items)?;
+        let mut builder = self.builder(call.request, deployment, false);
+        builder.apply(&mut items)?;
+        builder.complete();
+        if let Some(upstream) = builder.upstream_response_id()
+            && upstream != builder.response().id
+        {
+            self.inner
+                .ids
+                .insert(builder.response().id.clone(), upstream.to_string());
+        }
+        record.report_cost(builder.reported_cost());
+        let response = builder.into_response();
+        record.output_started();
+        let cost = record.finish_response(&response);
+        Ok((response, cost))
+    }
+
+    /// Calls the upstream for a stream and primes it (see `stream.rs`); `record` notes the
+    /// first output. The primed driver is not yet the client's stream: it becomes one with
+    /// the request's record.
+    async fn open_stream(&self, call: &Call<'_>, record: &mut CallRecord) -> Result<Driver, Error> {
+        let prepared = call.prepare(true)?;
+        let start = Instant::now();
+        let deadline = start + call.timeout;
+        let first_output_by = call.first_output.map(|t| start + t);
+        let headers_by = first_output_by.map_or(deadline, |t| t.min(deadline));
+        let deployment = call.deployment;
+        let answer = self
+            .send(deployment, prepared.request, headers_by, record)
+            .await?;
+        let mut builder = self.builder(call.request, deployment, true);
+        if !deployment.provider.is_native_responses() {
+            builder.start();
+        }
+        let mut driver = Driver::new(
+            builder,
+            answer,
+            prepared.decoder,
+            deployment,
+            deadline,
+            self.inner.keepalive,
+            self.inner.ids.clone(),
+        );
+        driver.prime(record, first_output_by).await?;
+        Ok(driver)
+    }
+
+    /// The builder of one attempt's response.
+    fn builder(
+        &self,
+        request: &CreateResponse,
+        deployment: &Deployment,
+        streaming: bool,
+    ) -> ResponseBuilder {
+        let created_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        ResponseBuilder::new(
+            envelope(
+                request,
+                ids::response_id(),
+                deployment.provider.model().to_string(),
+                created_at,
+            ),
+            streaming,
+            request.includes("reasoning.encrypted_content"),
+        )
+        .with_cost_in_usage(self.inner.cost_in_usage, deployment.price.clone())
+    }
+
+    /// Sends `request`; a non-2xx answer becomes the provider's [`Error`]. The rate limits of
+    /// any answer go on `record` (a 429 says most about them).
+    async fn send(
+        &self,
+        deployment: &Deployment,
+        mut request: UpstreamRequest,
+        deadline: Instant,
+        record: &mut CallRecord,
+    ) -> Result<reqwest::Response, Error> {
+        let provider = deployment.provider.name();
+        match timeout_at(deadline, deployment.provider.authorize(&mut request)).await {
+            Err(_) => return Err(timeout_error(provider)),
+            Ok(result) => result?,
+        }
+        let call = self
+            .inner
+            .client
+            .post(request.url)
+            .headers(request.headers)
+            .body(request.body)
+            .send();
+        let answer = match timeout_at(deadline, call).await {
+            Err(_) => return Err(timeout_error(provider)),
+            Ok(Err(e)) => return Err(connection_error(provider, &e)),
+            Ok(Ok(answer)) => answer,
+        };
+        record.rate_limits_from(answer.headers());
+        let status = answer.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(answer);
+        }
+        let headers = answer.headers().clone();
+        let body = read_limited(answer, deadline).await;
+        Err(deployment.provider.error_from(status, &headers, &body))
+    }
+}
+
+/// Reads at most [`ERROR_BODY_LIMIT`] bytes of an error answer, whatever arrives in time.
+async fn read_limited(mut answer: reqwest::Response, deadline: Instant) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < ERROR_BODY_LIMIT {
+        match timeout_at(deadline, answer.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(ERROR_BODY_LIMIT);
+    body
+}
+
+/// The error for an upstream that did not answer (or finish answering) by the deadline.
+pub(crate) fn timeout_error(provider: &str) -> Error {
+    Error::upstream(
+        ErrorKind::Timeout,
+        format!("{provider} did not answer in time"),
+    )
+    .with_code("timeout")
+}
+
+/// The error for a connection to the upstream that failed or broke.
+pub(crate) fn connection_error(provider: &str, error: &reqwest::Error) -> Error {
+    // The URL is left out: it says nothing the operator does not know and may carry a secret.
+    let detail = error.without_url_ref();
+    Error::upstream(
+        ErrorKind::Upstream,
+        format!("lost the connection to {provider}: {detail}"),
+    )
+    .with_code("upstream_connection_error")
+}
+
+trait WithoutUrlRef {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrlRef for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let mut text = self.to_string();
+        if let Some(url) = self.url() {
+            text = text.replace(url.as_str(), "the upstream");
+        }
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}
