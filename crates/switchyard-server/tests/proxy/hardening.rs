@@ -579,3 +579,57 @@ async fn a_plain_sqlite_url_creates_its_file() {
     accounting.shutdown(Duration::from_secs(5)).await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn keepalive_config(mock: &str) -> String {
+    format!(
+        r#"model_list:{}
+  - model_name: hanging
+    litellm_params: {{model: hosted_vllm/m, api_base: "{mock}/vllm/v1", timeout: 1.5}}
+general_settings: {{master_key: {KEY}}}
+switchyard_settings: {{stream_keepalive_seconds: 0.3}}
+"#,
+        default_models(mock)
+    )
+}
+
+#[tokio::test]
+async fn a_stream_starts_before_the_upstream_answers() {
+    let h = Harness::with(keepalive_config).await;
+    for group in ["bridged", "passthrough"] {
+        let started = Instant::now();
+        let mut response = h
+            .post(&json!({"model": group, "input": "hi [[mock:slow=1500]]", "stream": true}))
+            .await;
+        assert_eq!(response.status(), 200, "{group}");
+        let first = response.chunk().await.unwrap().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(1200),
+            "{group}: first bytes after {:?}",
+            started.elapsed()
+        );
+        assert!(
+            String::from_utf8_lossy(&first).contains("response.created"),
+            "{group}"
+        );
+        let mut body = first.to_vec();
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            body.extend_from_slice(&chunk);
+        }
+        let events = crate::common::parse_sse(&body);
+        switchyard::stream::grammar::check_stream(&events).unwrap();
+        assert!(events.iter().any(|e| e.kind() == "keepalive"), "{group}");
+        assert_eq!(
+            events.last().unwrap().kind(),
+            "response.completed",
+            "{group}"
+        );
+    }
+    // An upstream that never answers: the stream, already started, fails at the timeout.
+    h.mock.enqueue("/chat/completions", Reply::Hang);
+    let (status, events) = h.stream(json!({"model": "hanging", "input": "hi"})).await;
+    assert_eq!(status, 200);
+    let last = events.last().unwrap();
+    assert_eq!(last.kind(), "response.failed");
+    let error = &last.response().unwrap().error;
+    assert!(error.is_some(), "{events:?}");
+}

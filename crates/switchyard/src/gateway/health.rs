@@ -64,7 +64,7 @@ impl Gateway {
     pub async fn check_health(&self) -> Vec<HealthCheck> {
         let targets: Vec<Arc<Deployment>> = self.inner.registry.health_targets().cloned().collect();
         let checks = targets.into_iter().map(|deployment| async move {
-            let probe = deployment.probed();
+            let probe: &Arc<Deployment> = deployment.health_probe.as_ref().unwrap_or(&deployment);
             let request = CreateResponse {
                 model: Some(deployment.model_name.clone()),
                 input: Some(Input::Text("ping".into())),

@@ -147,8 +147,8 @@ impl CallRecord {
     }
 
     /// Notes the rate limits an upstream answer reported.
-    pub fn rate_limits_from(&mut self, headers: &http::HeaderMap) {
-        self.rate_limits = RateLimits::from_headers(headers);
+    pub fn set_rate_limits(&mut self, rate_limits: RateLimits) {
+        self.rate_limits = rate_limits;
     }
 
     /// Counts an attempt at the upstream.

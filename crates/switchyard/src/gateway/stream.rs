@@ -20,9 +20,10 @@ use tokio::time::{Instant, sleep, timeout_at};
 
 use super::ids_map::IdMap;
 use super::record::CallRecord;
-use super::upstream::{connection_error, timeout_error};
+use super::upstream::{Sent, connection_error, timeout_error};
+use crate::accounting::RateLimits;
 use crate::error::{Error, ErrorKind};
-use crate::providers::{Decoder, Upstream};
+use crate::providers::{BoxFuture, Decoder, Upstream};
 use crate::router::Deployment;
 use crate::stream::ResponseBuilder;
 
@@ -30,7 +31,9 @@ use crate::stream::ResponseBuilder;
 pub(crate) struct Driver {
     builder: ResponseBuilder,
     pending: VecDeque<ResponseStreamEvent>,
-    body: Option<reqwest::Response>,
+    body: UpstreamBody,
+    /// Rate limits of an answer that arrived while streaming, for the record.
+    rate_limits: Option<RateLimits>,
     decoder: Box<dyn Decoder>,
     items: Vec<Upstream>,
     native: bool,
@@ -45,6 +48,16 @@ pub(crate) struct Driver {
     cut: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
     /// The gateway cut this stream.
     was_cut: bool,
+}
+
+/// The upstream's side of a stream.
+pub(crate) enum UpstreamBody {
+    /// The request is sent; its headers have not arrived yet.
+    Waiting(BoxFuture<'static, Sent>),
+    /// The answer's body is being read.
+    Open(reqwest::Response),
+    /// The body ended (or failed).
+    Ended,
 }
 
 /// A stream being primed and the record it reports to. Dropped before priming settles (the
@@ -69,7 +82,7 @@ impl Driver {
     /// `deadline`, with a keepalive every `keepalive` of upstream silence.
     pub fn new(
         builder: ResponseBuilder,
-        body: reqwest::Response,
+        body: UpstreamBody,
         decoder: Box<dyn Decoder>,
         deployment: &Deployment,
         deadline: Instant,
@@ -79,7 +92,8 @@ impl Driver {
         Driver {
             builder,
             pending: VecDeque::new(),
-            body: Some(body),
+            body,
+            rate_limits: None,
             decoder,
             items: Vec::new(),
             native: deployment.provider.is_native_responses(),
@@ -154,6 +168,11 @@ impl Driver {
         Ok(())
     }
 
+    /// Sets the `stream_timeout` deadline of a stream committed without priming.
+    pub fn note_first_output_by(&mut self, first_output_by: Option<Instant>) {
+        self.first_output_by = first_output_by;
+    }
+
     /// Until the first output, `stream_timeout` bounds reads; after it, the whole-request timeout.
     fn read_deadline(&self) -> Instant {
         match self.first_output_by {
@@ -164,7 +183,19 @@ impl Driver {
 
     /// Reads and applies one piece of upstream output.
     async fn read(&mut self, deadline: Instant) -> Result<(), Error> {
-        let Some(body) = self.body.as_mut() else {
+        if let UpstreamBody::Waiting(sending) = &mut self.body {
+            // The headers come first; their own deadline is inside the sending future.
+            let sent = sending.as_mut().await;
+            self.rate_limits = Some(sent.rate_limits);
+            match sent.answer {
+                Ok(answer) => self.body = UpstreamBody::Open(answer),
+                Err(error) => {
+                    self.body = UpstreamBody::Ended;
+                    return Err(error);
+                }
+            }
+        }
+        let UpstreamBody::Open(body) = &mut self.body else {
             return Err(Error::new(ErrorKind::Internal, "stream read after its end"));
         };
         let chunk = match timeout_at(deadline, body.chunk()).await {
@@ -184,7 +215,7 @@ impl Driver {
             }
         };
         if ended {
-            self.body = None;
+            self.body = UpstreamBody::Ended;
             if !self.builder.is_terminal() {
                 if self.native {
                     return Err(Error::upstream(
@@ -248,8 +279,11 @@ impl Driver {
             if self.builder.has_output() {
                 record.output_started();
             }
+            if let Some(rate_limits) = self.rate_limits.take() {
+                record.set_rate_limits(rate_limits);
+            }
             if let Err(error) = result {
-                self.body = None;
+                self.body = UpstreamBody::Ended;
                 self.builder.fail(&error);
             }
         }

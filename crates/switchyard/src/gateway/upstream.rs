@@ -5,6 +5,7 @@
 //! A call knows nothing of routing: which deployment, how often and where to fall back are the
 //! attempt loop's (`attempt.rs`, `execute.rs`); the record it reports to is lent by that loop.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use switchyard_types::responses::{CreateResponse, Response};
@@ -12,10 +13,11 @@ use tokio::time::{Instant, timeout_at};
 
 use super::Gateway;
 use super::record::CallRecord;
-use super::stream::Driver;
+use super::stream::{Driver, UpstreamBody};
+use crate::accounting::RateLimits;
 use crate::error::{Error, ErrorKind};
 use crate::ids;
-use crate::providers::{CallInfo, PreparedCall, UpstreamRequest};
+use crate::providers::{BoxFuture, CallInfo, PreparedCall, UpstreamRequest};
 use crate::router::Deployment;
 use crate::stream::{ResponseBuilder, envelope};
 
@@ -25,7 +27,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// One call to a deployment's upstream.
 pub(super) struct Call<'a> {
     /// Where it goes.
-    pub deployment: &'a Deployment,
+    pub deployment: &'a Arc<Deployment>,
     /// The request as this deployment gets it (a fallback entry may override fields).
     pub request: &'a CreateResponse,
     /// The client's headers, for the few a provider passes on.
@@ -123,6 +125,11 @@ impl Gateway {
     /// Calls the upstream for a stream and primes it (see `stream.rs`); `record` notes the
     /// first output. The primed driver is not yet the client's stream: it becomes one with
     /// the request's record.
+    ///
+    /// An upstream that sends no headers within the keepalive interval does not leave the
+    /// client without a byte: the stream is committed there and then (it starts with
+    /// `response.created`, keepalives follow) and goes on waiting for the headers; a failure
+    /// from then on ends it with `response.failed`.
     async fn open_stream(&self, call: &Call<'_>, record: &mut CallRecord) -> Result<Driver, Error> {
         let prepared = call.prepare(true)?;
         let start = Instant::now();
@@ -130,23 +137,41 @@ impl Gateway {
         let first_output_by = call.first_output.map(|t| start + t);
         let headers_by = first_output_by.map_or(deadline, |t| t.min(deadline));
         let deployment = call.deployment;
-        let answer = self
-            .send(deployment, prepared.request, headers_by, record)
-            .await?;
+        let mut sending = self.dispatch(deployment, prepared.request, headers_by);
+        let sent = match self.inner.keepalive {
+            Some(every) => tokio::time::timeout(every, &mut sending).await.ok(),
+            None => Some(sending.as_mut().await),
+        };
+        let body = match sent {
+            Some(sent) => {
+                record.set_rate_limits(sent.rate_limits);
+                UpstreamBody::Open(sent.answer?)
+            }
+            None => UpstreamBody::Waiting(sending),
+        };
+        let waiting = matches!(body, UpstreamBody::Waiting(_));
         let mut builder = self.builder(call.request, deployment, true);
         if !deployment.provider.is_native_responses() {
             builder.start();
+        } else if waiting {
+            // The gateway's own `response.created`; the upstream's, when it comes, is
+            // folded into it.
+            builder.ensure_started();
         }
         let mut driver = Driver::new(
             builder,
-            answer,
+            body,
             prepared.decoder,
             deployment,
             deadline,
             self.inner.keepalive,
             self.inner.ids.clone(),
         );
-        driver.prime(record, first_output_by).await?;
+        if waiting {
+            driver.note_first_output_by(first_output_by);
+        } else {
+            driver.prime(record, first_output_by).await?;
+        }
         Ok(driver)
     }
 
@@ -178,37 +203,72 @@ impl Gateway {
     /// any answer go on `record` (a 429 says most about them).
     async fn send(
         &self,
-        deployment: &Deployment,
-        mut request: UpstreamRequest,
+        deployment: &Arc<Deployment>,
+        request: UpstreamRequest,
         deadline: Instant,
         record: &mut CallRecord,
     ) -> Result<reqwest::Response, Error> {
-        let provider = deployment.provider.name();
-        match timeout_at(deadline, deployment.provider.authorize(&mut request)).await {
-            Err(_) => return Err(timeout_error(provider)),
-            Ok(result) => result?,
-        }
-        let call = self
-            .inner
-            .client
-            .post(request.url)
-            .headers(request.headers)
-            .body(request.body)
-            .send();
-        let answer = match timeout_at(deadline, call).await {
-            Err(_) => return Err(timeout_error(provider)),
-            Ok(Err(e)) => return Err(connection_error(provider, &e)),
-            Ok(Ok(answer)) => answer,
-        };
-        record.rate_limits_from(answer.headers());
-        let status = answer.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(answer);
-        }
-        let headers = answer.headers().clone();
-        let body = read_limited(answer, deadline).await;
-        Err(deployment.provider.error_from(status, &headers, &body))
+        let sent = self.dispatch(deployment, request, deadline).await;
+        record.set_rate_limits(sent.rate_limits);
+        sent.answer
     }
+
+    /// [`Gateway::send`] as a future that owns what it needs, so that a stream can be handed
+    /// to the client while it still waits for the upstream's headers.
+    fn dispatch(
+        &self,
+        deployment: &Arc<Deployment>,
+        mut request: UpstreamRequest,
+        deadline: Instant,
+    ) -> BoxFuture<'static, Sent> {
+        let deployment = deployment.clone();
+        let client = self.inner.client.clone();
+        Box::pin(async move {
+            let provider = deployment.provider.name();
+            let failed = |error| Sent {
+                answer: Err(error),
+                rate_limits: RateLimits::default(),
+            };
+            match timeout_at(deadline, deployment.provider.authorize(&mut request)).await {
+                Err(_) => return failed(timeout_error(provider)),
+                Ok(Err(error)) => return failed(error),
+                Ok(Ok(())) => {}
+            }
+            let call = client
+                .post(request.url)
+                .headers(request.headers)
+                .body(request.body)
+                .send();
+            let answer = match timeout_at(deadline, call).await {
+                Err(_) => return failed(timeout_error(provider)),
+                Ok(Err(e)) => return failed(connection_error(provider, &e)),
+                Ok(Ok(answer)) => answer,
+            };
+            let rate_limits = RateLimits::from_headers(answer.headers());
+            let status = answer.status().as_u16();
+            if (200..300).contains(&status) {
+                return Sent {
+                    answer: Ok(answer),
+                    rate_limits,
+                };
+            }
+            let headers = answer.headers().clone();
+            let body = read_limited(answer, deadline).await;
+            Sent {
+                answer: Err(deployment.provider.error_from(status, &headers, &body)),
+                rate_limits,
+            }
+        })
+    }
+}
+
+/// What sending a request got: the answer (2xx) or the error it stands for, and the rate
+/// limits the upstream reported either way.
+pub(super) struct Sent {
+    /// The successful answer, or the error.
+    pub answer: Result<reqwest::Response, Error>,
+    /// The rate limits of the answer.
+    pub rate_limits: RateLimits,
 }
 
 /// Reads at most [`ERROR_BODY_LIMIT`] bytes of an error answer, whatever arrives in time.
