@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use subtle::ConstantTimeEq;
+use switchyard::state::Caller;
 use switchyard::types::responses::CreateResponse;
 use switchyard::{CallContext, Error, ErrorKind};
 
@@ -15,12 +16,19 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Rejects requests without the master key (when one is configured).
-pub async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_key(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = state.master_key() else {
+        // A gateway without a key: every caller is its administrator.
+        request.extensions_mut().insert(Caller::admin());
         return next.run(request).await;
     };
     match presented_key(request.headers()) {
         Some(key) if bool::from(key.as_bytes().ct_eq(expected.expose().as_bytes())) => {
+            request.extensions_mut().insert(Caller::admin());
             next.run(request).await
         }
         presented => {
@@ -64,6 +72,7 @@ fn record_refusal(state: &AppState, request: &Request, error: &Error) -> String 
             request_id: request_id.clone(),
             client_headers: HeaderMap::new(),
             meta,
+            caller: Caller::default(),
         };
         state.gateway().log_rejected(ctx, None, false, error);
     } else {

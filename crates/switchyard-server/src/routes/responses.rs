@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use axum::extract::ConnectInfo;
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use switchyard::state::Caller;
 use switchyard::types::responses::CreateResponse;
 use switchyard::{CallContext, Error, ErrorKind, Execution, Output, ids};
 
@@ -46,6 +47,7 @@ pub async fn create(
                     request_id: request_id.clone(),
                     client_headers: HeaderMap::new(),
                     meta,
+                    caller: Caller::default(),
                 };
                 state.gateway().log_rejected(ctx, None, false, &error);
                 return Err(Refusal::from(error));
@@ -56,6 +58,7 @@ pub async fn create(
             request_id: request_id.clone(),
             client_headers: headers,
             meta,
+            caller: caller(&extensions),
         };
         if let Err(refusal) = identity::check_budget(&state, ctx.meta.end_user.as_deref()) {
             let stream = request.is_stream();
@@ -79,6 +82,11 @@ pub async fn create(
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Who is asking, as the authentication middleware found out.
+pub(crate) fn caller(extensions: &Extensions) -> Caller {
+    extensions.get::<Caller>().cloned().unwrap_or_default()
 }
 
 /// Checks the content type, reads the body within the limits and parses it.

@@ -165,8 +165,9 @@ async fn thinking_and_tool_use_survive_the_next_turn() {
 #[tokio::test]
 async fn tool_turn_without_the_thinking_blob_still_works() {
     let h = Harness::start().await;
+    // `store: false` and no `include`: the gateway keeps nothing the next turn could use.
     let first = json!({"model": GROUP, "input": "Weather?", "tools": weather_tool(),
-        "reasoning": {"effort": "medium"}});
+        "reasoning": {"effort": "medium"}, "store": false});
     let response = answer(&h, first, true).await;
     let output = items(&response);
     assert_eq!(output[0]["type"], "reasoning");
@@ -341,4 +342,44 @@ async fn claude_on_vertex_uses_raw_predict_with_a_service_account_token() {
         );
         assert!(!upstream.headers.iter().any(|(n, _)| n == "x-api-key"));
     }
+}
+
+#[tokio::test]
+async fn a_stored_turn_gives_the_thinking_blob_back_to_a_client_that_never_saw_it() {
+    let h = Harness::start().await;
+    let first = json!({"model": GROUP, "input": "Weather?", "tools": weather_tool(),
+        "reasoning": {"effort": "medium"}});
+    let response = answer(&h, first, true).await;
+    let output = items(&response);
+    assert!(
+        output[0]
+            .get("encrypted_content")
+            .is_none_or(Value::is_null),
+        "the client did not ask for the blob"
+    );
+    let call = output
+        .iter()
+        .find(|i| i["type"] == "function_call")
+        .unwrap()
+        .clone();
+    // A hand-written loop: the call alone (call_id, name, arguments), then its output.
+    let input = json!([
+        {"role": "user", "content": "Weather?"},
+        {"type": "function_call", "call_id": call["call_id"], "name": call["name"], "arguments": call["arguments"]},
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "18C"}
+    ]);
+    let reply = answer(
+        &h,
+        json!({"model": GROUP, "input": input, "tools": weather_tool(),
+        "reasoning": {"effort": "medium"}}),
+        false,
+    )
+    .await;
+    assert_eq!(output_text(&reply), "The tool returned: 18C");
+    let sent = h.last_upstream().body;
+    assert!(sent.get("thinking").is_some(), "{sent}");
+    let assistant = &sent["messages"][1];
+    assert_eq!(assistant["role"], "assistant", "{sent}");
+    assert_eq!(assistant["content"][0]["type"], "thinking", "{sent}");
+    assert!(assistant["content"][0]["signature"].is_string(), "{sent}");
 }

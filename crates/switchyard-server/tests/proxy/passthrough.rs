@@ -141,13 +141,21 @@ async fn client_safe_upstream_ids_are_kept() {
     let (_, body) = h.call(json!({"model": "passthrough", "input": "hi"})).await;
     let id = body["id"].as_str().unwrap();
     assert!(id.starts_with("resp_") && id.len() <= 64);
-    // A continuation reaches the upstream with the same id.
+    // The gateway keeps the response: a continuation goes upstream as the whole context.
     let (status, _) = h
         .call(json!({"model": "passthrough", "input": "more", "previous_response_id": id}))
         .await;
     assert_eq!(status, 200);
+    let sent = h.last_upstream().body;
+    assert!(sent.get("previous_response_id").is_none(), "{sent}");
+    assert_eq!(sent["input"].as_array().unwrap().len(), 3, "{sent}");
+    // An id the gateway never stored (made on the upstream directly) goes there as it is.
+    let (status, _) = h
+        .call(json!({"model": "passthrough", "input": "more", "previous_response_id": "resp_madeelsewhere"}))
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(
         h.last_upstream().body["previous_response_id"],
-        Value::String(id.to_string())
+        Value::String("resp_madeelsewhere".to_string())
     );
 }

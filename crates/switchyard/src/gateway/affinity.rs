@@ -12,27 +12,27 @@ use super::Gateway;
 use crate::router::{Deployment, Target};
 
 impl Gateway {
-    /// For a request continuing a previous response: the deployment that produced it, when
-    /// known; and `previous_response_id` rewritten to the id the upstream knows. Redis is
-    /// asked only for a group with a choice of deployments (a fallback group's responses are
-    /// found locally, or not at all).
-    pub(super) async fn follow_previous(
-        &self,
-        request: &mut CreateResponse,
-        target: &Target,
-    ) -> Option<String> {
-        let previous = request.previous_response_id.as_deref()?;
-        let continues_on = match self.inner.affinity.upstream(previous) {
+    /// For a request continuing `previous`: the deployment that produced it, when known.
+    /// Redis is asked only for a group with a choice of deployments (a fallback group's
+    /// responses are found locally, or not at all).
+    pub(super) async fn produced_by(&self, previous: &str, target: &Target) -> Option<String> {
+        match self.inner.affinity.upstream(previous) {
             Some(found) => Some(found),
             None if target.deployments.len() > 1 => {
                 self.inner.router.shared_response_deployment(previous).await
             }
             None => None,
-        };
-        if let Some(upstream) = self.inner.ids.upstream(previous) {
+        }
+    }
+
+    /// Rewrites a `previous_response_id` that goes upstream as it is (the store did not know
+    /// it) to the id the upstream minted, when clients were given another.
+    pub(super) fn rewrite_previous(&self, request: &mut CreateResponse) {
+        if let Some(previous) = request.previous_response_id.as_deref()
+            && let Some(upstream) = self.inner.ids.upstream(previous)
+        {
             request.previous_response_id = Some(upstream);
         }
-        continues_on
     }
 
     /// The deployment a continuation goes to: `continues_on`, when it is in `target`, not yet

@@ -109,6 +109,7 @@ impl Gateway {
                 .or(deployment.timeout)
                 .unwrap_or(DEFAULT_TIMEOUT),
             first_output: plan.overrides.stream_timeout.or(deployment.stream_timeout),
+            persist: &plan.persist,
         };
         let reply = match self.call(&call, record).await {
             Ok(reply) => reply,

@@ -13,6 +13,7 @@ use serde_json::Value;
 use switchyard_types::responses::CreateResponse;
 
 use super::attempt::Answer;
+use super::persist::Persist;
 use super::record::{self, CallRecord};
 use super::{CallContext, Execution, Gateway, Output, validate};
 use crate::accounting::{RequestParams, Sinks};
@@ -28,6 +29,8 @@ pub(super) struct Plan {
     pub ctx: CallContext,
     /// The request's own timeouts, retries and fallback limit.
     pub overrides: RequestOverrides,
+    /// The state it read, and what it writes when it ends.
+    pub persist: Arc<Persist>,
     /// The input, kept for the spend log when prompts are stored.
     pub messages: Option<Value>,
     /// The deployment that produced `previous_response_id`, when known.
@@ -125,6 +128,7 @@ pub(super) struct Answered {
 struct Admitted {
     target: Target,
     overrides: RequestOverrides,
+    persist: Persist,
     continues_on: Option<String>,
     fallbacks: Option<Vec<RequestFallback>>,
 }
@@ -160,17 +164,18 @@ impl Gateway {
         mut request: CreateResponse,
         ctx: CallContext,
     ) -> Result<(Plan, Target), Error> {
+        // The client's own input, before the state it names is added to it.
+        let messages = if ctx.meta.store_prompts {
+            serde_json::to_value(&request.input).ok()
+        } else {
+            None
+        };
         let admitted = match self.read_request(&mut request, &ctx).await {
             Ok(admitted) => admitted,
             Err(error) => {
                 let model = request.model.as_deref();
                 return Err(self.rejected(ctx, model, request.is_stream(), error));
             }
-        };
-        let messages = if ctx.meta.store_prompts {
-            serde_json::to_value(&request.input).ok()
-        } else {
-            None
         };
         let max_fallbacks = admitted
             .overrides
@@ -181,6 +186,7 @@ impl Gateway {
             request,
             ctx,
             overrides: admitted.overrides,
+            persist: Arc::new(admitted.persist),
             messages,
             continues_on: admitted.continues_on,
             fallbacks: admitted.fallbacks,
@@ -189,8 +195,8 @@ impl Gateway {
         Ok((plan, admitted.target))
     }
 
-    /// Validates `request` and reads what routing needs from it; rewrites its
-    /// `previous_response_id` to the upstream's.
+    /// Validates `request`, reads what routing needs from it and resolves the state it names
+    /// (the request then carries its whole context).
     async fn read_request(
         &self,
         request: &mut CreateResponse,
@@ -198,12 +204,18 @@ impl Gateway {
     ) -> Result<Admitted, Error> {
         let target = self.target(validate(request)?)?;
         let overrides = RequestOverrides::read(request, &ctx.client_headers)?;
-        let continues_on = self.follow_previous(request, &target).await;
-        // Read after the id rewrite so that per-target copies carry it too.
+        let continues_on = match request.previous_response_id.as_deref() {
+            Some(previous) => self.produced_by(previous, &target).await,
+            None => None,
+        };
+        let persist = self.resolve_state(request, &ctx.caller, &target).await?;
+        self.rewrite_previous(request);
+        // Read after the rewrites so that per-target copies carry them too.
         let fallbacks = router::request_fallbacks(request)?;
         Ok(Admitted {
             target,
             overrides,
+            persist,
             continues_on,
             fallbacks,
         })

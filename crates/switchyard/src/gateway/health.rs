@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use switchyard_types::responses::{CreateResponse, Input};
 use tokio::sync::watch;
 
+use super::persist::Persist;
 use super::record::CallRecord;
 use super::upstream::{Call, timeout_error};
 use super::{DEFAULT_TIMEOUT, Gateway};
@@ -83,7 +84,9 @@ impl Gateway {
             record.attempt();
             let limit = probe.timeout.unwrap_or(DEFAULT_TIMEOUT).min(PROBE_LIMIT);
             let no_headers = http::HeaderMap::new();
+            let persist = Arc::new(Persist::nothing(self.state().clone()));
             let call = Call {
+                persist: &persist,
                 deployment: probe,
                 request: &request,
                 client_headers: &no_headers,

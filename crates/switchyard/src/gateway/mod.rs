@@ -17,6 +17,7 @@ mod attempt;
 mod execute;
 mod health;
 mod ids_map;
+mod persist;
 mod record;
 pub mod registry;
 mod stream;
@@ -34,6 +35,7 @@ use crate::config::{Config, ConfigError, Env};
 use crate::error::{Error, ErrorKind};
 use crate::ids;
 use crate::router::{Deployment, Router, RouterSettings, Target};
+use crate::state::{Caller, MemoryStore, State};
 use ids_map::IdMap;
 use registry::Registry;
 
@@ -64,6 +66,9 @@ struct Inner {
     sinks: Sinks,
     cost_in_usage: bool,
     health: health::Background,
+    /// Stored responses and conversations; in memory unless [`Gateway::set_state`] gave
+    /// another store.
+    state: OnceLock<State>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -83,6 +88,8 @@ pub struct CallContext {
     pub client_headers: http::HeaderMap,
     /// Who asked, for the request's accounting record.
     pub meta: RequestMeta,
+    /// Who asked, for the state it may read and the state it creates.
+    pub caller: Caller,
 }
 
 impl Default for CallContext {
@@ -91,6 +98,7 @@ impl Default for CallContext {
             request_id: ids::request_id(),
             client_headers: http::HeaderMap::new(),
             meta: RequestMeta::default(),
+            caller: Caller::admin(),
         }
     }
 }
@@ -219,6 +227,7 @@ impl Gateway {
                 sinks: Sinks::default(),
                 cost_in_usage,
                 health: health::Background::default(),
+                state: OnceLock::new(),
             }),
         })
     }
@@ -271,6 +280,24 @@ impl Gateway {
     /// The deployments and how they are resolved.
     pub fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// Stored responses and conversations. Unless [`Gateway::set_state`] named a store, they
+    /// are kept in this process's memory ([`MemoryStore`], bounded).
+    pub fn state(&self) -> &State {
+        self.inner.state.get_or_init(|| {
+            State::new(
+                Arc::new(MemoryStore::default()),
+                crate::state::DEFAULT_RETENTION_DAYS,
+            )
+        })
+    }
+
+    /// Keeps stored responses and conversations in `state` (a database shared by replicas).
+    /// Call it before serving: once a request has used the state, it is fixed, and `state` is
+    /// given back.
+    pub fn set_state(&self, state: State) -> Result<(), State> {
+        self.inner.state.set(state)
     }
 
     /// The sinks every finished request is handed to (spend logs, metrics); add yours.

@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use switchyard_types::responses::{ResponseStatus, ResponseStreamEvent};
 use tokio::time::{Instant, sleep, timeout_at};
 
 use super::ids_map::IdMap;
+use super::persist::Persist;
 use super::record::CallRecord;
 use super::upstream::{Sent, connection_error, timeout_error};
 use crate::accounting::RateLimits;
@@ -48,6 +50,9 @@ pub(crate) struct Driver {
     cut: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
     /// The gateway cut this stream.
     was_cut: bool,
+    /// Writes the finished response to the state store before the terminal event goes out;
+    /// taken when it has.
+    persist: Option<Arc<Persist>>,
 }
 
 /// The upstream's side of a stream.
@@ -104,7 +109,14 @@ impl Driver {
             provider: deployment.provider.name().to_string(),
             cut: None,
             was_cut: false,
+            persist: None,
         }
+    }
+
+    /// The same driver, storing the response (see [`Persist`]) before its terminal event.
+    pub fn persisting(mut self, persist: Arc<Persist>) -> Self {
+        self.persist = persist.keeps().then_some(persist);
+        self
     }
 
     /// Reads until the response has output or has ended, noting the first output on
@@ -237,6 +249,12 @@ impl Driver {
     async fn next(&mut self, record: &mut CallRecord) -> Option<ResponseStreamEvent> {
         loop {
             if let Some(event) = self.pending.pop_front() {
+                if event.is_terminal()
+                    && let Some(persist) = self.persist.take()
+                {
+                    // A continuation sent the moment the client sees the end must find it.
+                    persist.save(self.builder.response()).await;
+                }
                 return Some(event);
             }
             if self.builder.has_events() {

@@ -12,6 +12,7 @@ use switchyard_types::responses::{CreateResponse, Response};
 use tokio::time::{Instant, timeout_at};
 
 use super::Gateway;
+use super::persist::Persist;
 use super::record::CallRecord;
 use super::stream::{Driver, UpstreamBody};
 use crate::accounting::RateLimits;
@@ -36,6 +37,8 @@ pub(super) struct Call<'a> {
     pub timeout: Duration,
     /// `stream_timeout`: the time a stream has until its first output.
     pub first_output: Option<Duration>,
+    /// The request's state: echoed on the response, written when it ends.
+    pub persist: &'a Arc<Persist>,
 }
 
 /// What an upstream call got back.
@@ -105,9 +108,11 @@ impl Gateway {
         let mut decoder = prepared.decoder;
         let mut items = Vec::new();
         decoder.body(&body, &mut items)?;
-        let mut builder = self.builder(call.request, deployment, false);
+        let mut builder = self.builder(call, false);
         builder.apply(&mut items)?;
         builder.complete();
+        // Stored before the client has the answer, blobs and all.
+        call.persist.save(builder.response()).await;
         if let Some(upstream) = builder.upstream_response_id()
             && upstream != builder.response().id
         {
@@ -150,7 +155,7 @@ impl Gateway {
             None => UpstreamBody::Waiting(sending),
         };
         let waiting = matches!(body, UpstreamBody::Waiting(_));
-        let mut builder = self.builder(call.request, deployment, true);
+        let mut builder = self.builder(call, true);
         if !deployment.provider.is_native_responses() {
             builder.start();
         } else if waiting {
@@ -166,7 +171,8 @@ impl Gateway {
             deadline,
             self.inner.keepalive,
             self.inner.ids.clone(),
-        );
+        )
+        .persisting(call.persist.clone());
         if waiting {
             driver.note_first_output_by(first_output_by);
         } else {
@@ -176,25 +182,23 @@ impl Gateway {
     }
 
     /// The builder of one attempt's response.
-    fn builder(
-        &self,
-        request: &CreateResponse,
-        deployment: &Deployment,
-        streaming: bool,
-    ) -> ResponseBuilder {
+    fn builder(&self, call: &Call<'_>, streaming: bool) -> ResponseBuilder {
         let created_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
+        let deployment = call.deployment;
+        let mut envelope = envelope(
+            call.request,
+            ids::response_id(),
+            deployment.provider.model().to_string(),
+            created_at,
+        );
+        call.persist.annotate(&mut envelope);
         ResponseBuilder::new(
-            envelope(
-                request,
-                ids::response_id(),
-                deployment.provider.model().to_string(),
-                created_at,
-            ),
+            envelope,
             streaming,
-            request.includes("reasoning.encrypted_content"),
+            call.request.includes("reasoning.encrypted_content"),
         )
         .with_cost_in_usage(self.inner.cost_in_usage, deployment.price.clone())
     }

@@ -197,7 +197,7 @@ impl State {
             .with_code("mutually_exclusive_parameters"));
         }
         let mut own = context::input_items(request.input.as_ref());
-        self.rehydrate(&mut own, caller).await?;
+        let rehydrated = self.rehydrate(&mut own, caller).await?;
         let mut resolved = Resolved {
             own_input: context::with_ids(own.clone()),
             ..Resolved::default()
@@ -231,7 +231,7 @@ impl State {
         if !context_items.is_empty() || resolved.conversation_id.is_some() {
             context_items.extend(own);
             request.input = Some(Input::Items(context_items));
-        } else if request.input.is_some() {
+        } else if rehydrated {
             request.input = Some(Input::Items(own));
         }
         Ok(resolved)
@@ -240,8 +240,18 @@ impl State {
     /// Gives replayed items back what the store knows of them: a reasoning item sent by id
     /// without its blob, an `item_reference`, a tool call sent without the reasoning that
     /// preceded it (a hand-written loop replays only `call_id`, `name` and `arguments`).
-    async fn rehydrate(&self, items: &mut Vec<Item>, caller: &Caller) -> Result<(), Error> {
+    /// Returns true when an item changed.
+    async fn rehydrate(&self, items: &mut Vec<Item>, caller: &Caller) -> Result<bool, Error> {
         let owner = Self::scope(caller);
+        let needs = |item: &Item| match item {
+            Item::Reasoning(r) => r.encrypted_content.is_none() && r.id.is_some(),
+            Item::ItemReference(_) | Item::FunctionCall(_) | Item::CustomToolCall(_) => true,
+            _ => false,
+        };
+        if !items.iter().any(needs) {
+            return Ok(false);
+        }
+        let before = items.clone();
         let mut out = Vec::with_capacity(items.len());
         for item in std::mem::take(items) {
             match item {
@@ -272,7 +282,7 @@ impl State {
             }
         }
         *items = out;
-        Ok(())
+        Ok(*items != before)
     }
 
     /// The record to store for a finished response.

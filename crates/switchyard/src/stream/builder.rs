@@ -158,14 +158,30 @@ impl ResponseBuilder {
         !self.out.is_empty()
     }
 
-    /// The response in its current state; final once [`Self::is_terminal`].
+    /// The response in its current state, final once [`Self::is_terminal`], with every
+    /// provider blob (what the state store keeps; the client may see less, see
+    /// [`Self::into_response`]).
     pub fn response(&self) -> &Response {
         &self.response
     }
 
-    /// Consumes the builder, returning the response.
+    /// Consumes the builder, returning the response as the client sees it: reasoning blobs
+    /// only when it asked for `reasoning.encrypted_content`.
     pub fn into_response(self) -> Response {
-        self.response
+        let mut response = self.response;
+        if !self.include_encrypted_reasoning {
+            response.output = response.output.into_iter().map(hide_blob).collect();
+        }
+        response
+    }
+
+    /// An item as the client sees it (see [`Self::into_response`]).
+    fn shown(&self, item: Item) -> Item {
+        if self.include_encrypted_reasoning {
+            item
+        } else {
+            hide_blob(item)
+        }
     }
 
     /// True once a terminal event has been produced.
@@ -201,9 +217,13 @@ impl ResponseBuilder {
     }
 
     fn lifecycle(&self) -> LifecycleEvent {
+        let mut response = self.response.clone();
+        if !self.include_encrypted_reasoning {
+            response.output = response.output.into_iter().map(hide_blob).collect();
+        }
         LifecycleEvent {
             sequence_number: 0,
-            response: Box::new(self.response.clone()),
+            response: Box::new(response),
             extra: JsonMap::new(),
         }
     }
@@ -452,24 +472,22 @@ impl ResponseBuilder {
         );
     }
 
+    /// Keeps a provider blob on the reasoning item, whether or not the client sees it: the
+    /// state store keeps it for the next turn.
     fn reasoning_encrypted(&mut self, blob: String) {
-        if !self.include_encrypted_reasoning {
-            // The client did not ask for it and could not send it back anyway; open an item only
-            // so that a redacted block still shows up as reasoning.
-            if !matches!(self.open, Some(Open::Reasoning { .. })) {
-                self.close_item(ItemStatus::Completed);
-                self.open_reasoning();
-            }
-            return;
-        }
-        let reuse = matches!(self.open, Some(Open::Reasoning { .. }))
-            && matches!(self.response.output.last(),
-                Some(Item::Reasoning(r)) if r.encrypted_content.is_none());
+        let open_reasoning = matches!(self.open, Some(Open::Reasoning { .. }));
+        let free = matches!(self.response.output.last(),
+            Some(Item::Reasoning(r)) if r.encrypted_content.is_none());
+        // A client that sees blobs gets one item per blob; one that does not sees them folded
+        // into the open reasoning item (a redacted block still shows up as reasoning).
+        let reuse = open_reasoning && (free || !self.include_encrypted_reasoning);
         if !reuse {
             self.close_item(ItemStatus::Completed);
             self.open_reasoning();
         }
-        if let Some(Item::Reasoning(reasoning)) = self.response.output.last_mut() {
+        if let Some(Item::Reasoning(reasoning)) = self.response.output.last_mut()
+            && reasoning.encrypted_content.is_none()
+        {
             reasoning.encrypted_content = Some(blob);
         }
     }
@@ -711,6 +729,7 @@ impl ResponseBuilder {
         }
         if self.emit {
             let item = item.clone();
+            let item = self.shown(item);
             self.push_event(ResponseStreamEvent::OutputItemDone(OutputItemEvent {
                 sequence_number: 0,
                 output_index,
@@ -965,4 +984,12 @@ fn now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// The item without its provider blob.
+fn hide_blob(mut item: Item) -> Item {
+    if let Item::Reasoning(r) = &mut item {
+        r.encrypted_content = None;
+    }
+    item
 }

@@ -230,7 +230,10 @@ fn encrypted_reasoning_only_when_included() {
         without.push(e).unwrap();
     }
     without.complete();
-    let v = serde_json::to_value(without.response()).unwrap();
+    // The builder keeps the blobs for the state store; the client does not see them.
+    let kept = serde_json::to_value(without.response()).unwrap();
+    assert!(kept.to_string().contains("encrypted_content"), "{kept}");
+    let v = serde_json::to_value(without.into_response()).unwrap();
     assert!(!v.to_string().contains("encrypted_content"));
 }
 

@@ -1,0 +1,97 @@
+//! A request's state: resolved from the store when the request is admitted (the history its
+//! `previous_response_id` or `conversation` stands for), and written back when its response
+//! ends, before the client sees the terminal event, so that a continuation sent the next
+//! instant, to this gateway or to another on the same database, finds it.
+
+use switchyard_types::responses::{CreateResponse, Response};
+
+use super::Gateway;
+use crate::error::Error;
+use crate::router::Target;
+use crate::state::{Caller, Resolved, State};
+
+/// What one request reads from and writes to the state store.
+#[derive(Debug)]
+pub(super) struct Persist {
+    state: State,
+    resolved: Resolved,
+    caller: Caller,
+    /// The response is kept (`store` is not false).
+    keep: bool,
+}
+
+impl Persist {
+    /// Echoes the request's state on `response`: the `previous_response_id` it continued and
+    /// the conversation it belongs to (both were taken out of the request sent upstream).
+    pub fn annotate(&self, response: &mut Response) {
+        if let Some(previous) = &self.resolved.previous_response_id {
+            response.previous_response_id = Some(previous.clone());
+        }
+        if let Some(conversation) = &self.resolved.conversation_id {
+            response.extra.insert(
+                "conversation".into(),
+                serde_json::json!({ "id": conversation }),
+            );
+        }
+        response.store = self.keep;
+    }
+
+    /// True when the response is to be kept.
+    pub fn keeps(&self) -> bool {
+        self.keep
+    }
+
+    /// Stores the finished `response` (with every provider blob). A store that fails does
+    /// not fail the response the client already paid for: the failure is logged, and what
+    /// needs the stored response later gets a clear 503 or 400 then.
+    pub async fn save(&self, response: &Response) {
+        if !self.keep {
+            return;
+        }
+        let record = self.state.record(response, &self.resolved, &self.caller);
+        if let Err(error) = self.state.save(record).await {
+            tracing::error!(
+                response_id = %response.id,
+                error = %error.message,
+                "the response could not be stored; it cannot be retrieved or continued"
+            );
+        }
+    }
+}
+
+impl Persist {
+    /// A request that reads and writes no state (health probes).
+    pub fn nothing(state: State) -> Persist {
+        Persist {
+            state,
+            resolved: Resolved::default(),
+            caller: Caller::admin(),
+            keep: false,
+        }
+    }
+}
+
+impl Gateway {
+    /// Resolves the state `request` names and rewrites it to carry its whole context (see
+    /// [`State::resolve`]). A `previous_response_id` the store does not know goes to a target
+    /// that speaks the Responses API as it is: that upstream may hold it.
+    pub(super) async fn resolve_state(
+        &self,
+        request: &mut CreateResponse,
+        caller: &Caller,
+        target: &Target,
+    ) -> Result<Persist, Error> {
+        let state = self.state().clone();
+        let native = target
+            .deployments
+            .first()
+            .is_some_and(|d| d.provider.is_native_responses());
+        let resolved = state.resolve(request, caller, native).await?;
+        Ok(Persist {
+            state,
+            resolved,
+            caller: caller.clone(),
+            keep: request.store != Some(false),
+        })
+    }
+}
