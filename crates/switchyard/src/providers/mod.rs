@@ -12,6 +12,8 @@
 //! * [`bedrock`]: AWS Bedrock through the Converse API, SigV4-signed.
 //! * [`gemini`]: Google's `generateContent` format, for the Gemini API and Vertex AI.
 //! * [`vertex`]: Vertex AI endpoints and service-account tokens, shared by its publishers.
+//! * [`translate`]: what the translating providers share (tools, tool choice, history, Claude's
+//!   rules).
 
 pub mod anthropic;
 pub mod azure;
@@ -23,6 +25,7 @@ pub mod opaque;
 pub mod openai_chat;
 mod openai_errors;
 pub mod openai_responses;
+pub mod translate;
 pub mod vertex;
 
 use std::fmt;
