@@ -4,7 +4,7 @@
 //!
 //! References: the OpenAI Chat Completions API reference,
 //! <https://platform.openai.com/docs/api-reference/chat>, and each compatible server's own API
-//! reference for its deviations ([`flavor`]).
+//! reference for its deviations (the `flavor` module).
 
 pub mod flavor;
 pub mod request;

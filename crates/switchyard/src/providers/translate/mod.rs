@@ -1,9 +1,9 @@
 //! What every translating provider shares, kept out of any one provider so that none imports
 //! another: how tools are offered and their calls mapped back ([`tools`]), what `tool_choice`
-//! asks for ([`tool_choice`]), how the history's items, texts and tool results read
-//! ([`history`], [`content`]), tool call ids ([`ids`]), deployment defaults ([`defaults`]), and
-//! the rules of Claude that hold on every route to it ([`claude`]: Anthropic, Anthropic on
-//! Vertex AI, Bedrock).
+//! asks for (`tool_choice`), how the history's items, texts and tool results read (`history`,
+//! `content`), tool call ids ([`ids`]), deployment defaults (`defaults`), what the decoders of
+//! answers share (`answer`, `lenient`), and the rules of Claude that hold on every route to it
+//! ([`claude`]: Anthropic, Anthropic on Vertex AI, Bedrock).
 //!
 //! The provider folders keep only their own wire format (`wire.rs`), the translation into it
 //! (`request.rs`) and the decoder of their answers (`response.rs`).
