@@ -246,7 +246,8 @@ impl GeminiDecoder {
     }
 }
 
-/// Gemini usage in Responses terms: `promptTokenCount` already includes cached tokens; thoughts are not in `candidatesTokenCount`, so they are added to the output.
+/// Gemini usage in Responses terms: `promptTokenCount` already includes cached tokens; thoughts
+/// are not in `candidatesTokenCount`, so they are added to the output.
 pub fn gemini_usage(usage: &UsageMetadata) -> Usage {
     let input =
         usage.prompt_token_count.unwrap_or(0) + usage.tool_use_prompt_token_count.unwrap_or(0);
