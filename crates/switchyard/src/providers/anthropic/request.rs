@@ -285,15 +285,8 @@ fn fit_thinking(
         .iter()
         .rev()
         .find(|m| m.role == wire::Role::Assistant);
-    if claude::tool_turn_lacks_thinking(last_assistant.map(|m| m.content.as_slice())) {
-        tracing::debug!(
-            target = gate.label,
-            "thinking disabled for this request: the replayed tool call has no thinking block \
-             (ask for `reasoning.encrypted_content` to keep it)"
-        );
-        return Ok(None);
-    }
-    Ok(budget)
+    let replayed = last_assistant.map(|m| m.content.as_slice());
+    Ok(budget.filter(|_| claude::replay_allows_thinking(replayed, gate.label)))
 }
 
 /// `max_tokens` and the thinking budget that fits it. A cap the client set is the limit for

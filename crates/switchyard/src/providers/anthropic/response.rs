@@ -142,52 +142,6 @@ impl MessagesDecoder {
         )
     }
 
-    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        if self.done {
-            return Ok(());
-        }
-        let data = frame.data.trim();
-        if data.is_empty() {
-            return Ok(());
-        }
-        if frame.event.as_deref() == Some("error") {
-            return Err(self.in_band_error(data.as_bytes()));
-        }
-        let event: Event = serde_json::from_str(data)
-            .map_err(|e| self.malformed("a malformed stream event", e))?;
-        match event.kind.as_str() {
-            "message_start" => {
-                if let Some(message) = event.message {
-                    self.start(&message, out);
-                }
-            }
-            "content_block_start" => {
-                if let Some(block) = &event.content_block {
-                    self.block_start(block, out);
-                }
-            }
-            "content_block_delta" => {
-                if let Some(delta) = &event.delta {
-                    self.block_delta(delta, out);
-                }
-            }
-            "content_block_stop" => self.block_stop(out),
-            "message_delta" => {
-                if let Some(reason) = event.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
-                    self.finish = Some(finish_reason(reason));
-                }
-                if let Some(usage) = &event.usage {
-                    self.counts.merge(usage);
-                }
-            }
-            "message_stop" => self.finish_message(out),
-            "error" => return Err(self.in_band_error(data.as_bytes())),
-            // `ping`, and event types added after this was written.
-            _ => {}
-        }
-        Ok(())
-    }
-
     fn start(&mut self, message: &AnswerMessage, out: &mut Vec<Upstream>) {
         self.started = true;
         if let Some(model) = message.model.as_deref().filter(|m| !m.is_empty()) {
@@ -374,8 +328,50 @@ impl SseAnswer for MessagesDecoder {
         &mut self.sse
     }
 
-    fn decode_frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        self.frame(frame, out)
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        let data = frame.data.trim();
+        if data.is_empty() {
+            return Ok(());
+        }
+        if frame.event.as_deref() == Some("error") {
+            return Err(self.in_band_error(data.as_bytes()));
+        }
+        let event: Event = serde_json::from_str(data)
+            .map_err(|e| self.malformed("a malformed stream event", e))?;
+        match event.kind.as_str() {
+            "message_start" => {
+                if let Some(message) = event.message {
+                    self.start(&message, out);
+                }
+            }
+            "content_block_start" => {
+                if let Some(block) = &event.content_block {
+                    self.block_start(block, out);
+                }
+            }
+            "content_block_delta" => {
+                if let Some(delta) = &event.delta {
+                    self.block_delta(delta, out);
+                }
+            }
+            "content_block_stop" => self.block_stop(out),
+            "message_delta" => {
+                if let Some(reason) = event.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
+                    self.finish = Some(finish_reason(reason));
+                }
+                if let Some(usage) = &event.usage {
+                    self.counts.merge(usage);
+                }
+            }
+            "message_stop" => self.finish_message(out),
+            "error" => return Err(self.in_band_error(data.as_bytes())),
+            // `ping`, and event types added after this was written.
+            _ => {}
+        }
+        Ok(())
     }
 }
 

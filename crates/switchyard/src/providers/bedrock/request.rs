@@ -172,18 +172,8 @@ fn thinking_budget(
         .iter()
         .rev()
         .find(|m| m.role == wire::Role::Assistant);
-    if budget.is_some()
-        && claude::tool_turn_lacks_thinking(last_assistant.map(|m| m.content.as_slice()))
-    {
-        // Claude refuses a replayed tool call that does not start with its thinking block.
-        tracing::debug!(
-            target = LABEL,
-            "thinking disabled for this request: the replayed tool call has no reasoning block \
-             (ask for `reasoning.encrypted_content` to keep it)"
-        );
-        return Ok(None);
-    }
-    Ok(budget)
+    let replayed = last_assistant.map(|m| m.content.as_slice());
+    Ok(budget.filter(|_| claude::replay_allows_thinking(replayed, LABEL)))
 }
 
 /// `inferenceConfig`, and the thinking budget that fits its `maxTokens` (which includes it).

@@ -62,20 +62,6 @@ impl GeminiDecoder {
         }
     }
 
-    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let data = frame.data.trim();
-        if data.is_empty() || self.done {
-            return Ok(());
-        }
-        let chunk: GenerateContentResponse = serde_json::from_str(data).map_err(|e| {
-            Error::upstream(
-                ErrorKind::Upstream,
-                format!("{} sent a malformed stream chunk: {e}", self.label),
-            )
-        })?;
-        self.response(chunk, out)
-    }
-
     fn response(
         &mut self,
         chunk: GenerateContentResponse,
@@ -274,8 +260,18 @@ impl SseAnswer for GeminiDecoder {
         &mut self.sse
     }
 
-    fn decode_frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        self.frame(frame, out)
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let data = frame.data.trim();
+        if data.is_empty() || self.done {
+            return Ok(());
+        }
+        let chunk: GenerateContentResponse = serde_json::from_str(data).map_err(|e| {
+            Error::upstream(
+                ErrorKind::Upstream,
+                format!("{} sent a malformed stream chunk: {e}", self.label),
+            )
+        })?;
+        self.response(chunk, out)
     }
 }
 

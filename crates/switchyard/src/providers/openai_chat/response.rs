@@ -63,52 +63,6 @@ impl ChatDecoder {
         }
     }
 
-    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        if self.done {
-            return Ok(());
-        }
-        let data = frame.data.trim();
-        if data == "[DONE]" {
-            return self.finish(out);
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        let chunk: ChatChunk = serde_json::from_str(data).map_err(|e| {
-            Error::upstream(
-                ErrorKind::Upstream,
-                format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
-            )
-        })?;
-        if let Some(error) = chunk.error.as_ref() {
-            return Err(self.in_band_error(error));
-        }
-        if frame.event.as_deref() == Some("error") {
-            return Err(
-                self.in_band_error(&serde_json::from_str::<Value>(data).unwrap_or_default())
-            );
-        }
-        self.model(&chunk.model, out);
-        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-            self.delta(&choice.delta, out)?;
-            if let Some(reason) = &choice.finish_reason {
-                self.finish = Some(finish_reason(reason));
-            }
-            if let Some(usage) = &choice.usage {
-                self.usage(usage, out);
-            }
-        }
-        let groq_usage = chunk
-            .x_groq
-            .as_ref()
-            .and_then(|x| GroqExtras::deserialize(x).ok())
-            .and_then(|x| x.usage);
-        if let Some(usage) = chunk.usage.as_ref().or(groq_usage.as_ref()) {
-            self.usage(usage, out);
-        }
-        Ok(())
-    }
-
     fn model(&mut self, model: &str, out: &mut Vec<Upstream>) {
         if !self.model_seen && !model.is_empty() {
             self.model_seen = true;
@@ -352,8 +306,50 @@ impl SseAnswer for ChatDecoder {
         &mut self.sse
     }
 
-    fn decode_frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        self.frame(frame, out)
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        let data = frame.data.trim();
+        if data == "[DONE]" {
+            return self.finish(out);
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let chunk: ChatChunk = serde_json::from_str(data).map_err(|e| {
+            Error::upstream(
+                ErrorKind::Upstream,
+                format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
+            )
+        })?;
+        if let Some(error) = chunk.error.as_ref() {
+            return Err(self.in_band_error(error));
+        }
+        if frame.event.as_deref() == Some("error") {
+            return Err(
+                self.in_band_error(&serde_json::from_str::<Value>(data).unwrap_or_default())
+            );
+        }
+        self.model(&chunk.model, out);
+        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+            self.delta(&choice.delta, out)?;
+            if let Some(reason) = &choice.finish_reason {
+                self.finish = Some(finish_reason(reason));
+            }
+            if let Some(usage) = &choice.usage {
+                self.usage(usage, out);
+            }
+        }
+        let groq_usage = chunk
+            .x_groq
+            .as_ref()
+            .and_then(|x| GroqExtras::deserialize(x).ok())
+            .and_then(|x| x.usage);
+        if let Some(usage) = chunk.usage.as_ref().or(groq_usage.as_ref()) {
+            self.usage(usage, out);
+        }
+        Ok(())
     }
 }
 

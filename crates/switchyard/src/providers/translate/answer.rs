@@ -13,7 +13,7 @@ pub(crate) trait SseAnswer {
     /// The decoder's frame splitter.
     fn sse(&mut self) -> &mut SseDecoder;
     /// Decodes one frame.
-    fn decode_frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error>;
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error>;
 }
 
 /// Decodes every frame `chunk` completes.
@@ -25,7 +25,7 @@ pub(crate) fn feed_sse(
     let mut frames = Vec::new();
     answer.sse().feed(chunk, |frame| frames.push(frame));
     for frame in frames {
-        answer.decode_frame(frame, out)?;
+        answer.frame(frame, out)?;
     }
     Ok(())
 }
@@ -36,7 +36,7 @@ pub(crate) fn finish_sse(
     out: &mut Vec<Upstream>,
 ) -> Result<(), Error> {
     match answer.sse().finish() {
-        Some(frame) => answer.decode_frame(frame, out),
+        Some(frame) => answer.frame(frame, out),
         None => Ok(()),
     }
 }

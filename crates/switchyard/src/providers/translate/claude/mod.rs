@@ -137,11 +137,22 @@ pub(crate) trait ClaudeBlock {
     fn is_thinking(&self) -> bool;
 }
 
-/// True when the last assistant turn, `blocks`, calls a tool without starting with a thinking
-/// block: Claude refuses such a request while thinking is on.
-pub(crate) fn tool_turn_lacks_thinking<B: ClaudeBlock>(blocks: Option<&[B]>) -> bool {
+/// Whether thinking can stay on for a conversation whose last assistant turn is `blocks`:
+/// not when that turn calls a tool without starting with its thinking block (the client did
+/// not keep `reasoning.encrypted_content`), which Claude refuses while thinking. Logged at debug
+/// with `target` when thinking goes off.
+pub(crate) fn replay_allows_thinking<B: ClaudeBlock>(blocks: Option<&[B]>, target: &str) -> bool {
     let Some(blocks) = blocks else {
-        return false;
+        return true;
     };
-    blocks.iter().any(B::calls_tool) && !blocks.first().is_some_and(B::is_thinking)
+    let lacks_thinking =
+        blocks.iter().any(B::calls_tool) && !blocks.first().is_some_and(B::is_thinking);
+    if lacks_thinking {
+        tracing::debug!(
+            target,
+            "thinking disabled for this request: the replayed tool call has no thinking block \
+             (ask for `reasoning.encrypted_content` to keep it)"
+        );
+    }
+    !lacks_thinking
 }
