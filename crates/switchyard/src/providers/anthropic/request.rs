@@ -137,12 +137,7 @@ pub fn messages_request(
 fn refuse_unsupported(req: &CreateResponse, gate: &Gate) -> Result<(), Error> {
     gate.refuse_state(req)?;
     gate.output_options(req)?;
-    if req.presence_penalty.is_some() {
-        gate.unsupported("presence_penalty")?;
-    }
-    if req.frequency_penalty.is_some() {
-        gate.unsupported("frequency_penalty")?;
-    }
+    gate.penalties(req)?;
     if req.text.as_ref().is_some_and(|t| t.verbosity.is_some()) {
         gate.unsupported("text.verbosity")?;
     }
@@ -156,11 +151,7 @@ fn offered_tools(req: &CreateResponse, gate: &Gate) -> Result<Tools, Error> {
     let mut offered: Vec<ToolDefinition> = functions
         .into_iter()
         .map(|f| ToolDefinition {
-            input_schema: if f.custom {
-                f.parameters.unwrap_or_default()
-            } else {
-                claude::object_schema(f.parameters.as_ref())
-            },
+            input_schema: claude::input_schema(f.custom, f.parameters),
             name: f.name,
             description: f.description.filter(|d| !d.is_empty()),
             cache_control: f.cache_control,

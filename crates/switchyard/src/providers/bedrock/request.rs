@@ -141,12 +141,7 @@ pub fn converse_request(
 fn refuse_unsupported(req: &CreateResponse, gate: &Gate) -> Result<(), Error> {
     gate.refuse_state(req)?;
     gate.output_options(req)?;
-    if req.presence_penalty.is_some() {
-        gate.unsupported("presence_penalty")?;
-    }
-    if req.frequency_penalty.is_some() {
-        gate.unsupported("frequency_penalty")?;
-    }
+    gate.penalties(req)?;
     Ok(())
 }
 
@@ -284,11 +279,7 @@ fn client_tools(req: &CreateResponse) -> (Vec<wire::Tool>, ToolNames) {
         .into_iter()
         .map(|f| {
             wire::Tool::ToolSpec(ToolSpec {
-                input_schema: if f.custom {
-                    f.parameters.unwrap_or_default()
-                } else {
-                    claude::object_schema(f.parameters.as_ref())
-                },
+                input_schema: claude::input_schema(f.custom, f.parameters),
                 name: f.name,
                 description: f.description.filter(|d| !d.is_empty()),
                 description_first: false,

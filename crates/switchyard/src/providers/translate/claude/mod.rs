@@ -116,9 +116,19 @@ impl Sampling {
     }
 }
 
+/// The input schema of an offered tool: a custom tool's own (already an object schema), a
+/// function's made an object schema.
+pub(crate) fn input_schema(custom: bool, parameters: Option<Value>) -> Value {
+    if custom {
+        parameters.unwrap_or_default()
+    } else {
+        object_schema(parameters.as_ref())
+    }
+}
+
 /// A tool's parameter schema as Claude requires it: an object schema with `type: "object"`
 /// (clients send `{}` or leave `type` out for argument-less tools).
-pub(crate) fn object_schema(parameters: Option<&Value>) -> Value {
+fn object_schema(parameters: Option<&Value>) -> Value {
     match parameters {
         Some(Value::Object(map)) => {
             let mut map = map.clone();
