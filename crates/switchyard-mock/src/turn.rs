@@ -4,8 +4,8 @@
 use serde_json::Value;
 use switchyard_types::chat::{ChatContent, ChatContentPart, ChatRequest};
 use switchyard_types::responses::{
-    ContentPart, CreateResponse, Item, MessageContent, Role, TextFormat, Tool, ToolChoice,
-    ToolChoiceMode, ToolOutput,
+    ContentPart, CreateResponse, Item, MessageContent, NamedToolKind, Role, TextFormat, Tool,
+    ToolChoice, ToolChoiceMode, ToolOutput,
 };
 
 /// A function tool offered to the model.
@@ -144,11 +144,9 @@ impl Turn {
         }
         turn.choice = match &req.tool_choice {
             Some(ToolChoice::Mode(ToolChoiceMode::None)) => Choice::None,
-            Some(choice @ ToolChoice::Object(map)) if choice.object_kind() == Some("function") => {
-                map.get("name")
-                    .and_then(Value::as_str)
-                    .map_or(Choice::Auto, |n| Choice::Named(n.to_string()))
-            }
+            Some(ToolChoice::Named(named)) if named.kind() == NamedToolKind::Function => named
+                .name()
+                .map_or(Choice::Auto, |n| Choice::Named(n.to_string())),
             _ => Choice::Auto,
         };
         turn.json = match req.text.as_ref().and_then(|t| t.format.as_ref()) {

@@ -312,8 +312,8 @@ pub struct ChatFunctionDelta {
     pub arguments: String,
 }
 
-/// Token usage as compatible servers report it; see `providers.md` §0.3 for which counts include
-/// which.
+/// Token usage as compatible servers report it; which counts include reasoning and cached
+/// tokens differs by server (the switchyard crate's `UsageRule` says how).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub struct ChatUsage {

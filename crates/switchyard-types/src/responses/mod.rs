@@ -18,8 +18,9 @@ pub use item::{
     ToolOutput, check_part,
 };
 pub use request::{
-    CreateResponse, CustomTool, FunctionTool, Input, JsonSchemaFormat, ReasoningConfig, TextConfig,
-    TextFormat, Tool, ToolChoice, ToolChoiceMode, metadata_problem,
+    AllowedToolsChoice, CreateResponse, CustomTool, FunctionTool, Input, JsonSchemaFormat,
+    NamedToolChoice, NamedToolKind, ReasoningConfig, TextConfig, TextFormat, Tool, ToolChoice,
+    ToolChoiceMode, ToolReference, metadata_problem,
 };
 pub use response::{
     IncompleteDetails, InputTokensDetails, OutputTokensDetails, Response, ResponseError,

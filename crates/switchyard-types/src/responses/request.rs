@@ -245,14 +245,19 @@ pub struct CustomTool {
     pub extra: JsonMap,
 }
 
-/// `tool_choice`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+/// `tool_choice`, read once into the form it takes. The object forms keep the object as the
+/// client sent it and serialise it unchanged, so a request passed through to an upstream that
+/// speaks the Responses API (and the echo in the response) carries exactly what came in.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ToolChoice {
     /// `none`, `auto` or `required`.
     Mode(ToolChoiceMode),
-    /// `{"type": …, …}`: a named function or custom tool, an allowed-tools list, or a hosted
-    /// tool; see [`ToolChoice::object_kind`].
+    /// `{"type": "function" | "custom", "name": …}`: call this tool.
+    Named(NamedToolChoice),
+    /// `{"type": "allowed_tools", "mode": …, "tools": […]}`: only these tools.
+    AllowedTools(AllowedToolsChoice),
+    /// Any other object: a hosted tool (`{"type": "web_search_preview"}`), or a form this
+    /// version does not know; see [`ToolChoice::object_kind`].
     Object(JsonMap),
 }
 
@@ -266,10 +271,169 @@ impl ToolChoice {
     /// The `type` of an object choice.
     pub fn object_kind(&self) -> Option<&str> {
         match self {
+            ToolChoice::Named(named) => Some(named.kind.as_str()),
+            ToolChoice::AllowedTools(_) => Some("allowed_tools"),
             ToolChoice::Object(map) => map.get("type").and_then(Value::as_str),
             ToolChoice::Mode(_) => None,
         }
     }
+
+    /// Reads an object choice. Its fields are read leniently: a field that is not a string
+    /// counts as absent, and `allowed_tools` entries without a string `name` are skipped.
+    fn from_object(object: JsonMap) -> ToolChoice {
+        let text =
+            |map: &JsonMap, key: &str| map.get(key).and_then(Value::as_str).map(str::to_string);
+        let kind = match object.get("type").and_then(Value::as_str) {
+            Some("function") => NamedToolKind::Function,
+            Some("custom") => NamedToolKind::Custom,
+            Some("allowed_tools") => {
+                let tools = object
+                    .get("tools")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|tool| {
+                        let tool = tool.as_object()?;
+                        Some(ToolReference {
+                            name: text(tool, "name")?,
+                            namespace: text(tool, "namespace"),
+                        })
+                    })
+                    .collect();
+                return ToolChoice::AllowedTools(AllowedToolsChoice {
+                    required: object.get("mode").and_then(Value::as_str) == Some("required"),
+                    tools,
+                    object,
+                });
+            }
+            _ => return ToolChoice::Object(object),
+        };
+        ToolChoice::Named(NamedToolChoice {
+            kind,
+            name: text(&object, "name"),
+            namespace: text(&object, "namespace"),
+            object,
+        })
+    }
+}
+
+impl Serialize for ToolChoice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ToolChoice::Mode(mode) => mode.serialize(s),
+            ToolChoice::Named(NamedToolChoice { object, .. })
+            | ToolChoice::AllowedTools(AllowedToolsChoice { object, .. })
+            | ToolChoice::Object(object) => object.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ToolChoice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match Value::deserialize(d)? {
+            Value::Object(object) => Ok(ToolChoice::from_object(object)),
+            Value::String(mode) => ToolChoiceMode::deserialize(Value::String(mode))
+                .map(ToolChoice::Mode)
+                .map_err(D::Error::custom),
+            _ => Err(D::Error::custom(
+                "expected \"none\", \"auto\", \"required\" or an object",
+            )),
+        }
+    }
+}
+
+/// The two kinds of tool a choice can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamedToolKind {
+    /// A `function` tool.
+    Function,
+    /// A `custom` (freeform) tool.
+    Custom,
+}
+
+impl NamedToolKind {
+    /// The `type` tag.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NamedToolKind::Function => "function",
+            NamedToolKind::Custom => "custom",
+        }
+    }
+}
+
+/// A `tool_choice` that names the one tool to call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedToolChoice {
+    kind: NamedToolKind,
+    name: Option<String>,
+    namespace: Option<String>,
+    /// The object as sent, serialised unchanged.
+    object: JsonMap,
+}
+
+impl NamedToolChoice {
+    /// A choice of the `kind` tool `name`, inside `namespace` if any.
+    pub fn new(kind: NamedToolKind, name: impl Into<String>, namespace: Option<String>) -> Self {
+        let name = name.into();
+        let mut object = JsonMap::new();
+        object.insert("type".into(), kind.as_str().into());
+        object.insert("name".into(), name.clone().into());
+        if let Some(namespace) = &namespace {
+            object.insert("namespace".into(), namespace.clone().into());
+        }
+        NamedToolChoice {
+            kind,
+            name: Some(name),
+            namespace,
+            object,
+        }
+    }
+
+    /// A function or a custom tool.
+    pub fn kind(&self) -> NamedToolKind {
+        self.kind
+    }
+
+    /// The tool's name (`None` when the client sent none: it names no tool).
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The namespace the tool belongs to.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+}
+
+/// A `tool_choice` of type `allowed_tools`: the model may call only the listed tools.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllowedToolsChoice {
+    required: bool,
+    tools: Vec<ToolReference>,
+    /// The object as sent, serialised unchanged.
+    object: JsonMap,
+}
+
+impl AllowedToolsChoice {
+    /// `mode: required`: the model must call one of the tools (otherwise it may call none).
+    pub fn required(&self) -> bool {
+        self.required
+    }
+
+    /// The tools allowed.
+    pub fn tools(&self) -> &[ToolReference] {
+        &self.tools
+    }
+}
+
+/// A tool named in an `allowed_tools` choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolReference {
+    /// The tool's name.
+    pub name: String,
+    /// The namespace it belongs to.
+    pub namespace: Option<String>,
 }
 
 /// The string forms of `tool_choice`.
@@ -401,6 +565,64 @@ mod tests {
         let named: ToolChoice =
             serde_json::from_value(json!({"type": "function", "name": "f"})).unwrap();
         assert_eq!(named.object_kind(), Some("function"));
+    }
+
+    #[test]
+    fn tool_choice_objects_are_typed_and_written_back_as_sent() {
+        let named: ToolChoice = serde_json::from_value(
+            json!({"name": "spawn", "namespace": "agents", "type": "custom", "x": null}),
+        )
+        .unwrap();
+        let ToolChoice::Named(choice) = &named else {
+            panic!("{named:?}")
+        };
+        assert_eq!(choice.kind(), NamedToolKind::Custom);
+        assert_eq!(
+            (choice.name(), choice.namespace()),
+            (Some("spawn"), Some("agents"))
+        );
+        assert_eq!(
+            serde_json::to_string(&named).unwrap(),
+            r#"{"name":"spawn","namespace":"agents","type":"custom","x":null}"#
+        );
+
+        let allowed: ToolChoice = serde_json::from_value(json!({"type": "allowed_tools",
+            "mode": "required", "tools": [{"type": "function", "name": "a"}, {"name": 5}, "b",
+            {"type": "function", "name": "f", "namespace": "ns"}]}))
+        .unwrap();
+        let ToolChoice::AllowedTools(choice) = &allowed else {
+            panic!("{allowed:?}")
+        };
+        assert!(choice.required());
+        let names: Vec<_> = choice
+            .tools()
+            .iter()
+            .map(|t| (t.name.as_str(), t.namespace.as_deref()))
+            .collect();
+        assert_eq!(names, [("a", None), ("f", Some("ns"))]);
+        assert_eq!(allowed.object_kind(), Some("allowed_tools"));
+
+        let hosted: ToolChoice =
+            serde_json::from_value(json!({"type": "web_search_preview"})).unwrap();
+        assert_eq!(hosted.object_kind(), Some("web_search_preview"));
+        let nameless: ToolChoice = serde_json::from_value(json!({"type": "function"})).unwrap();
+        assert!(matches!(&nameless, ToolChoice::Named(c) if c.name().is_none()));
+        assert_eq!(
+            serde_json::to_value(&nameless).unwrap(),
+            json!({"type": "function"})
+        );
+
+        assert!(serde_json::from_value::<ToolChoice>(json!("sometimes")).is_err());
+        assert!(serde_json::from_value::<ToolChoice>(json!(1)).is_err());
+        assert_eq!(
+            serde_json::to_value(ToolChoice::default()).unwrap(),
+            json!("auto")
+        );
+        let built = NamedToolChoice::new(NamedToolKind::Function, "f", None);
+        assert_eq!(
+            serde_json::to_value(ToolChoice::Named(built)).unwrap(),
+            json!({"type": "function", "name": "f"})
+        );
     }
 
     #[test]

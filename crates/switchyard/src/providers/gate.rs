@@ -70,6 +70,17 @@ impl Gate<'_> {
         Ok(())
     }
 
+    /// `presence_penalty` and `frequency_penalty`, for upstreams that have neither.
+    pub(crate) fn penalties(&self, req: &CreateResponse) -> Result<(), Error> {
+        if req.presence_penalty.is_some() {
+            self.unsupported("presence_penalty")?;
+        }
+        if req.frequency_penalty.is_some() {
+            self.unsupported("frequency_penalty")?;
+        }
+        Ok(())
+    }
+
     /// Output options no translated upstream offers: `truncation: auto` and log probabilities.
     pub(crate) fn output_options(&self, req: &CreateResponse) -> Result<(), Error> {
         if req.truncation.as_deref() == Some("auto") {

@@ -12,8 +12,11 @@
 //! * [`bedrock`]: AWS Bedrock through the Converse API, SigV4-signed.
 //! * [`gemini`]: Google's `generateContent` format, for the Gemini API and Vertex AI.
 //! * [`vertex`]: Vertex AI endpoints and service-account tokens, shared by its publishers.
+//! * [`translate`]: what the translating providers share (tools, tool choice, history, Claude's
+//!   rules).
 //!
-//! [`factory`] picks and builds the provider of a `model_list` entry from its model prefix.
+//! [`factory`] picks and builds the provider of a `model_list` entry from its model prefix;
+//! `path` checks model names that go into upstream URLs.
 
 pub mod anthropic;
 pub mod azure;
@@ -27,6 +30,7 @@ pub mod openai_chat;
 mod openai_errors;
 pub mod openai_responses;
 pub(crate) mod path;
+pub mod translate;
 pub mod vertex;
 
 use std::fmt;

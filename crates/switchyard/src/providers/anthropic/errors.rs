@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::providers::classify_openai_error;
 use crate::secret::Secret;
 
-/// The HTTP status Anthropic pairs with an `error.type` (`providers.md` §4.5).
+/// The HTTP status Anthropic pairs with an `error.type` (Anthropic's errors reference,
+/// <https://docs.anthropic.com/en/api/errors>).
 pub fn status_for_type(kind: &str) -> u16 {
     match kind {
         "invalid_request_error" => 400,

@@ -1,8 +1,9 @@
 //! Anthropic's Messages API (`anthropic/<model>`), and the same wire format served by Vertex AI
 //! (`…/publishers/anthropic/models/{model}:rawPredict`).
 //!
-//! References: <https://docs.anthropic.com/en/api/messages>, `providers.md` §4 (endpoint,
-//! request, streams, errors) and §4.6 (Vertex). Decisions, briefly:
+//! References: the Anthropic Messages API reference, <https://docs.anthropic.com/en/api/messages>
+//! (request, streaming, errors), and Google Cloud's Vertex AI documentation of Claude as a
+//! partner model (`rawPredict`, `anthropic_version` in the body). Decisions, briefly:
 //! * `max_tokens` is required: the request's `max_output_tokens`, else the deployment's
 //!   `max_tokens`, else the model's maximum output from [`models`]; with thinking on, an
 //!   explicit cap shrinks the budget to fit, a default cap grows to hold it.
@@ -16,26 +17,28 @@
 //!   turn's assistant message.
 
 pub mod errors;
-pub mod models;
 pub mod request;
 pub mod response;
+pub mod wire;
+
+pub use super::translate::claude::models;
 
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
+use super::translate::defaults::with_defaults;
 use super::{
     BuiltProvider, CallInfo, PreparedCall, Provider, ProviderConfig, ProviderOptions, TokenSource,
     UpstreamRequest, json_body,
 };
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
-use request::{Target, to_messages};
+use request::{Target, messages_request};
 use response::MessagesDecoder;
 
 /// The Messages API version every request declares.
@@ -214,13 +217,7 @@ impl Provider for AnthropicProvider {
     fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
         // The cap the client set, before deployment defaults blur it with the configured one.
         let explicit_cap = request.max_output_tokens;
-        let request: Cow<'_, CreateResponse> = if self.options.defaults.is_empty() {
-            Cow::Borrowed(request)
-        } else {
-            let mut owned = request.clone();
-            self.options.defaults.apply(&mut owned);
-            Cow::Owned(owned)
-        };
+        let request = with_defaults(&self.options.defaults, request);
         let vertex = matches!(self.endpoint, Endpoint::Vertex { .. });
         let target = Target {
             label: self.label(),
@@ -230,7 +227,7 @@ impl Provider for AnthropicProvider {
             explicit_cap,
             vertex,
         };
-        let (body, tools) = to_messages(&request, &target)?;
+        let (body, tools) = messages_request(&request, &target)?;
         let body = json_body(&body)?;
         let url = match &self.endpoint {
             Endpoint::FirstParty { url, .. } => url.clone(),

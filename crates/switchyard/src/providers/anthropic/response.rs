@@ -2,12 +2,13 @@
 //!
 //! A complete message is decoded as the stream it would have been: each content block is
 //! started, fed its whole content as one delta and stopped, so both shapes share one state
-//! machine. Stream specifics (`providers.md` §4.4): `ping` and unknown events are ignored,
+//! machine. Stream specifics (Anthropic's streaming reference,
+//! <https://docs.anthropic.com/en/docs/build-with-claude/streaming>, and recorded traffic):
+//! `ping` and unknown events are ignored,
 //! JSON is padded with spaces, `message_delta.usage` is cumulative (each field replaces the
 //! last value seen), `message_start`'s `output_tokens` is a placeholder, and an `event: error`
 //! can arrive after the 200.
 
-use crate::providers::openai_chat::response::custom_tool_input;
 use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::Value;
@@ -15,34 +16,16 @@ use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage
 
 use super::OPAQUE_TAG;
 use super::errors;
-use super::request::{JSON_TOOL, ToolMap};
+use super::wire::{AnswerBlock, AnswerMessage, Delta, Event, TokenUsage};
 use crate::error::{Error, ErrorKind};
-use crate::providers::openai_chat::request::CallTarget;
+use crate::providers::translate::answer::{
+    SseAnswer, closed_early, end_tool_call, feed_sse, finish_sse,
+};
+use crate::providers::translate::tools::{JSON_TOOL, ToolMap};
 use crate::providers::{Decoder, Upstream, opaque};
 use crate::secret::Secret;
 use crate::sse::{SseDecoder, SseFrame};
 use crate::stream::{FinishReason, StreamEvent, ToolCallKind};
-
-/// Anthropic's usage object; every field may be missing or `null` in a `message_delta`.
-#[derive(Debug, Clone, Default, Deserialize)]
-struct RawUsage {
-    #[serde(default)]
-    input_tokens: Option<u64>,
-    #[serde(default)]
-    cache_creation_input_tokens: Option<u64>,
-    #[serde(default)]
-    cache_read_input_tokens: Option<u64>,
-    #[serde(default)]
-    output_tokens: Option<u64>,
-    #[serde(default)]
-    output_tokens_details: Option<OutputDetails>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-struct OutputDetails {
-    #[serde(default)]
-    thinking_tokens: Option<u64>,
-}
 
 /// Usage merged across `message_start` and `message_delta`s: the last value of each field.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -55,7 +38,7 @@ struct Counts {
 }
 
 impl Counts {
-    fn merge(&mut self, raw: &RawUsage) {
+    fn merge(&mut self, raw: &TokenUsage) {
         let set = |slot: &mut u64, value: Option<u64>| {
             if let Some(value) = value {
                 *slot = value;
@@ -73,7 +56,8 @@ impl Counts {
         );
     }
 
-    /// In Responses terms: input includes cache reads and writes (`providers.md` §9.2).
+    /// In Responses terms: input includes cache reads and writes (Anthropic's `input_tokens`
+    /// counts neither).
     fn usage(&self) -> Usage {
         let input = self.input + self.cache_write + self.cache_read;
         Usage {
@@ -92,51 +76,6 @@ impl Counts {
             ..Default::default()
         }
     }
-}
-
-/// One streamed event (`type` decides which fields are present).
-#[derive(Debug, Deserialize)]
-struct Event {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    message: Option<Message>,
-    #[serde(default)]
-    content_block: Option<Value>,
-    #[serde(default)]
-    delta: Option<Delta>,
-    #[serde(default)]
-    usage: Option<RawUsage>,
-}
-
-/// A `message` (the whole answer, or the start of a stream).
-#[derive(Debug, Deserialize)]
-struct Message {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    content: Vec<Value>,
-    #[serde(default)]
-    stop_reason: Option<String>,
-    #[serde(default)]
-    usage: Option<RawUsage>,
-}
-
-/// A `content_block_delta`'s or `message_delta`'s `delta`.
-#[derive(Debug, Default, Deserialize)]
-struct Delta {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    partial_json: Option<String>,
-    #[serde(default)]
-    thinking: Option<String>,
-    #[serde(default)]
-    signature: Option<String>,
-    #[serde(default)]
-    stop_reason: Option<String>,
 }
 
 /// The content block being received.
@@ -203,53 +142,7 @@ impl MessagesDecoder {
         )
     }
 
-    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        if self.done {
-            return Ok(());
-        }
-        let data = frame.data.trim();
-        if data.is_empty() {
-            return Ok(());
-        }
-        if frame.event.as_deref() == Some("error") {
-            return Err(self.in_band_error(data.as_bytes()));
-        }
-        let event: Event = serde_json::from_str(data)
-            .map_err(|e| self.malformed("a malformed stream event", e))?;
-        match event.kind.as_str() {
-            "message_start" => {
-                if let Some(message) = event.message {
-                    self.start(&message, out);
-                }
-            }
-            "content_block_start" => {
-                if let Some(block) = &event.content_block {
-                    self.block_start(block, out);
-                }
-            }
-            "content_block_delta" => {
-                if let Some(delta) = &event.delta {
-                    self.block_delta(delta, out);
-                }
-            }
-            "content_block_stop" => self.block_stop(out),
-            "message_delta" => {
-                if let Some(reason) = event.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
-                    self.finish = Some(finish_reason(reason));
-                }
-                if let Some(usage) = &event.usage {
-                    self.counts.merge(usage);
-                }
-            }
-            "message_stop" => self.finish_message(out),
-            "error" => return Err(self.in_band_error(data.as_bytes())),
-            // `ping`, and event types added after this was written.
-            _ => {}
-        }
-        Ok(())
-    }
-
-    fn start(&mut self, message: &Message, out: &mut Vec<Upstream>) {
+    fn start(&mut self, message: &AnswerMessage, out: &mut Vec<Upstream>) {
         self.started = true;
         if let Some(model) = message.model.as_deref().filter(|m| !m.is_empty()) {
             out.push(Upstream::Event(StreamEvent::Model(model.to_string())));
@@ -275,11 +168,12 @@ impl MessagesDecoder {
         }
     }
 
-    fn block_start(&mut self, block: &Value, out: &mut Vec<Upstream>) {
+    fn block_start(&mut self, block: &AnswerBlock, out: &mut Vec<Upstream>) {
         self.block_stop(out);
-        let text = |key: &str| block.get(key).and_then(Value::as_str).unwrap_or_default();
-        let kind = text("type");
-        let answer_tool = kind == "tool_use" && self.tools.json_tool && text("name") == JSON_TOOL;
+        let text = |field: &Option<String>| field.clone().unwrap_or_default();
+        let kind = block.kind.as_deref().unwrap_or_default();
+        let name = block.name.as_deref().unwrap_or_default();
+        let answer_tool = kind == "tool_use" && self.tools.json_tool && name == JSON_TOOL;
         if answer_tool {
             if !self.held.is_empty() {
                 tracing::debug!(target = self.label, "dropping text before the answer tool");
@@ -291,11 +185,10 @@ impl MessagesDecoder {
         match kind {
             "text" => {
                 self.block = Some(Block::Text);
-                let first = text("text").to_string();
-                self.text(&first, out);
+                self.text(&text(&block.text), out);
             }
             "thinking" => {
-                let thinking = text("thinking").to_string();
+                let thinking = text(&block.thinking);
                 if !thinking.is_empty() {
                     out.push(Upstream::Event(StreamEvent::ReasoningDelta(
                         thinking.clone(),
@@ -303,40 +196,27 @@ impl MessagesDecoder {
                 }
                 self.block = Some(Block::Thinking {
                     text: thinking,
-                    signature: text("signature").to_string(),
+                    signature: text(&block.signature),
                 });
             }
             "redacted_thinking" => {
                 let blob = opaque::encode(
                     OPAQUE_TAG,
-                    &serde_json::json!({"type": "redacted_thinking", "data": text("data")}),
+                    &serde_json::json!({"type": "redacted_thinking", "data": text(&block.data)}),
                 );
                 out.push(Upstream::Event(StreamEvent::ReasoningEncrypted(blob)));
                 out.push(Upstream::Event(StreamEvent::ItemDone));
                 self.block = Some(Block::Ignored);
             }
+            "tool_use" if answer_tool => self.block = Some(Block::JsonAnswer { sent: false }),
             "tool_use" => {
-                let name = text("name");
-                if self.tools.json_tool && name == JSON_TOOL {
-                    self.block = Some(Block::JsonAnswer { sent: false });
-                    return;
-                }
-                let (name, kind, namespace) = match self.tools.names.get(name) {
-                    Some(CallTarget::Custom { name, namespace }) => {
-                        (name.clone(), ToolCallKind::Custom, namespace.clone())
-                    }
-                    Some(CallTarget::Namespaced { namespace, name }) => (
-                        name.clone(),
-                        ToolCallKind::Function,
-                        Some(namespace.clone()),
-                    ),
-                    None => (name.to_string(), ToolCallKind::Function, None),
-                };
+                let call = self.tools.names.resolve(name);
+                let kind = call.kind;
                 out.push(Upstream::Event(StreamEvent::ToolCallStart {
-                    call_id: Some(text("id").to_string()).filter(|id| !id.is_empty()),
-                    name,
+                    call_id: block.id.clone().filter(|id| !id.is_empty()),
+                    name: call.name,
                     kind,
-                    namespace,
+                    namespace: call.namespace,
                 }));
                 self.block = Some(Block::ToolUse {
                     args_sent: false,
@@ -399,20 +279,8 @@ impl MessagesDecoder {
                 out.push(Upstream::Event(StreamEvent::ReasoningEncrypted(blob)));
                 out.push(Upstream::Event(StreamEvent::ItemDone));
             }
-            Some(Block::ToolUse { args_sent, custom }) => {
-                match custom {
-                    Some(buffer) => {
-                        let input = custom_tool_input(buffer);
-                        out.push(Upstream::Event(StreamEvent::ToolCallDelta(input)));
-                    }
-                    // A call without arguments streams only `""`: Responses wants `{}`.
-                    None if !args_sent => {
-                        out.push(Upstream::Event(StreamEvent::ToolCallDelta("{}".into())));
-                    }
-                    None => {}
-                }
-                out.push(Upstream::Event(StreamEvent::ItemDone));
-            }
+            // A call without arguments streams only `""`: Responses wants `{}`.
+            Some(Block::ToolUse { args_sent, custom }) => end_tool_call(custom, args_sent, out),
             Some(Block::JsonAnswer { sent: false }) => emit_text("{}", out),
             Some(Block::Text | Block::JsonAnswer { sent: true } | Block::Ignored) | None => {}
         }
@@ -444,7 +312,7 @@ fn emit_text(text: &str, out: &mut Vec<Upstream>) {
     }
 }
 
-/// `stop_reason` → how the response ends (`providers.md` §9.1).
+/// `stop_reason` → how the response ends.
 pub fn finish_reason(reason: &str) -> FinishReason {
     match reason {
         "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
@@ -455,6 +323,58 @@ pub fn finish_reason(reason: &str) -> FinishReason {
     }
 }
 
+impl SseAnswer for MessagesDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        let data = frame.data.trim();
+        if data.is_empty() {
+            return Ok(());
+        }
+        if frame.event.as_deref() == Some("error") {
+            return Err(self.in_band_error(data.as_bytes()));
+        }
+        let event: Event = serde_json::from_str(data)
+            .map_err(|e| self.malformed("a malformed stream event", e))?;
+        match event.kind.as_str() {
+            "message_start" => {
+                if let Some(message) = event.message {
+                    self.start(&message, out);
+                }
+            }
+            "content_block_start" => {
+                if let Some(block) = &event.content_block {
+                    self.block_start(block, out);
+                }
+            }
+            "content_block_delta" => {
+                if let Some(delta) = &event.delta {
+                    self.block_delta(delta, out);
+                }
+            }
+            "content_block_stop" => self.block_stop(out),
+            "message_delta" => {
+                if let Some(reason) = event.delta.as_ref().and_then(|d| d.stop_reason.as_deref()) {
+                    self.finish = Some(finish_reason(reason));
+                }
+                if let Some(usage) = &event.usage {
+                    self.counts.merge(usage);
+                }
+            }
+            "message_stop" => self.finish_message(out),
+            "error" => return Err(self.in_band_error(data.as_bytes())),
+            // `ping`, and event types added after this was written.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 impl Decoder for MessagesDecoder {
     fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
         let value: Value =
@@ -462,17 +382,17 @@ impl Decoder for MessagesDecoder {
         if value.get("type").and_then(Value::as_str) == Some("error") {
             return Err(self.in_band_error(body));
         }
-        let message =
-            Message::deserialize(&value).map_err(|e| self.malformed("an unreadable message", e))?;
+        let message = AnswerMessage::deserialize(&value)
+            .map_err(|e| self.malformed("an unreadable message", e))?;
         self.start(&message, out);
         for block in &message.content {
             // A block's start carries its text, thinking and signature; only a tool call's
             // input needs feeding, as the one delta a stream would have sent.
             self.block_start(block, out);
-            if block.get("type").and_then(Value::as_str) == Some("tool_use") {
+            if block.kind.as_deref() == Some("tool_use") {
                 let delta = Delta {
                     kind: Some("input_json_delta".into()),
-                    partial_json: block.get("input").map(Value::to_string),
+                    partial_json: block.input.as_ref().map(Value::to_string),
                     ..Delta::default()
                 };
                 self.block_delta(&delta, out);
@@ -487,18 +407,11 @@ impl Decoder for MessagesDecoder {
     }
 
     fn chunk(&mut self, chunk: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let mut frames = Vec::new();
-        self.sse.feed(chunk, |frame| frames.push(frame));
-        for frame in frames {
-            self.frame(frame, out)?;
-        }
-        Ok(())
+        feed_sse(self, chunk, out)
     }
 
     fn end(&mut self, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        if let Some(frame) = self.sse.finish() {
-            self.frame(frame, out)?;
-        }
+        finish_sse(self, out)?;
         if self.done {
             return Ok(());
         }
@@ -507,12 +420,6 @@ impl Decoder for MessagesDecoder {
             self.finish_message(out);
             return Ok(());
         }
-        Err(Error::upstream(
-            ErrorKind::Upstream,
-            format!(
-                "{} closed the stream before the answer was complete",
-                self.label
-            ),
-        ))
+        Err(closed_early(self.label))
     }
 }

@@ -1,4 +1,5 @@
-//! Bedrock credentials and request signing (`providers.md` §6.4).
+//! Bedrock credentials and request signing (AWS Signature Version 4,
+//! <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv4.html>).
 //!
 //! A deployment either signs with SigV4 (service `bedrock`) or sends a Bedrock API key as a
 //! bearer token. Signing happens in [`Provider::authorize`](crate::providers::Provider), once
@@ -226,7 +227,7 @@ mod tests {
         req.headers.get(name).unwrap().to_str().unwrap().to_string()
     }
 
-    /// `providers.md` §6.4 vector 1: long-term keys, a model id with `:`.
+    /// Known-answer vector 1: long-term keys, a model id with `:`.
     #[test]
     fn known_answer_long_term_credentials() {
         let url = format!(
@@ -248,7 +249,7 @@ mod tests {
         assert!(req.url.path().ends_with("v1%3A0/converse"));
     }
 
-    /// `providers.md` §6.4 vector 2: temporary credentials on `/converse-stream`.
+    /// Known-answer vector 2: temporary credentials on `/converse-stream`.
     #[test]
     fn known_answer_session_token() {
         let url = "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse-stream";
@@ -269,7 +270,7 @@ mod tests {
 
     /// An inference-profile ARN: `:` and `/` are encoded once in the URL and twice in the
     /// canonical request. The expected signature is computed here from the canonical request
-    /// written out by hand (the derivation of `providers.md` §6.4), independently of the
+    /// written out by hand (following the SigV4 reference's derivation), independently of the
     /// signer's own path handling.
     #[test]
     fn arn_path_is_double_encoded_in_the_canonical_request() {

@@ -1,6 +1,6 @@
-//! Bedrock errors (`providers.md` §6.7): an HTTP status with the exception name in
-//! `x-amzn-ErrorType` (`ThrottlingException:http://internal.amazon.com/coral/…`) and a body
-//! `{"message": …}`; in a stream, an exception frame named by `:exception-type`.
+//! Bedrock errors (listed under "Errors" in the Converse API reference): an HTTP status with the
+//! exception name in `x-amzn-ErrorType` (`ThrottlingException:http://internal.amazon.com/coral/…`)
+//! and a body `{"message": …}`; in a stream, an exception frame named by `:exception-type`.
 
 use http::HeaderMap;
 use serde_json::Value;

@@ -2,18 +2,20 @@
 //! https://bedrock-runtime.{region}.amazonaws.com/model/{modelId}/converse` and
 //! `/converse-stream`, signed with SigV4 (or a Bedrock API key as a bearer token).
 //!
-//! References: `providers.md` §6 (endpoints, request, responses, SigV4, event stream framing,
-//! errors) and §9 (stop reasons, usage, reasoning round trip).
+//! References: the AWS Bedrock Converse API reference,
+//! <https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html> (and
+//! `ConverseStream`), AWS Signature Version 4 for the signing, and the AWS event stream
+//! encoding (`application/vnd.amazon.eventstream`) for streamed answers.
 
 pub mod auth;
 pub mod errors;
 pub mod request;
 pub mod response;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -21,6 +23,7 @@ use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
 use super::path::{PathModel, check_model_in_path};
+use super::translate::defaults::with_defaults;
 use super::{
     BoxFuture, BuiltProvider, CallInfo, PreparedCall, Provider, ProviderConfig, ProviderOptions,
     UpstreamRequest, headers, join_url, json_body,
@@ -28,7 +31,7 @@ use super::{
 use crate::error::Error;
 use crate::secret::Secret;
 use auth::{AwsKeys, BedrockAuth, encode_path_segment};
-use request::{ConverseTarget, to_converse};
+use request::{ConverseTarget, converse_request};
 use response::ConverseDecoder;
 
 /// The region used when neither the deployment, the environment nor an ARN names one.
@@ -100,18 +103,12 @@ impl Provider for BedrockProvider {
     }
 
     fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
-        let request: Cow<'_, CreateResponse> = if self.options.defaults.is_empty() {
-            Cow::Borrowed(request)
-        } else {
-            let mut owned = request.clone();
-            self.options.defaults.apply(&mut owned);
-            Cow::Owned(owned)
-        };
+        let request = with_defaults(&self.options.defaults, request);
         let target = ConverseTarget {
             model: &self.model,
             drop_params: self.options.drop_params,
         };
-        let (body, ctx) = to_converse(&request, &target)?;
+        let (body, ctx) = converse_request(&request, &target)?;
         let body = json_body(&body)?;
         let accept = if call.stream {
             "application/vnd.amazon.eventstream"

@@ -1,4 +1,4 @@
-//! Responses request → Bedrock Converse request (`providers.md` §6.2).
+//! Responses request → Bedrock Converse request.
 //!
 //! Decisions where Converse has no direct equivalent (the README repeats them):
 //! * image URLs: Converse takes only inline bytes (or `s3://` locations); providers do no I/O,
@@ -12,30 +12,45 @@
 //!   forced (when no thinking is requested, since Claude refuses forced tools with thinking);
 //!   its input comes back to the client as the message text;
 //! * `reasoning.effort` on Claude models: `additionalModelRequestFields.thinking` with a token
-//!   budget; other model families get a 400 naming `reasoning.effort` (dropped with
-//!   `drop_params`), since Converse has no portable reasoning switch.
+//!   budget, under Claude's rules ([`translate::claude`](crate::providers::translate::claude));
+//!   other model families get a 400 naming `reasoning.effort` (dropped with `drop_params`),
+//!   since Converse has no portable reasoning switch.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use switchyard_types::responses::{
-    ContentPart, CreateResponse, CustomToolCallOutputItem, FunctionCallOutputItem, Item,
-    MessageContent, Role, TextFormat, Tool, ToolChoice, ToolChoiceMode, ToolOutput,
+    ContentPart, CreateResponse, InputFilePart, InputImagePart, MessageContent, MessageItem, Role,
+    TextFormat, ToolOutput,
 };
 
 use super::super::gate::Gate;
+use super::wire::{
+    self, AdditionalModelRequestFields, ContentBlock, ConverseRequest, DocumentBlock, Empty,
+    ImageBlock, InferenceConfig, MediaSource, Message, ReasoningBlock, ServiceTier, ToolConfig,
+    ToolResultBlock, ToolSpec, ToolUseBlock,
+};
 use crate::error::Error;
 use crate::providers::base64_data_url;
-use crate::providers::openai_chat::flavor::ToolIdRule;
-use crate::providers::openai_chat::request::{ToolNames, chat_call_id, chat_function_name};
-use crate::providers::openai_chat::request::{offered_functions, plain_text};
-use crate::providers::{anthropic, opaque};
+use crate::providers::opaque;
+use crate::providers::translate::ToolNames;
+use crate::providers::translate::claude::{self, MIN_THINKING_BUDGET, Sampling, Thinking};
+use crate::providers::translate::content::plain_text;
+use crate::providers::translate::history::{CallInput, HistoryItem, ReplayedCall, read_item};
+use crate::providers::translate::ids::{ToolIdRule, chat_call_id};
+use crate::providers::translate::json_value;
+use crate::providers::translate::tool_choice::{Choice, requested_choice};
+use crate::providers::translate::tools::{custom_tool_arguments, offered_functions};
+
+pub use crate::providers::translate::tools::{JSON_TOOL, ToolMap};
 
 /// The tag of Bedrock's opaque reasoning blobs.
 pub const BLOB_TAG: &str = "bedrock";
-/// The tool that carries structured output.
-pub const JSON_TOOL: &str = "json_tool_call";
 /// The label used in error messages.
 pub const LABEL: &str = "Bedrock Converse";
+
+/// What the decoder must know about the request it answers: the tool names that map back to
+/// custom or namespaced tools, and whether structured output travels through [`JSON_TOOL`].
+pub type ConverseContext = ToolMap;
 
 /// A Bedrock reasoning block carried through the client in `encrypted_content`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,13 +68,16 @@ pub struct ReasoningBlob {
 
 impl ReasoningBlob {
     /// The Converse `reasoningContent` block this blob restores, when it can be replayed.
-    fn block(&self) -> Option<Value> {
-        if let Some(redacted) = &self.redacted {
-            return Some(json!({"reasoningContent": {"redactedContent": redacted}}));
-        }
-        let signature = self.signature.as_ref()?;
-        Some(json!({"reasoningContent": {"reasoningText": {
-            "text": self.text.clone().unwrap_or_default(), "signature": signature}}}))
+    fn block(&self) -> Option<ContentBlock> {
+        let reasoning = if let Some(redacted) = &self.redacted {
+            ReasoningBlock::RedactedContent(redacted.clone())
+        } else {
+            ReasoningBlock::ReasoningText {
+                text: self.text.clone().unwrap_or_default(),
+                signature: self.signature.clone()?,
+            }
+        };
+        Some(ContentBlock::ReasoningContent(reasoning))
     }
 }
 
@@ -79,436 +97,375 @@ impl ConverseTarget<'_> {
     }
 }
 
-/// What the decoder must know about the request it answers.
-#[derive(Debug, Clone, Default)]
-pub struct ConverseContext {
-    /// Converse tool names that map back to custom or namespaced tools.
-    pub tools: ToolNames,
-    /// Structured output travels through [`JSON_TOOL`].
-    pub json_tool: bool,
-}
-
 /// Room left for the answer when the client sets no `max_output_tokens`.
 const ANSWER_ROOM: u64 = 4096;
 
-/// Translates `req`; also returns what the decoder needs.
+/// Translates `req` into the JSON body; also returns what the decoder needs.
 pub fn to_converse(
     req: &CreateResponse,
     target: &ConverseTarget,
 ) -> Result<(Value, ConverseContext), Error> {
+    let (body, ctx) = converse_request(req, target)?;
+    Ok((json_value(&body)?, ctx))
+}
+
+/// Translates `req`; also returns what the decoder needs.
+pub fn converse_request(
+    req: &CreateResponse,
+    target: &ConverseTarget,
+) -> Result<(ConverseRequest, ConverseContext), Error> {
     let gate = Gate {
         label: LABEL,
         drop_params: target.drop_params,
     };
+    refuse_unsupported(req, &gate)?;
+    let (system, messages) = conversation(req, &gate)?;
+    let budget = thinking_budget(req, target, &messages, &gate)?;
+    let (inference_config, budget) = inference_config(req, target, budget, &gate)?;
+    let (tool_config, ctx) = tool_config(req, budget.is_some(), &messages, &gate)?;
+    let service_tier = service_tier(req, &gate)?;
+    let body = ConverseRequest {
+        messages,
+        system,
+        inference_config,
+        additional_model_request_fields: budget.map(|budget_tokens| AdditionalModelRequestFields {
+            thinking: Thinking { budget_tokens },
+        }),
+        tool_config,
+        service_tier,
+    };
+    Ok((body, ctx))
+}
+
+/// Parameters Converse has no equivalent for.
+fn refuse_unsupported(req: &CreateResponse, gate: &Gate) -> Result<(), Error> {
     gate.refuse_state(req)?;
     gate.output_options(req)?;
-    if req.presence_penalty.is_some() {
-        gate.unsupported("presence_penalty")?;
-    }
-    if req.frequency_penalty.is_some() {
-        gate.unsupported("frequency_penalty")?;
-    }
+    gate.penalties(req)?;
+    Ok(())
+}
 
-    let mut body = Map::new();
-    let mut ctx = ConverseContext::default();
-
-    // Messages and system prompt.
-    let (system, messages) = translate_input(req, &gate)?;
-    body.insert("messages".into(), Value::Array(messages));
-    if !system.is_empty() {
-        body.insert("system".into(), Value::Array(system));
-    }
-
-    // Reasoning.
-    // Claude's budgets and rules are the Anthropic provider's, whichever route reaches Claude.
-    let effort = req.reasoning.as_ref().and_then(|r| r.effort.as_deref());
-    let mut budget = None;
-    if let Some(effort) = effort {
-        if target.is_claude() {
-            budget = anthropic::request::thinking_budget(effort, target.model, &gate)?;
-        } else if effort != "none" {
+/// The thinking budget `reasoning.effort` asks for: Claude's, which is left off when the
+/// replayed tool call lacks its reasoning block; other models have no reasoning switch.
+fn thinking_budget(
+    req: &CreateResponse,
+    target: &ConverseTarget,
+    messages: &[Message],
+    gate: &Gate,
+) -> Result<Option<u64>, Error> {
+    let Some(effort) = req.reasoning.as_ref().and_then(|r| r.effort.as_deref()) else {
+        return Ok(None);
+    };
+    if !target.is_claude() {
+        if effort != "none" {
             gate.unsupported("reasoning.effort")?;
         }
+        return Ok(None);
     }
-    if budget.is_some() && last_tool_turn_lacks_reasoning(&body["messages"]) {
-        // Claude refuses a replayed tool call that does not start with its thinking block.
-        tracing::debug!(
-            target = LABEL,
-            "thinking disabled for this request: the replayed tool call has no reasoning block \
-             (ask for `reasoning.encrypted_content` to keep it)"
-        );
-        budget = None;
-    }
+    let budget = claude::thinking_budget(effort, target.model, gate)?;
+    let last_assistant = messages
+        .iter()
+        .rev()
+        .find(|m| m.role == wire::Role::Assistant);
+    let replayed = last_assistant.map(|m| m.content.as_slice());
+    Ok(budget.filter(|_| claude::replay_allows_thinking(replayed, LABEL)))
+}
 
-    // Inference configuration.
-    let mut inference = Map::new();
-    match (budget, req.max_output_tokens) {
+/// `inferenceConfig`, and the thinking budget that fits its `maxTokens` (which includes it).
+fn inference_config(
+    req: &CreateResponse,
+    target: &ConverseTarget,
+    mut budget: Option<u64>,
+    gate: &Gate,
+) -> Result<(InferenceConfig, Option<u64>), Error> {
+    let max_tokens = match (budget, req.max_output_tokens) {
         (Some(b), Some(max)) => {
-            // `maxTokens` includes the thinking budget, which must stay below it.
-            if max <= 1024 {
+            if max <= MIN_THINKING_BUDGET {
                 gate.unsupported("reasoning.effort (max_output_tokens leaves no room for the minimum thinking budget of 1024 tokens)")?;
                 budget = None;
             } else {
                 budget = Some(b.min(max - 1));
             }
-            inference.insert("maxTokens".into(), json!(max));
+            Some(max)
         }
-        (Some(b), None) => {
-            inference.insert("maxTokens".into(), json!(b + ANSWER_ROOM));
-        }
-        (None, Some(max)) => {
-            inference.insert("maxTokens".into(), json!(max));
-        }
-        (None, None) => {}
-    }
-    let (mut temperature, mut top_p) = (req.temperature, req.top_p);
+        (Some(b), None) => Some(b + ANSWER_ROOM),
+        (None, max) => max,
+    };
+    let mut sampling = Sampling::of(req);
     if target.is_claude() {
-        if budget.is_some() && temperature.is_some_and(|t| t != 1.0) {
-            gate.conflict(
-                "temperature",
-                "reasoning requires the default temperature (1); leave temperature unset",
-            )?;
-            temperature = None;
+        if budget.is_some() {
+            sampling.fit_thinking(gate)?;
         }
-        if budget.is_some() && top_p.is_some_and(|p| p < 0.95) {
-            gate.conflict("top_p", "reasoning requires top_p of at least 0.95")?;
-            top_p = None;
-        }
-        if temperature.is_some()
-            && top_p.is_some()
-            && anthropic::models::exclusive_sampling(target.model)
-        {
-            gate.conflict(
-                "top_p",
-                "this Claude model takes temperature or top_p, not both; set only one",
-            )?;
-            top_p = None;
-        }
+        sampling.fit_model(target.model, gate)?;
     }
-    if let Some(t) = temperature {
-        inference.insert("temperature".into(), json!(t));
-    }
-    if let Some(p) = top_p {
-        inference.insert("topP".into(), json!(p));
-    }
-    if let Some(stop) = req.extra.get("stop").filter(|s| !s.is_null()) {
-        let list = match stop {
-            Value::String(s) => vec![Value::String(s.clone())],
-            Value::Array(items) => items.clone(),
-            _ => Vec::new(),
-        };
-        if !list.is_empty() {
-            inference.insert("stopSequences".into(), Value::Array(list));
-        }
-    }
-    if !inference.is_empty() {
-        body.insert("inferenceConfig".into(), Value::Object(inference));
-    }
-    if let Some(budget) = budget {
-        body.insert(
-            "additionalModelRequestFields".into(),
-            json!({"thinking": {"type": "enabled", "budget_tokens": budget}}),
-        );
-    }
+    let stop_sequences = match req.extra.get("stop") {
+        Some(Value::String(s)) => vec![Value::String(s.clone())],
+        Some(Value::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    let config = InferenceConfig {
+        max_tokens,
+        temperature: sampling.temperature,
+        top_p: sampling.top_p,
+        stop_sequences,
+    };
+    Ok((config, budget))
+}
 
-    // Tools, tool choice and structured output.
-    let (mut tools, names) = translate_tools(req.tools.as_deref().unwrap_or_default());
-    ctx.tools = names;
-    let mut choice: Option<Value> = None;
-    let mut choice_none = false;
-    match &req.tool_choice {
-        None | Some(ToolChoice::Mode(ToolChoiceMode::Auto)) => {}
-        Some(ToolChoice::Mode(ToolChoiceMode::None)) => choice_none = true,
-        Some(ToolChoice::Mode(ToolChoiceMode::Required)) => choice = Some(json!({"any": {}})),
-        Some(c @ ToolChoice::Object(map)) => match c.object_kind() {
-            Some(kind @ ("function" | "custom")) => {
-                let name = map.get("name").and_then(Value::as_str).unwrap_or_default();
-                let namespace = map.get("namespace").and_then(Value::as_str);
-                let converse_name = chat_function_name(namespace, name);
-                if !tools.iter().any(|t| tool_name(t) == Some(&converse_name)) {
-                    return Err(Error::invalid_request(
-                        format!("tool_choice names the {kind} `{name}`, which is not in `tools`"),
-                        Some("tool_choice"),
-                    ));
-                }
-                choice = Some(json!({"tool": {"name": converse_name}}));
-            }
-            Some("allowed_tools") => {
-                let allowed: Vec<String> = map
-                    .get("tools")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| {
-                        let name = t.get("name")?.as_str()?;
-                        let ns = t.get("namespace").and_then(Value::as_str);
-                        Some(chat_function_name(ns, name))
-                    })
-                    .collect();
-                tools.retain(|t| tool_name(t).is_some_and(|n| allowed.iter().any(|a| a == n)));
-                if map.get("mode").and_then(Value::as_str) == Some("required") {
-                    choice = Some(json!({"any": {}}));
-                }
-            }
-            _ => gate.unsupported("tool_choice")?,
-        },
-    }
-    if choice.is_some() && budget.is_some() {
+/// `toolConfig`: the client's tools under its `tool_choice`, the answer tool for structured
+/// output, and what the history's tool calls require.
+fn tool_config(
+    req: &CreateResponse,
+    thinking: bool,
+    messages: &[Message],
+    gate: &Gate,
+) -> Result<(Option<ToolConfig>, ConverseContext), Error> {
+    let (mut tools, names) = client_tools(req);
+    let choice = requested_choice(req, |name| tools.iter().any(|t| t.name() == name))?;
+    let choice_none = choice == Some(Choice::None);
+    let mut tool_choice = converse_choice(choice, &mut tools, gate)?;
+    if tool_choice.is_some() && thinking {
         // Claude refuses forced tool use while thinking.
         gate.unsupported(
             "tool_choice (a forced tool cannot be combined with reasoning on Claude)",
         )?;
-        choice = None;
+        tool_choice = None;
     }
-
-    let format = req.text.as_ref().and_then(|t| t.format.as_ref());
-    let json_schema = match format {
-        Some(TextFormat::JsonSchema(schema)) => Some((
-            schema.schema.clone(),
-            schema
-                .description
-                .clone()
-                .unwrap_or_else(|| format!("Respond with the `{}` object.", schema.name)),
-        )),
-        Some(TextFormat::JsonObject) => Some((
-            json!({"type": "object"}),
-            "Respond with a JSON object.".to_string(),
-        )),
-        _ => None,
-    };
-    if let Some((schema, description)) = json_schema {
-        ctx.json_tool = true;
-        tools.push(json!({"toolSpec": {
-            "name": JSON_TOOL,
-            "description": format!("{description} Always answer by calling this tool with the complete answer as its input."),
-            "inputSchema": {"json": schema}}}));
-        if budget.is_none() && !choice_none {
-            choice = Some(match choice {
-                // The client's own tools stay callable; the model must call one of them or
-                // answer through the JSON tool.
-                None if tools.len() > 1 => json!({"any": {}}),
-                None => json!({"tool": {"name": JSON_TOOL}}),
-                Some(c) => c,
-            });
-        }
+    let json_tool = answer_tool(req, &mut tools);
+    if json_tool && !thinking && !choice_none {
+        tool_choice = Some(match tool_choice {
+            // The client's own tools stay callable; the model must call one of them or
+            // answer through the JSON tool.
+            None if tools.len() > 1 => wire::ToolChoice::Any(Empty {}),
+            None => wire::ToolChoice::Tool {
+                name: JSON_TOOL.into(),
+            },
+            Some(c) => c,
+        });
     }
     if let Some(verbosity) = req.text.as_ref().and_then(|t| t.verbosity.as_ref())
         && verbosity != "medium"
     {
         gate.unsupported("text.verbosity")?;
     }
-
-    let history_has_tools = body["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|m| m["content"].as_array().into_iter().flatten())
-        .any(|b| b.get("toolUse").is_some() || b.get("toolResult").is_some());
-    if choice_none && !ctx.json_tool {
+    let history_has_tools = messages
+        .iter()
+        .flat_map(|m| &m.content)
+        .any(ContentBlock::is_tool_block);
+    if choice_none && !json_tool {
         // Converse has no `none` mode. Tools are left out — unless the history holds tool
         // calls, which Converse only accepts with a `toolConfig`; then they stay offered with
         // `auto`, the closest mode there is.
         if !history_has_tools {
             tools.clear();
         }
-        choice = None;
+        tool_choice = None;
     }
     if tools.is_empty() && history_has_tools {
         // Converse refuses toolUse / toolResult blocks without a `toolConfig`, even when no
         // tool is offered any more (a summarising turn, hosted tools only): declare the tools
         // the history used, with an open schema, and let the model choose.
-        tools = history_tool_specs(&body["messages"]);
-        choice = None;
+        tools = history_tool_specs(messages);
+        tool_choice = None;
     }
-    if !tools.is_empty() {
-        let mut config = Map::new();
-        config.insert("tools".into(), Value::Array(tools));
-        if let Some(choice) = choice {
-            config.insert("toolChoice".into(), choice);
-        }
-        body.insert("toolConfig".into(), Value::Object(config));
-    }
-
-    // Service tier.
-    if let Some(tier) = req.service_tier.as_deref() {
-        match tier {
-            "auto" => {}
-            "default" | "flex" | "priority" => {
-                body.insert("serviceTier".into(), json!({"type": tier}));
-            }
-            _ => gate.unsupported("service_tier")?,
-        }
-    }
-    Ok((Value::Object(body), ctx))
+    let config = (!tools.is_empty()).then_some(ToolConfig { tools, tool_choice });
+    Ok((config, ToolMap { names, json_tool }))
 }
 
-/// True when the last assistant turn calls a tool without leading with its reasoning block.
-fn last_tool_turn_lacks_reasoning(messages: &Value) -> bool {
-    let Some(content) = messages
-        .as_array()
+/// The client's function and custom tools as tool specs.
+fn client_tools(req: &CreateResponse) -> (Vec<wire::Tool>, ToolNames) {
+    let (functions, names) = offered_functions(req.tools.as_deref().unwrap_or_default(), LABEL);
+    let tools = functions
         .into_iter()
-        .flatten()
-        .rev()
-        .find(|m| m["role"] == "assistant")
-        .and_then(|m| m["content"].as_array())
-    else {
-        return false;
+        .map(|f| {
+            wire::Tool::ToolSpec(ToolSpec {
+                input_schema: claude::input_schema(f.custom, f.parameters),
+                name: f.name,
+                description: f.description.filter(|d| !d.is_empty()),
+                description_first: false,
+            })
+        })
+        .collect();
+    (tools, names)
+}
+
+/// The client's `tool_choice` in Converse terms (`none` has none: the caller leaves the tools
+/// out instead); `allowed_tools` narrows `tools`.
+fn converse_choice(
+    choice: Option<Choice>,
+    tools: &mut Vec<wire::Tool>,
+    gate: &Gate,
+) -> Result<Option<wire::ToolChoice>, Error> {
+    Ok(match choice {
+        None | Some(Choice::Auto | Choice::None) => None,
+        Some(Choice::Required) => Some(wire::ToolChoice::Any(Empty {})),
+        Some(Choice::Tool(name)) => Some(wire::ToolChoice::Tool { name }),
+        Some(Choice::Allowed { names, required }) => {
+            tools.retain(|t| names.iter().any(|n| n == t.name()));
+            required.then_some(wire::ToolChoice::Any(Empty {}))
+        }
+        Some(Choice::Unsupported) => {
+            gate.unsupported("tool_choice")?;
+            None
+        }
+    })
+}
+
+/// Structured output (`text.format`): offers [`JSON_TOOL`] with the requested schema; true
+/// when it did.
+fn answer_tool(req: &CreateResponse, tools: &mut Vec<wire::Tool>) -> bool {
+    let (schema, description) = match req.text.as_ref().and_then(|t| t.format.as_ref()) {
+        Some(TextFormat::JsonSchema(schema)) => (
+            schema.schema.clone(),
+            schema
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("Respond with the `{}` object.", schema.name)),
+        ),
+        Some(TextFormat::JsonObject) => (
+            json!({"type": "object"}),
+            "Respond with a JSON object.".to_string(),
+        ),
+        _ => return false,
     };
-    let calls_tool = content.iter().any(|b| b.get("toolUse").is_some());
-    let leads_with_reasoning = content
-        .first()
-        .is_some_and(|b| b.get("reasoningContent").is_some());
-    calls_tool && !leads_with_reasoning
+    tools.push(wire::Tool::ToolSpec(ToolSpec {
+        name: JSON_TOOL.into(),
+        description: Some(format!(
+            "{description} Always answer by calling this tool with the complete answer as its \
+             input."
+        )),
+        input_schema: schema,
+        description_first: true,
+    }));
+    true
 }
 
 /// Tool specs for every tool the history's `toolUse` blocks name.
-fn history_tool_specs(messages: &Value) -> Vec<Value> {
+fn history_tool_specs(messages: &[Message]) -> Vec<wire::Tool> {
     let mut names: Vec<&str> = Vec::new();
-    for block in messages
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|m| m["content"].as_array().into_iter().flatten())
-    {
-        if let Some(name) = block.pointer("/toolUse/name").and_then(Value::as_str)
-            && !names.contains(&name)
+    for block in messages.iter().flat_map(|m| &m.content) {
+        if let ContentBlock::ToolUse(call) = block
+            && !names.contains(&call.name.as_str())
         {
-            names.push(name);
+            names.push(&call.name);
         }
     }
     names
         .into_iter()
         .map(|name| {
-            json!({"toolSpec": {"name": name, "description": "A tool used earlier in this conversation.",
-                "inputSchema": {"json": {"type": "object"}}}})
+            wire::Tool::ToolSpec(ToolSpec {
+                name: name.to_string(),
+                description: Some("A tool used earlier in this conversation.".into()),
+                input_schema: json!({"type": "object"}),
+                description_first: true,
+            })
         })
         .collect()
 }
 
-fn tool_name(tool: &Value) -> Option<&String> {
-    match tool.pointer("/toolSpec/name") {
-        Some(Value::String(name)) => Some(name),
-        _ => None,
-    }
-}
-
-fn translate_tools(tools: &[Tool]) -> (Vec<Value>, ToolNames) {
-    let mut out = Vec::new();
-    let mut names = ToolNames::new();
-    offered_functions(tools, LABEL, &mut names, &mut |f| {
-        let schema = if f.custom {
-            f.parameters.unwrap_or_default()
-        } else {
-            anthropic::request::object_schema(f.parameters.as_ref())
-        };
-        let mut spec = json!({"name": f.name, "inputSchema": {"json": schema}});
-        if let Some(description) = f.description.filter(|d| !d.is_empty()) {
-            spec["description"] = json!(description);
+/// `serviceTier`: the tiers Converse has (`auto` is its default).
+fn service_tier(req: &CreateResponse, gate: &Gate) -> Result<Option<ServiceTier>, Error> {
+    Ok(match req.service_tier.as_deref() {
+        None | Some("auto") => None,
+        Some(tier @ ("default" | "flex" | "priority")) => Some(ServiceTier {
+            kind: tier.to_string(),
+        }),
+        Some(_) => {
+            gate.unsupported("service_tier")?;
+            None
         }
-        out.push(json!({"toolSpec": spec}));
-    });
-    (out, names)
+    })
 }
 
 /// Builds the message list, merging consecutive same-role turns (Converse requires roles to
 /// alternate) and hoisting system and developer messages into `system`.
+#[derive(Default)]
 struct Conversation {
-    system: Vec<Value>,
-    messages: Vec<Value>,
+    system: Vec<ContentBlock>,
+    messages: Vec<Message>,
     /// Reasoning blocks waiting for the next assistant content.
-    pending_reasoning: Vec<Value>,
+    pending_reasoning: Vec<ContentBlock>,
 }
 
 impl Conversation {
-    fn push(&mut self, role: &str, blocks: Vec<Value>) {
+    fn push(&mut self, role: wire::Role, mut blocks: Vec<ContentBlock>) {
         if blocks.is_empty() {
             return;
         }
-        let mut blocks = blocks;
-        if role == "assistant" && !self.pending_reasoning.is_empty() {
+        if role == wire::Role::Assistant && !self.pending_reasoning.is_empty() {
             let mut with_reasoning = std::mem::take(&mut self.pending_reasoning);
             with_reasoning.append(&mut blocks);
             blocks = with_reasoning;
         }
-        if let Some(last) = self.messages.last_mut()
-            && last["role"] == role
-            && let Some(content) = last["content"].as_array_mut()
-        {
-            content.extend(blocks);
-            return;
+        match self.messages.last_mut() {
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => self.messages.push(Message {
+                role,
+                content: blocks,
+            }),
         }
-        self.messages
-            .push(json!({"role": role, "content": Value::Array(blocks)}));
+    }
+
+    fn message(&mut self, m: &MessageItem, param: &str, gate: &Gate) -> Result<(), Error> {
+        match m.role {
+            Role::User => {
+                let blocks = user_blocks(&m.content, param, gate)?;
+                self.push(wire::Role::User, blocks);
+            }
+            Role::System | Role::Developer => {
+                let text = plain_text(&m.content, param, gate)?;
+                if !text.trim().is_empty() {
+                    self.system.push(ContentBlock::Text(text));
+                }
+            }
+            Role::Assistant => {
+                let text = plain_text(&m.content, param, gate)?;
+                if !text.trim().is_empty() {
+                    self.push(wire::Role::Assistant, vec![ContentBlock::Text(text)]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn tool_call(&mut self, call: ReplayedCall<'_>, param: &str) -> Result<(), Error> {
+        let input = match call.input {
+            CallInput::Arguments(arguments) => parse_arguments(arguments, param)?,
+            CallInput::Custom(input) => custom_tool_arguments(input),
+        };
+        let block = ContentBlock::ToolUse(ToolUseBlock {
+            tool_use_id: tool_use_id(call.call_id),
+            name: call.name,
+            input,
+        });
+        self.push(wire::Role::Assistant, vec![block]);
+        Ok(())
     }
 }
 
-fn translate_input(req: &CreateResponse, gate: &Gate) -> Result<(Vec<Value>, Vec<Value>), Error> {
-    let mut conv = Conversation {
-        system: Vec::new(),
-        messages: Vec::new(),
-        pending_reasoning: Vec::new(),
-    };
+/// The system blocks and the messages of the conversation.
+fn conversation(
+    req: &CreateResponse,
+    gate: &Gate,
+) -> Result<(Vec<ContentBlock>, Vec<Message>), Error> {
+    let mut conv = Conversation::default();
     if let Some(instructions) = req.instructions.as_ref().filter(|i| !i.trim().is_empty()) {
-        conv.system.push(json!({"text": instructions}));
+        conv.system.push(ContentBlock::Text(instructions.clone()));
     }
     for (i, item) in req.input_items().iter().enumerate() {
         let param = format!("input[{i}]");
-        match item {
-            Item::Message(m) => match m.role {
-                Role::User => {
-                    let blocks = user_blocks(&m.content, &param, gate)?;
-                    conv.push("user", blocks);
-                }
-                Role::System | Role::Developer => {
-                    let text = plain_text(&m.content, &param, gate)?;
-                    if !text.trim().is_empty() {
-                        conv.system.push(json!({"text": text}));
-                    }
-                }
-                Role::Assistant => {
-                    let text = plain_text(&m.content, &param, gate)?;
-                    if !text.trim().is_empty() {
-                        conv.push("assistant", vec![json!({"text": text})]);
-                    }
-                }
-            },
-            Item::FunctionCall(call) => {
-                let namespace = call.extra.get("namespace").and_then(Value::as_str);
-                let input = parse_arguments(&call.arguments, &param)?;
-                conv.push(
-                    "assistant",
-                    vec![json!({"toolUse": {
-                        "toolUseId": tool_use_id(&call.call_id),
-                        "name": chat_function_name(namespace, &call.name),
-                        "input": input}})],
-                );
+        match read_item(item, &param, gate)? {
+            Some(HistoryItem::Message(m)) => conv.message(m, &param, gate)?,
+            Some(HistoryItem::Call(call)) => conv.tool_call(call, &param)?,
+            Some(HistoryItem::Result(result)) => {
+                let block = ContentBlock::ToolResult(ToolResultBlock {
+                    tool_use_id: tool_use_id(result.call_id),
+                    content: tool_result_content(result.output, &param, gate)?,
+                    status: "success",
+                });
+                conv.push(wire::Role::User, vec![block]);
             }
-            Item::CustomToolCall(call) => {
-                let namespace = call.extra.get("namespace").and_then(Value::as_str);
-                conv.push(
-                    "assistant",
-                    vec![json!({"toolUse": {
-                        "toolUseId": tool_use_id(&call.call_id),
-                        "name": chat_function_name(namespace, &call.name),
-                        "input": {"input": call.input}}})],
-                );
-            }
-            Item::FunctionCallOutput(FunctionCallOutputItem {
-                call_id, output, ..
-            })
-            | Item::CustomToolCallOutput(CustomToolCallOutputItem {
-                call_id, output, ..
-            }) => {
-                let content = tool_result_content(output, &param, gate)?;
-                conv.push(
-                    "user",
-                    vec![json!({"toolResult": {
-                        "toolUseId": tool_use_id(call_id),
-                        "content": content,
-                        "status": "success"}})],
-                );
-            }
-            Item::Reasoning(reasoning) => {
+            Some(HistoryItem::Reasoning(reasoning)) => {
                 // Only Bedrock's own blobs can be replayed; summaries alone cannot (Claude
                 // checks the signature), and other providers' blobs mean nothing here.
                 if let Some(block) = reasoning
@@ -520,15 +477,7 @@ fn translate_input(req: &CreateResponse, gate: &Gate) -> Result<(Vec<Value>, Vec
                     conv.pending_reasoning.push(block);
                 }
             }
-            Item::ItemReference(_) => {
-                return Err(gate.refuse(
-                    &param,
-                    "`item_reference` needs the provider's stored items; send the item itself",
-                ));
-            }
-            Item::Other(_) => {
-                gate.unsupported(&format!("{param} (type `{}`)", item.kind()))?;
-            }
+            None => {}
         }
     }
     Ok((conv.system, conv.messages))
@@ -554,39 +503,58 @@ fn parse_arguments(arguments: &str, param: &str) -> Result<Value, Error> {
     }
 }
 
-fn user_blocks(content: &MessageContent, param: &str, gate: &Gate) -> Result<Vec<Value>, Error> {
+fn user_blocks(
+    content: &MessageContent,
+    param: &str,
+    gate: &Gate,
+) -> Result<Vec<ContentBlock>, Error> {
     let parts = match content {
         MessageContent::Text(text) if text.trim().is_empty() => return Ok(Vec::new()),
-        MessageContent::Text(text) => return Ok(vec![json!({"text": text})]),
+        MessageContent::Text(text) => return Ok(vec![ContentBlock::Text(text.clone())]),
         MessageContent::Parts(parts) => parts,
     };
     let mut out = Vec::with_capacity(parts.len());
     for (j, part) in parts.iter().enumerate() {
         let at = format!("{param}.content[{j}]");
-        if let Some(block) = media_or_text_block(part, &at, gate)? {
-            out.push(block);
-        }
+        out.extend(media_or_text_block(part, &at, gate)?);
     }
     Ok(out)
 }
 
 /// One content part as a Converse block; `None` when it was dropped or is empty.
-fn media_or_text_block(part: &ContentPart, at: &str, gate: &Gate) -> Result<Option<Value>, Error> {
+fn media_or_text_block(
+    part: &ContentPart,
+    at: &str,
+    gate: &Gate,
+) -> Result<Option<ContentBlock>, Error> {
+    // Converse refuses blank text blocks.
+    let text = |text: &str| (!text.trim().is_empty()).then(|| ContentBlock::Text(text.into()));
     Ok(match part {
         ContentPart::InputText(t) | ContentPart::ReasoningText(t) | ContentPart::SummaryText(t) => {
-            // Converse refuses blank text blocks.
-            (!t.text.trim().is_empty()).then(|| json!({"text": t.text}))
+            text(&t.text)
         }
-        ContentPart::OutputText(t) => (!t.text.trim().is_empty()).then(|| json!({"text": t.text})),
-        ContentPart::Refusal(r) => {
-            (!r.refusal.trim().is_empty()).then(|| json!({"text": r.refusal}))
+        ContentPart::OutputText(t) => text(&t.text),
+        ContentPart::Refusal(r) => text(&r.refusal),
+        ContentPart::InputImage(image) => image_block(image, at, gate)?,
+        ContentPart::InputFile(file) => document_block(file, at, gate)?,
+        other => {
+            gate.unsupported(&format!("{at} (type `{}`)", other.kind()))?;
+            None
         }
-        ContentPart::InputImage(image) => match image.image_url.as_deref() {
-            Some(url) if url.starts_with("data:") => match base64_data_url(url) {
+    })
+}
+
+fn image_block(
+    image: &InputImagePart,
+    at: &str,
+    gate: &Gate,
+) -> Result<Option<ContentBlock>, Error> {
+    let block = |format, source| Some(ContentBlock::Image(ImageBlock { format, source }));
+    Ok(match image.image_url.as_deref() {
+        Some(url) if url.starts_with("data:") => {
+            match base64_data_url(url) {
                 Some((mime, data)) => match image_format(mime) {
-                    Some(format) => {
-                        Some(json!({"image": {"format": format, "source": {"bytes": data}}}))
-                    }
+                    Some(format) => block(format, MediaSource::Bytes(data.to_string())),
                     None => {
                         gate.unsupported(&format!("{at}.image_url (image type `{mime}`; Bedrock takes png, jpeg, gif or webp)"))?;
                         None
@@ -598,80 +566,76 @@ fn media_or_text_block(part: &ContentPart, at: &str, gate: &Gate) -> Result<Opti
                         Some(&format!("{at}.image_url")),
                     ));
                 }
-            },
-            Some(url) if url.starts_with("s3://") => {
-                let format = image_format_from_name(url).unwrap_or("png");
-                Some(json!({"image": {"format": format, "source": {"s3Location": {"uri": url}}}}))
             }
-            Some(_) => {
-                gate.unsupported(&format!(
-                    "{at}.image_url (Bedrock Converse takes images as inline bytes only: send a \
-                     data: URL)"
-                ))?;
-                None
-            }
-            None => {
-                gate.unsupported(&format!("{at}.file_id"))?;
-                None
-            }
-        },
-        ContentPart::InputFile(file) => match file.file_data.as_deref() {
-            Some(data) => {
-                let (mime, bytes) = match base64_data_url(data) {
-                    Some((mime, bytes)) => (Some(mime), bytes),
-                    None => (None, data),
-                };
-                let format = mime
-                    .and_then(document_format)
-                    .or_else(|| file.filename.as_deref().and_then(document_format_from_name))
-                    .unwrap_or("pdf");
-                let name = document_name(file.filename.as_deref().unwrap_or("document"));
-                Some(
-                    json!({"document": {"format": format, "name": name, "source": {"bytes": bytes}}}),
-                )
-            }
-            None => {
-                let what = if file.file_url.is_some() {
-                    "file_url"
-                } else {
-                    "file_id"
-                };
-                gate.unsupported(&format!(
-                    "{at}.{what} (Bedrock Converse takes documents as inline bytes only: send \
-                     file_data)"
-                ))?;
-                None
-            }
-        },
-        other => {
-            gate.unsupported(&format!("{at} (type `{}`)", other.kind()))?;
+        }
+        Some(url) if url.starts_with("s3://") => {
+            let format = image_format_from_name(url).unwrap_or("png");
+            block(format, MediaSource::S3Location { uri: url.into() })
+        }
+        Some(_) => {
+            gate.unsupported(&format!(
+                "{at}.image_url (Bedrock Converse takes images as inline bytes only: send a \
+                 data: URL)"
+            ))?;
+            None
+        }
+        None => {
+            gate.unsupported(&format!("{at}.file_id"))?;
             None
         }
     })
 }
 
-fn tool_result_content(output: &ToolOutput, param: &str, gate: &Gate) -> Result<Vec<Value>, Error> {
+fn document_block(
+    file: &InputFilePart,
+    at: &str,
+    gate: &Gate,
+) -> Result<Option<ContentBlock>, Error> {
+    let Some(data) = file.file_data.as_deref() else {
+        let what = if file.file_url.is_some() {
+            "file_url"
+        } else {
+            "file_id"
+        };
+        gate.unsupported(&format!(
+            "{at}.{what} (Bedrock Converse takes documents as inline bytes only: send \
+             file_data)"
+        ))?;
+        return Ok(None);
+    };
+    let (mime, bytes) = match base64_data_url(data) {
+        Some((mime, bytes)) => (Some(mime), bytes),
+        None => (None, data),
+    };
+    let format = mime
+        .and_then(document_format)
+        .or_else(|| file.filename.as_deref().and_then(document_format_from_name))
+        .unwrap_or("pdf");
+    Ok(Some(ContentBlock::Document(DocumentBlock {
+        format,
+        name: document_name(file.filename.as_deref().unwrap_or("document")),
+        source: MediaSource::Bytes(bytes.to_string()),
+    })))
+}
+
+fn tool_result_content(
+    output: &ToolOutput,
+    param: &str,
+    gate: &Gate,
+) -> Result<Vec<ContentBlock>, Error> {
     let mut out = Vec::new();
     match output {
-        ToolOutput::Text(text) => out.push(json!({"text": text})),
+        ToolOutput::Text(text) => out.push(ContentBlock::Text(text.clone())),
         ToolOutput::Parts(parts) => {
             for (j, part) in parts.iter().enumerate() {
                 let at = format!("{param}.output[{j}]");
-                if let Some(block) = media_or_text_block(part, &at, gate)? {
-                    out.push(block);
-                }
+                out.extend(media_or_text_block(part, &at, gate)?);
             }
         }
     }
     // Converse rejects an empty result; an empty output is still an answer.
-    if out.is_empty()
-        || out.iter().all(|b| {
-            b.get("text")
-                .and_then(Value::as_str)
-                .is_some_and(|t| t.trim().is_empty())
-        })
-    {
-        out = vec![json!({"text": "(no output)"})];
+    if out.iter().all(ContentBlock::is_blank_text) {
+        out = vec![ContentBlock::Text("(no output)".into())];
     }
     Ok(out)
 }

@@ -1,5 +1,6 @@
-//! Converse answer → normalized events: the JSON body of `/converse` (§6.3) and the binary
-//! `application/vnd.amazon.eventstream` of `/converse-stream` (§6.5, §6.6).
+//! Converse answer → normalized events: the JSON body of `/converse` and the binary
+//! `application/vnd.amazon.eventstream` of `/converse-stream` (see the AWS Bedrock Converse
+//! and ConverseStream API references).
 //!
 //! Both shapes go through one block state machine: a complete body is replayed as the stream
 //! it would have been (block start, deltas, stop; then the stop reason and usage). Stream
@@ -8,19 +9,23 @@
 //! a tool without arguments may send no input at all; exceptions arrive as frames after the
 //! 200.
 
-use crate::providers::openai_chat::response::custom_tool_input;
 use std::collections::HashMap;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use aws_smithy_types::event_stream::{HeaderValue, Message};
 use bytes::{Buf, BytesMut};
+use serde::Deserialize;
 use serde_json::Value;
 use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage};
 
 use super::errors;
 use super::request::{BLOB_TAG, ConverseContext, JSON_TOOL, LABEL, ReasoningBlob};
+use super::wire::{
+    AnswerBlock, AnswerToolUse, BlockDelta, ConverseResponse, EventPayload, ReasoningDelta,
+    ToolUseDelta,
+};
 use crate::error::{Error, ErrorKind};
-use crate::providers::openai_chat::request::CallTarget;
+use crate::providers::translate::answer::{closed_early, end_tool_call};
 use crate::providers::{Decoder, Upstream, opaque};
 use crate::secret::Secret;
 use crate::stream::{FinishReason, StreamEvent, ToolCallKind};
@@ -136,7 +141,8 @@ impl ConverseDecoder {
         match header(":message-type").as_deref() {
             Some("event") => {
                 let kind = header(":event-type").unwrap_or_default();
-                self.event(&kind, &payload(), out)
+                let payload = EventPayload::deserialize(&payload()).unwrap_or_default();
+                self.event(&kind, payload, out)
             }
             Some("exception") => {
                 let name = header(":exception-type").unwrap_or_default();
@@ -165,37 +171,32 @@ impl ConverseDecoder {
 
     // ----- events -------------------------------------------------------------------------
 
-    fn event(&mut self, kind: &str, payload: &Value, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let index = payload
-            .get("contentBlockIndex")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+    fn event(
+        &mut self,
+        kind: &str,
+        payload: EventPayload,
+        out: &mut Vec<Upstream>,
+    ) -> Result<(), Error> {
+        let index = payload.content_block_index.unwrap_or(0);
         match kind {
             "messageStart" => Ok(()),
             "contentBlockStart" => {
-                if let Some(tool) = payload.pointer("/start/toolUse") {
-                    self.start_tool(index, tool, out);
+                if let Some(tool) = payload.start.and_then(|s| s.tool_use) {
+                    self.start_tool(index, &tool, out);
                 }
                 Ok(())
             }
             "contentBlockDelta" => {
-                let delta = payload.get("delta").unwrap_or(&Value::Null);
-                self.delta(index, delta, out);
+                self.delta(index, &payload.delta.unwrap_or_default(), out);
                 Ok(())
             }
             "contentBlockStop" => {
                 self.stop_block(index, out);
                 Ok(())
             }
-            "messageStop" => {
-                let reason = payload
-                    .get("stopReason")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                self.stop_reason(reason)
-            }
+            "messageStop" => self.stop_reason(payload.stop_reason.as_deref().unwrap_or("")),
             "metadata" => {
-                if let Some(usage) = payload.get("usage") {
+                if let Some(usage) = &payload.usage {
                     out.push(Upstream::Event(StreamEvent::Usage(converse_usage(usage))));
                 }
                 // `metadata` is the last event of a stream.
@@ -243,13 +244,9 @@ impl ConverseDecoder {
         }
     }
 
-    fn start_tool(&mut self, index: u64, tool: &Value, out: &mut Vec<Upstream>) {
+    fn start_tool(&mut self, index: u64, tool: &AnswerToolUse, out: &mut Vec<Upstream>) {
         self.focus(index, out);
-        let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
-        let id = tool
-            .get("toolUseId")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let name = tool.name.as_deref().unwrap_or_default();
         if self.ctx.json_tool && name == JSON_TOOL {
             if !self.held.is_empty() {
                 tracing::debug!(target = "Bedrock", "dropping text before the answer tool");
@@ -260,22 +257,13 @@ impl ConverseDecoder {
             return;
         }
         self.release_held(out);
-        let (name, kind, namespace) = match self.ctx.tools.get(name) {
-            Some(CallTarget::Custom { name, namespace }) => {
-                (name.clone(), ToolCallKind::Custom, namespace.clone())
-            }
-            Some(CallTarget::Namespaced { namespace, name }) => (
-                name.clone(),
-                ToolCallKind::Function,
-                Some(namespace.clone()),
-            ),
-            None => (name.to_string(), ToolCallKind::Function, None),
-        };
+        let call = self.ctx.names.resolve(name);
+        let kind = call.kind;
         out.push(Upstream::Event(StreamEvent::ToolCallStart {
-            call_id: id,
-            name,
+            call_id: tool.tool_use_id.clone(),
+            name: call.name,
             kind,
-            namespace,
+            namespace: call.namespace,
         }));
         self.blocks.insert(
             index,
@@ -286,69 +274,76 @@ impl ConverseDecoder {
         );
     }
 
-    fn delta(&mut self, index: u64, delta: &Value, out: &mut Vec<Upstream>) {
-        if let Some(text) = delta.get("text").and_then(Value::as_str) {
+    fn delta(&mut self, index: u64, delta: &BlockDelta, out: &mut Vec<Upstream>) {
+        if let Some(text) = &delta.text {
             self.focus(index, out);
             self.blocks.entry(index).or_insert(Block::Text);
             if self.ctx.json_tool {
                 self.held.push_str(text);
             } else if !text.is_empty() {
-                out.push(Upstream::Event(StreamEvent::TextDelta(text.to_string())));
+                out.push(Upstream::Event(StreamEvent::TextDelta(text.clone())));
             }
         }
-        if let Some(reasoning) = delta.get("reasoningContent") {
-            self.release_held(out);
-            self.focus(index, out);
-            let block = self
-                .blocks
-                .entry(index)
-                .or_insert_with(|| Block::Reasoning(ReasoningBlob::default()));
-            if let Block::Reasoning(blob) = block {
-                if let Some(text) = reasoning.get("text").and_then(Value::as_str) {
-                    blob.text.get_or_insert_with(String::new).push_str(text);
-                    if !text.is_empty() {
-                        out.push(Upstream::Event(StreamEvent::ReasoningDelta(
-                            text.to_string(),
-                        )));
-                    }
-                }
-                if let Some(signature) = reasoning.get("signature").and_then(Value::as_str) {
-                    blob.signature
-                        .get_or_insert_with(String::new)
-                        .push_str(signature);
-                }
-                if let Some(redacted) = reasoning.get("redactedContent").and_then(Value::as_str) {
-                    blob.redacted
-                        .get_or_insert_with(String::new)
-                        .push_str(redacted);
-                }
+        if let Some(reasoning) = &delta.reasoning_content {
+            self.reasoning_delta(index, reasoning, out);
+        }
+        if let Some(input) = delta.tool_use.as_ref().and_then(|t| t.input.as_deref()) {
+            self.tool_input(index, input, out);
+        }
+    }
+
+    fn reasoning_delta(&mut self, index: u64, reasoning: &ReasoningDelta, out: &mut Vec<Upstream>) {
+        self.release_held(out);
+        self.focus(index, out);
+        let block = self
+            .blocks
+            .entry(index)
+            .or_insert_with(|| Block::Reasoning(ReasoningBlob::default()));
+        let Block::Reasoning(blob) = block else {
+            return;
+        };
+        if let Some(text) = &reasoning.text {
+            blob.text.get_or_insert_with(String::new).push_str(text);
+            if !text.is_empty() {
+                out.push(Upstream::Event(StreamEvent::ReasoningDelta(text.clone())));
             }
         }
-        if let Some(input) = delta.pointer("/toolUse/input").and_then(Value::as_str) {
-            self.focus(index, out);
-            match self.blocks.get_mut(&index) {
-                Some(Block::Tool {
-                    any_input,
-                    custom_buffer,
-                }) => {
-                    if !input.is_empty() {
-                        *any_input = true;
-                        match custom_buffer {
-                            Some(buffer) => buffer.push_str(input),
-                            None => out.push(Upstream::Event(StreamEvent::ToolCallDelta(
-                                input.to_string(),
-                            ))),
-                        }
+        if let Some(signature) = &reasoning.signature {
+            blob.signature
+                .get_or_insert_with(String::new)
+                .push_str(signature);
+        }
+        if let Some(redacted) = &reasoning.redacted_content {
+            blob.redacted
+                .get_or_insert_with(String::new)
+                .push_str(redacted);
+        }
+    }
+
+    fn tool_input(&mut self, index: u64, input: &str, out: &mut Vec<Upstream>) {
+        self.focus(index, out);
+        match self.blocks.get_mut(&index) {
+            Some(Block::Tool {
+                any_input,
+                custom_buffer,
+            }) => {
+                if !input.is_empty() {
+                    *any_input = true;
+                    match custom_buffer {
+                        Some(buffer) => buffer.push_str(input),
+                        None => out.push(Upstream::Event(StreamEvent::ToolCallDelta(
+                            input.to_string(),
+                        ))),
                     }
                 }
-                Some(Block::JsonAnswer { any_input }) => {
-                    if !input.is_empty() {
-                        *any_input = true;
-                        out.push(Upstream::Event(StreamEvent::TextDelta(input.to_string())));
-                    }
-                }
-                _ => tracing::debug!(index, "tool input for a block that is not a tool call"),
             }
+            Some(Block::JsonAnswer { any_input }) => {
+                if !input.is_empty() {
+                    *any_input = true;
+                    out.push(Upstream::Event(StreamEvent::TextDelta(input.to_string())));
+                }
+            }
+            _ => tracing::debug!(index, "tool input for a block that is not a tool call"),
         }
     }
 
@@ -375,19 +370,7 @@ impl ConverseDecoder {
             Block::Tool {
                 any_input,
                 custom_buffer,
-            } => {
-                match custom_buffer {
-                    Some(buffer) => {
-                        let input = custom_tool_input(buffer);
-                        out.push(Upstream::Event(StreamEvent::ToolCallDelta(input)));
-                    }
-                    None if !any_input => {
-                        out.push(Upstream::Event(StreamEvent::ToolCallDelta("{}".into())));
-                    }
-                    None => {}
-                }
-                out.push(Upstream::Event(StreamEvent::ItemDone));
-            }
+            } => end_tool_call(custom_buffer, any_input, out),
             Block::JsonAnswer { any_input } => {
                 if !any_input {
                     out.push(Upstream::Event(StreamEvent::TextDelta("{}".into())));
@@ -417,47 +400,47 @@ impl ConverseDecoder {
     // ----- complete bodies ----------------------------------------------------------------
 
     /// Replays one content block of a complete answer as stream events.
-    fn body_block(&mut self, index: u64, block: &Value, out: &mut Vec<Upstream>) {
-        if let Some(text) = block.get("text").and_then(Value::as_str) {
-            self.delta(index, &serde_json::json!({"text": text}), out);
-        } else if let Some(reasoning) = block.get("reasoningContent") {
-            let mut delta = serde_json::Map::new();
-            if let Some(text) = reasoning.pointer("/reasoningText/text") {
-                delta.insert("text".into(), text.clone());
+    fn body_block(&mut self, index: u64, block: AnswerBlock, out: &mut Vec<Upstream>) {
+        let delta = if let Some(text) = block.text {
+            BlockDelta {
+                text: Some(text),
+                ..BlockDelta::default()
             }
-            if let Some(signature) = reasoning.pointer("/reasoningText/signature") {
-                delta.insert("signature".into(), signature.clone());
+        } else if let Some(reasoning) = block.reasoning_content {
+            let (text, signature) = reasoning
+                .reasoning_text
+                .map(|r| (r.text, r.signature))
+                .unwrap_or_default();
+            BlockDelta {
+                reasoning_content: Some(ReasoningDelta {
+                    text,
+                    signature,
+                    redacted_content: reasoning.redacted_content,
+                }),
+                ..BlockDelta::default()
             }
-            if let Some(redacted) = reasoning.get("redactedContent") {
-                delta.insert("redactedContent".into(), redacted.clone());
-            }
-            self.delta(
-                index,
-                &serde_json::json!({"reasoningContent": Value::Object(delta)}),
-                out,
-            );
-        } else if let Some(tool) = block.get("toolUse") {
-            self.start_tool(index, tool, out);
-            let input = match tool.get("input") {
+        } else if let Some(tool) = block.tool_use {
+            self.start_tool(index, &tool, out);
+            let input = match tool.input {
                 Some(Value::Null) | None => String::new(),
-                Some(Value::String(s)) => s.clone(),
+                Some(Value::String(s)) => s,
                 Some(other) => other.to_string(),
             };
-            self.delta(
-                index,
-                &serde_json::json!({"toolUse": {"input": input}}),
-                out,
-            );
+            BlockDelta {
+                tool_use: Some(ToolUseDelta { input: Some(input) }),
+                ..BlockDelta::default()
+            }
         } else {
             tracing::debug!("skipping an unknown Converse content block");
             return;
-        }
+        };
+        self.delta(index, &delta, out);
         self.stop_block(index, out);
     }
 }
 
-/// Converse usage in Responses terms (`providers.md` §9.2): `inputTokens` excludes the cache,
-/// so reads and writes are added to get every prompt token.
+/// Converse usage in Responses terms: `inputTokens` excludes the cache, so reads and writes are
+/// added to get every prompt token.
 pub fn converse_usage(usage: &Value) -> Usage {
     let n = |key: &str| usage.get(key).and_then(Value::as_u64).unwrap_or(0);
     let cache_read = n("cacheReadInputTokens").max(n("cacheReadInputTokenCount"));
@@ -482,21 +465,19 @@ impl Decoder for ConverseDecoder {
     fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
         let answer: Value = serde_json::from_slice(body)
             .map_err(|e| self.malformed(&format!("an unreadable answer: {e}")))?;
+        let answer = ConverseResponse::deserialize(&answer).unwrap_or_default();
         let Some(content) = answer
-            .pointer("/output/message/content")
-            .and_then(Value::as_array)
+            .output
+            .and_then(|o| o.message)
+            .and_then(|m| m.content)
         else {
             return Err(self.malformed("an answer without `output.message.content`"));
         };
-        for (index, block) in content.iter().enumerate() {
+        for (index, block) in content.into_iter().enumerate() {
             self.body_block(index as u64, block, out);
         }
-        let reason = answer
-            .get("stopReason")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        self.stop_reason(reason)?;
-        if let Some(usage) = answer.get("usage") {
+        self.stop_reason(answer.stop_reason.as_deref().unwrap_or(""))?;
+        if let Some(usage) = &answer.usage {
             out.push(Upstream::Event(StreamEvent::Usage(converse_usage(usage))));
         }
         self.finish(out);
@@ -524,9 +505,6 @@ impl Decoder for ConverseDecoder {
             self.finish(out);
             return Ok(());
         }
-        Err(Error::upstream(
-            ErrorKind::Upstream,
-            format!("{LABEL} closed the stream before the answer was complete"),
-        ))
+        Err(closed_early(LABEL))
     }
 }

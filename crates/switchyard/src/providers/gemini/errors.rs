@@ -1,6 +1,7 @@
 //! Classification of Google's error answers: `google.rpc.Status` JSON
-//! (`{"error":{"code","message","status","details"}}`, `providers.md` §5.5), also the
-//! `[{"error":…}]` form Vertex uses for streams without `alt=sse`.
+//! (`{"error":{"code","message","status","details"}}`, Google's API error model,
+//! <https://cloud.google.com/apis/design/errors>), also the `[{"error":…}]` form Vertex uses for
+//! streams without `alt=sse`.
 
 use std::time::Duration;
 

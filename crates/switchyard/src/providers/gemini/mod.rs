@@ -2,8 +2,9 @@
 //! Vertex AI (`vertex_ai/<gemini model>`). Both speak the same `generateContent` format; they
 //! differ in URL and credentials only.
 //!
-//! References: <https://ai.google.dev/api/generate-content>,
-//! <https://ai.google.dev/gemini-api/docs/thought-signatures>, and `providers.md` §5.
+//! References: the Google Gemini API reference, <https://ai.google.dev/api/generate-content>,
+//! and its guide to thought signatures,
+//! <https://ai.google.dev/gemini-api/docs/thought-signatures>.
 
 pub mod errors;
 pub mod request;
@@ -13,13 +14,13 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
 use super::path::{PathModel, check_model_in_path};
+use super::translate::defaults::with_defaults;
 use super::{
     BoxFuture, BuiltProvider, CallInfo, PreparedCall, Provider, ProviderConfig, ProviderOptions,
     TokenSource, UpstreamRequest, headers, json_body,
@@ -108,13 +109,7 @@ impl Provider for GeminiProvider {
     }
 
     fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
-        let request: Cow<'_, CreateResponse> = if self.options.defaults.is_empty() {
-            Cow::Borrowed(request)
-        } else {
-            let mut owned = request.clone();
-            self.options.defaults.apply(&mut owned);
-            Cow::Owned(owned)
-        };
+        let request = with_defaults(&self.options.defaults, request);
         let target = GeminiTarget {
             label: self.endpoint.label,
             model: &self.model,

@@ -1,4 +1,5 @@
-//! Responses request → Gemini `generateContent` request (`providers.md` §5.2).
+//! Responses request → Gemini `generateContent` request (see the Google Gemini API reference,
+//! <https://ai.google.dev/api/generate-content>).
 //!
 //! Choices made here, and why:
 //! * Tool parameters and `text.format` schemas go out as JSON Schema (`parametersJsonSchema`,
@@ -26,20 +27,26 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchyard_types::responses::{
-    ContentPart, CreateResponse, CustomToolCallOutputItem, FunctionCallOutputItem, Item,
-    MessageContent, Role, TextFormat, Tool, ToolChoice, ToolChoiceMode, ToolOutput,
+    ContentPart, CreateResponse, Item, MessageContent, MessageItem, ReasoningItem, Role,
+    TextFormat, ToolOutput,
 };
 
 use super::super::gate::Gate;
 use super::wire::{
     Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
-    FunctionResponse, GenerateContentRequest, Part, ThinkingConfig, ToolConfig, ToolDeclarations,
+    FunctionResponse, GenerateContentRequest, GenerationConfig, Part, ThinkingConfig, ToolConfig,
+    ToolDeclarations,
 };
 use crate::error::Error;
 use crate::providers::base64_data_url;
 use crate::providers::opaque;
-use crate::providers::openai_chat::request::{ToolNames, chat_function_name};
-use crate::providers::openai_chat::request::{offered_functions, plain_text};
+use crate::providers::translate::ToolNames;
+use crate::providers::translate::content::{plain_text, tool_output_text};
+use crate::providers::translate::history::{
+    CallInput, HistoryItem, ReplayedCall, call_name, read_item,
+};
+use crate::providers::translate::tool_choice::{Choice, requested_choice};
+use crate::providers::translate::tools::{custom_tool_arguments, offered_functions};
 
 /// The tag of Gemini's opaque blobs.
 pub const BLOB_TAG: &str = "gemini";
@@ -114,100 +121,107 @@ pub fn to_gemini(
     };
     gate.refuse_state(req)?;
     gate.output_options(req)?;
-
-    let mut out = GenerateContentRequest::default();
-    let (mut declarations, names) =
-        translate_tools(req.tools.as_deref().unwrap_or_default(), &gate)?;
-    let (system, contents) = translate_input(req, target, &gate)?;
-    out.system_instruction = system;
-    out.contents = contents;
-
-    // Tools and tool choice.
-    let mut mode: Option<&str> = None;
-    let mut allowed: Vec<String> = Vec::new();
-    match &req.tool_choice {
-        None | Some(ToolChoice::Mode(ToolChoiceMode::Auto)) => {}
-        Some(ToolChoice::Mode(ToolChoiceMode::None)) => mode = Some("NONE"),
-        Some(ToolChoice::Mode(ToolChoiceMode::Required)) => mode = Some("ANY"),
-        Some(choice @ ToolChoice::Object(map)) => match choice.object_kind() {
-            Some(kind @ ("function" | "custom")) => {
-                let name = map.get("name").and_then(Value::as_str).unwrap_or_default();
-                let namespace = map.get("namespace").and_then(Value::as_str);
-                let gemini_name = chat_function_name(namespace, name);
-                if !declarations.iter().any(|d| d.name == gemini_name) {
-                    return Err(Error::invalid_request(
-                        format!("tool_choice names the {kind} `{name}`, which is not in `tools`"),
-                        Some("tool_choice"),
-                    ));
-                }
-                mode = Some("ANY");
-                allowed.push(gemini_name);
-            }
-            Some("allowed_tools") => {
-                let listed = map.get("tools").and_then(Value::as_array);
-                for tool in listed.into_iter().flatten() {
-                    if let Some(name) = tool.get("name").and_then(Value::as_str) {
-                        let ns = tool.get("namespace").and_then(Value::as_str);
-                        allowed.push(chat_function_name(ns, name));
-                    }
-                }
-                if map.get("mode").and_then(Value::as_str) == Some("required") {
-                    mode = Some("ANY");
-                } else {
-                    // `allowedFunctionNames` is only honoured with ANY: in auto mode the
-                    // model is offered just the allowed functions instead.
-                    declarations.retain(|d| allowed.contains(&d.name));
-                    allowed.clear();
-                }
-            }
-            _ => gate.unsupported("tool_choice")?,
-        },
-    }
-    if !declarations.is_empty() {
-        out.tools = vec![ToolDeclarations {
-            function_declarations: declarations,
-        }];
-        if let Some(mode) = mode {
-            out.tool_config = Some(ToolConfig {
-                function_calling_config: FunctionCallingConfig {
-                    mode: mode.to_string(),
-                    allowed_function_names: allowed,
-                },
-            });
-        }
-    } else if matches!(mode, Some("ANY")) {
-        // Forcing a tool that was not offered (a hosted tool Gemini cannot run).
-        gate.unsupported("tool_choice")?;
-    }
-
-    // Output format.
-    let config = &mut out.generation_config;
-    if let Some(text) = &req.text {
-        match &text.format {
-            Some(TextFormat::JsonSchema(format)) => {
-                config.response_mime_type = Some("application/json".into());
-                config.response_json_schema = Some(clean_schema(format.schema.clone()));
-            }
-            Some(TextFormat::JsonObject) => {
-                config.response_mime_type = Some("application/json".into());
-            }
-            Some(TextFormat::Text) | None => {}
-        }
-        if text.verbosity.is_some() {
-            gate.unsupported("text.verbosity")?;
-        }
-    }
-
-    // Reasoning.
+    let (declarations, names) = declarations(req, &gate);
+    let (system_instruction, contents) = translate_input(req, target, &gate)?;
+    let (tools, tool_config) = tools_and_config(req, declarations, &gate)?;
+    let mut generation_config = GenerationConfig::default();
+    output_format(req, &gate, &mut generation_config)?;
     if let Some(reasoning) = &req.reasoning {
         let effort = reasoning.effort.as_deref();
         let summary = reasoning.summary.as_deref();
         if effort.is_some() || summary.is_some_and(|s| s != "none") {
-            config.thinking_config = thinking_config(target.model, effort, summary, &gate)?;
+            generation_config.thinking_config =
+                thinking_config(target.model, effort, summary, &gate)?;
         }
     }
+    limits_and_sampling(req, &mut generation_config);
+    let body = GenerateContentRequest {
+        contents,
+        system_instruction,
+        tools,
+        tool_config,
+        generation_config,
+    };
+    Ok((body, names))
+}
 
-    // Limits and sampling.
+/// `tools` and `toolConfig`: the declarations under the client's `tool_choice`.
+/// `allowedFunctionNames` is only honoured with `ANY`: in auto mode the model is offered just
+/// the allowed functions instead.
+fn tools_and_config(
+    req: &CreateResponse,
+    mut declarations: Vec<FunctionDeclaration>,
+    gate: &Gate,
+) -> Result<(Vec<ToolDeclarations>, Option<ToolConfig>), Error> {
+    let choice = requested_choice(req, |name| declarations.iter().any(|d| d.name == name))?;
+    let (mode, allowed) = match choice {
+        None | Some(Choice::Auto) => (None, Vec::new()),
+        Some(Choice::None) => (Some("NONE"), Vec::new()),
+        Some(Choice::Required) => (Some("ANY"), Vec::new()),
+        Some(Choice::Tool(name)) => (Some("ANY"), vec![name]),
+        Some(Choice::Allowed {
+            names,
+            required: true,
+        }) => (Some("ANY"), names),
+        Some(Choice::Allowed {
+            names,
+            required: false,
+        }) => {
+            declarations.retain(|d| names.contains(&d.name));
+            (None, Vec::new())
+        }
+        Some(Choice::Unsupported) => {
+            gate.unsupported("tool_choice")?;
+            (None, Vec::new())
+        }
+    };
+    if declarations.is_empty() {
+        if mode == Some("ANY") {
+            // Forcing a tool that was not offered (a hosted tool Gemini cannot run).
+            gate.unsupported("tool_choice")?;
+        }
+        return Ok((Vec::new(), None));
+    }
+    let tool_config = mode.map(|mode| ToolConfig {
+        function_calling_config: FunctionCallingConfig {
+            mode: mode.to_string(),
+            allowed_function_names: allowed,
+        },
+    });
+    let tools = vec![ToolDeclarations {
+        function_declarations: declarations,
+    }];
+    Ok((tools, tool_config))
+}
+
+/// `text.format` → `responseMimeType` and `responseJsonSchema`; `text.verbosity` has no
+/// equivalent.
+fn output_format(
+    req: &CreateResponse,
+    gate: &Gate,
+    config: &mut GenerationConfig,
+) -> Result<(), Error> {
+    let Some(text) = &req.text else {
+        return Ok(());
+    };
+    match &text.format {
+        Some(TextFormat::JsonSchema(format)) => {
+            config.response_mime_type = Some("application/json".into());
+            config.response_json_schema = Some(clean_schema(format.schema.clone()));
+        }
+        Some(TextFormat::JsonObject) => {
+            config.response_mime_type = Some("application/json".into());
+        }
+        Some(TextFormat::Text) | None => {}
+    }
+    if text.verbosity.is_some() {
+        gate.unsupported("text.verbosity")?;
+    }
+    Ok(())
+}
+
+/// The output cap, sampling, penalties, `seed` and `stop`.
+fn limits_and_sampling(req: &CreateResponse, config: &mut GenerationConfig) {
     config.max_output_tokens = req.max_output_tokens;
     config.temperature = req.temperature;
     config.top_p = req.top_p;
@@ -224,7 +238,6 @@ pub fn to_gemini(
         }
         _ => {}
     }
-    Ok((out, names))
 }
 
 /// `reasoning` → `thinkingConfig`. Budgets follow LiteLLM's defaults so configs behave alike.
@@ -306,14 +319,14 @@ pub fn clean_schema(mut schema: Value) -> Value {
     schema
 }
 
-fn translate_tools(
-    tools: &[Tool],
-    gate: &Gate,
-) -> Result<(Vec<FunctionDeclaration>, ToolNames), Error> {
-    let mut out = Vec::new();
-    let mut names = ToolNames::new();
-    offered_functions(tools, gate.label, &mut names, &mut |f| {
-        out.push(FunctionDeclaration {
+/// The function and custom tools as function declarations (schemas cleaned of what Gemini
+/// rejects; a custom tool's own schema is already clean).
+fn declarations(req: &CreateResponse, gate: &Gate) -> (Vec<FunctionDeclaration>, ToolNames) {
+    let (functions, names) =
+        offered_functions(req.tools.as_deref().unwrap_or_default(), gate.label);
+    let declarations = functions
+        .into_iter()
+        .map(|f| FunctionDeclaration {
             name: f.name,
             description: f.description,
             parameters_json_schema: if f.custom {
@@ -322,8 +335,8 @@ fn translate_tools(
                 f.parameters.map(clean_schema)
             },
         })
-    });
-    Ok((out, names))
+        .collect();
+    (declarations, names)
 }
 
 /// Builds `contents` with consecutive parts of the same role merged into one turn, and
@@ -377,148 +390,81 @@ impl Conversation {
     }
 }
 
-type Translated = (Option<Content>, Vec<Content>);
+impl Conversation {
+    fn message(
+        &mut self,
+        m: &MessageItem,
+        system: &mut Vec<Part>,
+        param: &str,
+        gate: &Gate,
+    ) -> Result<(), Error> {
+        match m.role {
+            Role::System | Role::Developer => {
+                let text = plain_text(&m.content, param, gate)?;
+                if !text.is_empty() {
+                    system.push(Part::text(text));
+                }
+            }
+            Role::Assistant => {
+                let text = plain_text(&m.content, param, gate)?;
+                // Vertex rejects empty text parts.
+                if !text.is_empty() {
+                    self.push("model", Part::text(text));
+                }
+            }
+            Role::User => {
+                for part in user_parts(&m.content, param, gate)? {
+                    self.push("user", part);
+                }
+            }
+        }
+        Ok(())
+    }
 
-fn translate_input(
-    req: &CreateResponse,
-    target: &GeminiTarget,
-    gate: &Gate,
-) -> Result<Translated, Error> {
-    let items = req.input_items();
-    let mut system: Vec<Part> = Vec::new();
-    if let Some(instructions) = req.instructions.as_deref().filter(|s| !s.is_empty()) {
-        system.push(Part::text(instructions));
-    }
-    // The function name of every call in the history, for the results that answer them.
-    let mut call_names: HashMap<&str, String> = HashMap::new();
-    for item in &items {
-        match item {
-            Item::FunctionCall(call) => {
-                let namespace = call.extra.get("namespace").and_then(Value::as_str);
-                call_names.insert(&call.call_id, chat_function_name(namespace, &call.name));
+    /// Keeps the thought signature of a reasoning item for the part it belongs to.
+    fn reasoning(&mut self, reasoning: &ReasoningItem) {
+        let blob = reasoning
+            .encrypted_content
+            .as_deref()
+            .and_then(|b| opaque::decode::<SignatureBlob>(BLOB_TAG, b));
+        // Thought summaries are not sent back: the signature carries the thinking.
+        let Some(blob) = blob else {
+            return;
+        };
+        match blob.call_id {
+            Some(call_id) => {
+                self.call_signatures.insert(call_id, blob.signature);
             }
-            Item::CustomToolCall(call) => {
-                let namespace = call.extra.get("namespace").and_then(Value::as_str);
-                call_names.insert(&call.call_id, chat_function_name(namespace, &call.name));
-            }
-            _ => {}
-        }
-    }
-    let mut conv = Conversation {
-        contents: Vec::new(),
-        pending: None,
-        call_signatures: HashMap::new(),
-    };
-    for (i, item) in items.iter().enumerate() {
-        let param = format!("input[{i}]");
-        match item {
-            Item::Message(m) => match m.role {
-                Role::System | Role::Developer => {
-                    let text = plain_text(&m.content, &param, gate)?;
-                    if !text.is_empty() {
-                        system.push(Part::text(text));
-                    }
-                }
-                Role::Assistant => {
-                    let text = plain_text(&m.content, &param, gate)?;
-                    // Vertex rejects empty text parts.
-                    if !text.is_empty() {
-                        conv.push("model", Part::text(text));
-                    }
-                }
-                Role::User => {
-                    for part in user_parts(&m.content, &param, gate)? {
-                        conv.push("user", part);
-                    }
-                }
-            },
-            Item::Reasoning(reasoning) => {
-                let blob = reasoning
-                    .encrypted_content
-                    .as_deref()
-                    .and_then(|b| opaque::decode::<SignatureBlob>(BLOB_TAG, b));
-                if let Some(blob) = blob {
-                    match blob.call_id {
-                        Some(call_id) => {
-                            conv.call_signatures.insert(call_id, blob.signature);
-                        }
-                        None => {
-                            // Two signatures in a row: the first belongs on what precedes.
-                            conv.flush_pending();
-                            conv.pending = Some(blob.signature);
-                        }
-                    }
-                }
-                // Thought summaries are not sent back: the signature carries the thinking.
-            }
-            Item::FunctionCall(call) => {
-                let args = arguments_object(&call.arguments, &param)?;
-                let namespace = call.extra.get("namespace").and_then(Value::as_str);
-                let part = Part {
-                    function_call: Some(FunctionCall {
-                        id: native_id(&call.call_id),
-                        name: chat_function_name(namespace, &call.name),
-                        args: Some(args),
-                    }),
-                    thought_signature: conv.call_signatures.remove(&call.call_id),
-                    ..Part::default()
-                };
-                conv.push("model", part);
-            }
-            Item::CustomToolCall(call) => {
-                let namespace = call.extra.get("namespace").and_then(Value::as_str);
-                let part = Part {
-                    function_call: Some(FunctionCall {
-                        id: native_id(&call.call_id),
-                        name: chat_function_name(namespace, &call.name),
-                        args: Some(json!({"input": call.input})),
-                    }),
-                    thought_signature: conv.call_signatures.remove(&call.call_id),
-                    ..Part::default()
-                };
-                conv.push("model", part);
-            }
-            Item::FunctionCallOutput(FunctionCallOutputItem {
-                call_id, output, ..
-            })
-            | Item::CustomToolCallOutput(CustomToolCallOutputItem {
-                call_id, output, ..
-            }) => {
-                let Some(name) = call_names.get(call_id.as_str()) else {
-                    return Err(Error::invalid_request(
-                        format!(
-                            "{param} answers call_id `{call_id}`, but no function_call with that \
-                             call_id is in `input`; {} matches a tool result to its call by the \
-                             function's name, so send the function_call item too",
-                            target.label
-                        ),
-                        Some(&format!("{param}.call_id")),
-                    ));
-                };
-                let part = Part {
-                    function_response: Some(FunctionResponse {
-                        id: native_id(call_id),
-                        name: name.clone(),
-                        response: tool_response(output, &param, gate)?,
-                    }),
-                    ..Part::default()
-                };
-                conv.push("user", part);
-            }
-            Item::ItemReference(_) => {
-                return Err(gate.refuse(
-                    &param,
-                    "`item_reference` needs the provider's stored items; send the item itself",
-                ));
-            }
-            Item::Other(_) => {
-                gate.unsupported(&format!("{param} (type `{}`)", item.kind()))?;
+            None => {
+                // Two signatures in a row: the first belongs on what precedes.
+                self.flush_pending();
+                self.pending = Some(blob.signature);
             }
         }
     }
-    conv.flush_pending();
-    if requires_signatures(target.model) {
-        for content in conv
+
+    fn tool_call(&mut self, call: ReplayedCall<'_>, param: &str) -> Result<(), Error> {
+        let args = match call.input {
+            CallInput::Arguments(arguments) => arguments_object(arguments, param)?,
+            CallInput::Custom(input) => custom_tool_arguments(input),
+        };
+        let part = Part {
+            function_call: Some(FunctionCall {
+                id: native_id(call.call_id),
+                name: call.name,
+                args: Some(args),
+            }),
+            thought_signature: self.call_signatures.remove(call.call_id),
+            ..Part::default()
+        };
+        self.push("model", part);
+        Ok(())
+    }
+
+    /// Gemini 3 rejects a replayed function call without a signature: the first call of each
+    /// model turn that has none gets Google's documented placeholder.
+    fn sign_calls(&mut self) {
+        for content in self
             .contents
             .iter_mut()
             .filter(|c| c.role.as_deref() == Some("model"))
@@ -530,11 +476,85 @@ fn translate_input(
             }
         }
     }
+}
+
+/// The system instruction and the contents of the conversation.
+fn translate_input(
+    req: &CreateResponse,
+    target: &GeminiTarget,
+    gate: &Gate,
+) -> Result<(Option<Content>, Vec<Content>), Error> {
+    let items = req.input_items();
+    let mut system: Vec<Part> = Vec::new();
+    if let Some(instructions) = req.instructions.as_deref().filter(|s| !s.is_empty()) {
+        system.push(Part::text(instructions));
+    }
+    let call_names = call_names(&items);
+    let mut conv = Conversation {
+        contents: Vec::new(),
+        pending: None,
+        call_signatures: HashMap::new(),
+    };
+    for (i, item) in items.iter().enumerate() {
+        let param = format!("input[{i}]");
+        match read_item(item, &param, gate)? {
+            Some(HistoryItem::Message(m)) => conv.message(m, &mut system, &param, gate)?,
+            Some(HistoryItem::Reasoning(reasoning)) => conv.reasoning(reasoning),
+            Some(HistoryItem::Call(call)) => conv.tool_call(call, &param)?,
+            Some(HistoryItem::Result(result)) => {
+                let Some(name) = call_names.get(result.call_id) else {
+                    return Err(unanswerable_result(result.call_id, &param, target));
+                };
+                let part = Part {
+                    function_response: Some(FunctionResponse {
+                        id: native_id(result.call_id),
+                        name: name.clone(),
+                        response: tool_response(result.output, &param, gate)?,
+                    }),
+                    ..Part::default()
+                };
+                conv.push("user", part);
+            }
+            None => {}
+        }
+    }
+    conv.flush_pending();
+    if requires_signatures(target.model) {
+        conv.sign_calls();
+    }
     let system = (!system.is_empty()).then_some(Content {
         role: None,
         parts: system,
     });
     Ok((system, conv.contents))
+}
+
+/// The function name of every call in the history, by call id, for the results that answer
+/// them.
+fn call_names(items: &[Item]) -> HashMap<&str, String> {
+    items
+        .iter()
+        .filter_map(|item| match item {
+            Item::FunctionCall(call) => Some((&call.call_id, call_name(&call.extra, &call.name))),
+            Item::CustomToolCall(call) => Some((&call.call_id, call_name(&call.extra, &call.name))),
+            _ => None,
+        })
+        .map(|(id, name)| (id.as_str(), name))
+        .collect()
+}
+
+/// A tool result whose call is not in the history: Gemini matches results to calls by the
+/// function's name, which only the call tells.
+fn unanswerable_result(call_id: &str, param: &str, target: &GeminiTarget) -> Error {
+    Error::invalid_request(
+        format!(
+            "{param} answers call_id `{call_id}`, but no function_call with that call_id is in \
+             `input`; {} matches a tool result to its call by the function's name, so send the \
+             function_call item too",
+            target.label
+        ),
+        Some(&format!("{param}.call_id")),
+    )
 }
 
 /// The id to send back: Gemini's own, never one the gateway minted or another provider's
@@ -559,23 +579,7 @@ fn arguments_object(arguments: &str, param: &str) -> Result<Value, Error> {
 /// A tool result as the JSON object Gemini requires: an object output as is, anything else
 /// wrapped as `{"result": …}`.
 fn tool_response(output: &ToolOutput, param: &str, gate: &Gate) -> Result<Value, Error> {
-    let text = match output {
-        ToolOutput::Text(text) => text.clone(),
-        ToolOutput::Parts(parts) => {
-            let mut texts = Vec::new();
-            for (j, part) in parts.iter().enumerate() {
-                match part {
-                    ContentPart::InputText(t) => texts.push(t.text.clone()),
-                    ContentPart::OutputText(t) => texts.push(t.text.clone()),
-                    other => gate.unsupported(&format!(
-                        "{param}.output[{j}] (type `{}` in a tool result)",
-                        other.kind()
-                    ))?,
-                }
-            }
-            texts.join("\n")
-        }
-    };
+    let text = tool_output_text(output, param, gate)?;
     Ok(match serde_json::from_str::<Value>(&text) {
         Ok(value @ Value::Object(_)) => value,
         _ => {

@@ -1,4 +1,5 @@
-//! Gemini answer → normalized events (`providers.md` §5.4).
+//! Gemini answer → normalized events (see the Google Gemini API reference,
+//! <https://ai.google.dev/api/generate-content>).
 //!
 //! A complete body and each stream chunk have the same shape (`GenerateContentResponse`), so one
 //! function handles both. Streams are SSE with `\r\n\r\n` between events (`alt=sse`); a body
@@ -13,7 +14,9 @@ use super::errors::classify_google_error;
 use super::request::{BLOB_TAG, SignatureBlob};
 use super::wire::{GenerateContentResponse, Part, UsageMetadata};
 use crate::error::{Error, ErrorKind};
-use crate::providers::openai_chat::request::{CallTarget, ToolNames, base62_digest};
+use crate::providers::translate::ToolNames;
+use crate::providers::translate::answer::{SseAnswer, closed_early, feed_sse, finish_sse};
+use crate::providers::translate::ids::base62_digest;
 use crate::providers::{Decoder, Upstream, opaque};
 use crate::secret::Secret;
 use crate::sse::{SseDecoder, SseFrame};
@@ -59,20 +62,6 @@ impl GeminiDecoder {
         }
     }
 
-    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let data = frame.data.trim();
-        if data.is_empty() || self.done {
-            return Ok(());
-        }
-        let chunk: GenerateContentResponse = serde_json::from_str(data).map_err(|e| {
-            Error::upstream(
-                ErrorKind::Upstream,
-                format!("{} sent a malformed stream chunk: {e}", self.label),
-            )
-        })?;
-        self.response(chunk, out)
-    }
-
     fn response(
         &mut self,
         chunk: GenerateContentResponse,
@@ -109,32 +98,34 @@ impl GeminiDecoder {
             self.part(part, out);
         }
         if let Some(reason) = candidate.finish_reason.as_deref() {
-            self.finish = Some(match reason {
-                "MAX_TOKENS" => FinishReason::Length,
-                "SAFETY"
-                | "RECITATION"
-                | "BLOCKLIST"
-                | "PROHIBITED_CONTENT"
-                | "SPII"
-                | "IMAGE_SAFETY"
-                | "IMAGE_PROHIBITED_CONTENT"
-                | "IMAGE_RECITATION" => FinishReason::ContentFilter,
-                "MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL" | "TOO_MANY_TOOL_CALLS" => {
-                    let detail = candidate
-                        .finish_message
-                        .as_deref()
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default();
-                    return Err(Error::upstream(
-                        ErrorKind::Upstream,
-                        format!("{} stopped with {reason}{detail}", self.label),
-                    ));
-                }
-                // STOP, LANGUAGE, OTHER, FINISH_REASON_UNSPECIFIED and future reasons.
-                _ => FinishReason::Stop,
-            });
+            self.finish = Some(self.finish_reason(reason, candidate.finish_message.as_deref())?);
         }
         Ok(())
+    }
+
+    /// `finishReason` → how the response ends; the reasons that mean the model produced
+    /// unusable tool calls fail the answer.
+    fn finish_reason(&self, reason: &str, message: Option<&str>) -> Result<FinishReason, Error> {
+        Ok(match reason {
+            "MAX_TOKENS" => FinishReason::Length,
+            "SAFETY"
+            | "RECITATION"
+            | "BLOCKLIST"
+            | "PROHIBITED_CONTENT"
+            | "SPII"
+            | "IMAGE_SAFETY"
+            | "IMAGE_PROHIBITED_CONTENT"
+            | "IMAGE_RECITATION" => FinishReason::ContentFilter,
+            "MALFORMED_FUNCTION_CALL" | "UNEXPECTED_TOOL_CALL" | "TOO_MANY_TOOL_CALLS" => {
+                let detail = message.map(|m| format!(": {m}")).unwrap_or_default();
+                return Err(Error::upstream(
+                    ErrorKind::Upstream,
+                    format!("{} stopped with {reason}{detail}", self.label),
+                ));
+            }
+            // STOP, LANGUAGE, OTHER, FINISH_REASON_UNSPECIFIED and future reasons.
+            _ => FinishReason::Stop,
+        })
     }
 
     fn part(&mut self, part: &Part, out: &mut Vec<Upstream>) {
@@ -163,22 +154,13 @@ impl GeminiDecoder {
             out.push(Upstream::Event(event));
         }
         if let (Some(call), Some(call_id)) = (&part.function_call, call_id) {
-            let (name, kind, namespace) = match self.tools.get(&call.name) {
-                Some(CallTarget::Custom { name, namespace }) => {
-                    (name.clone(), ToolCallKind::Custom, namespace.clone())
-                }
-                Some(CallTarget::Namespaced { namespace, name }) => (
-                    name.clone(),
-                    ToolCallKind::Function,
-                    Some(namespace.clone()),
-                ),
-                None => (call.name.clone(), ToolCallKind::Function, None),
-            };
+            let resolved = self.tools.resolve(&call.name);
+            let kind = resolved.kind;
             out.push(Upstream::Event(StreamEvent::ToolCallStart {
                 call_id: Some(call_id),
-                name,
+                name: resolved.name,
                 kind,
-                namespace,
+                namespace: resolved.namespace,
             }));
             let args = call
                 .args
@@ -250,8 +232,8 @@ impl GeminiDecoder {
     }
 }
 
-/// Gemini usage in Responses terms (`providers.md` §9.2): `promptTokenCount` already includes
-/// cached tokens; thoughts are not in `candidatesTokenCount`, so they are added to the output.
+/// Gemini usage in Responses terms: `promptTokenCount` already includes cached tokens; thoughts
+/// are not in `candidatesTokenCount`, so they are added to the output.
 pub fn gemini_usage(usage: &UsageMetadata) -> Usage {
     let input =
         usage.prompt_token_count.unwrap_or(0) + usage.tool_use_prompt_token_count.unwrap_or(0);
@@ -273,6 +255,26 @@ pub fn gemini_usage(usage: &UsageMetadata) -> Usage {
     }
 }
 
+impl SseAnswer for GeminiDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        let data = frame.data.trim();
+        if data.is_empty() || self.done {
+            return Ok(());
+        }
+        let chunk: GenerateContentResponse = serde_json::from_str(data).map_err(|e| {
+            Error::upstream(
+                ErrorKind::Upstream,
+                format!("{} sent a malformed stream chunk: {e}", self.label),
+            )
+        })?;
+        self.response(chunk, out)
+    }
+}
+
 impl Decoder for GeminiDecoder {
     fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
         let value: Value = serde_json::from_slice(body).map_err(|e| self.unreadable(e))?;
@@ -291,18 +293,11 @@ impl Decoder for GeminiDecoder {
     }
 
     fn chunk(&mut self, chunk: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let mut frames = Vec::new();
-        self.sse.feed(chunk, |frame| frames.push(frame));
-        for frame in frames {
-            self.frame(frame, out)?;
-        }
-        Ok(())
+        feed_sse(self, chunk, out)
     }
 
     fn end(&mut self, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        if let Some(frame) = self.sse.finish() {
-            self.frame(frame, out)?;
-        }
+        finish_sse(self, out)?;
         if self.done {
             return Ok(());
         }
@@ -310,12 +305,6 @@ impl Decoder for GeminiDecoder {
             self.finish(out);
             return Ok(());
         }
-        Err(Error::upstream(
-            ErrorKind::Upstream,
-            format!(
-                "{} closed the stream before the answer was complete",
-                self.label
-            ),
-        ))
+        Err(closed_early(self.label))
     }
 }

@@ -1,6 +1,7 @@
 //! Serde types for the Gemini `generateContent` wire format, shared by the Gemini API and Vertex
-//! AI (`providers.md` §5.2, §5.4). Requests are written in camelCase; responses are read
-//! leniently (every field optional, unknown fields kept where they could matter).
+//! AI (the Google Gemini API reference, <https://ai.google.dev/api/generate-content>). Requests
+//! are written in camelCase; responses are read leniently (every field optional, unknown fields
+//! kept where they could matter).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

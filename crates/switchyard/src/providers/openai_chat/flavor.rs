@@ -1,8 +1,10 @@
 //! What each OpenAI-compatible server accepts, and how it deviates from OpenAI.
 //!
-//! The facts come from each vendor's API reference and recorded traffic (`providers.md` §8);
-//! where a server's behaviour is undocumented the flavor is conservative: a parameter it may
-//! reject is not sent (soft hints) or answered with a clear 400 (parameters that change output).
+//! The facts come from each vendor's API reference and recorded traffic; where a server's
+//! behaviour is undocumented the flavor is conservative: a parameter it may reject is not sent
+//! (soft hints) or answered with a clear 400 (parameters that change output).
+
+pub use crate::providers::translate::ids::ToolIdRule;
 
 /// Which field carries the output token cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +15,7 @@ pub enum MaxTokensField {
     MaxTokens,
 }
 
-/// How the server reports usage (`providers.md` §0.3, §9.2).
+/// How the server reports usage: which of its counts include reasoning and cached tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageRule {
     /// `completion_tokens` includes reasoning tokens.
@@ -22,15 +24,6 @@ pub enum UsageRule {
     ReasoningExcluded,
     /// DeepSeek: cache hits in `prompt_cache_hit_tokens`.
     DeepSeek,
-}
-
-/// Constraints on tool call ids sent back to the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ToolIdRule {
-    /// Any id up to `n` characters (OpenAI rejects ids over 40).
-    MaxLen(usize),
-    /// Mistral: exactly nine `[A-Za-z0-9]`.
-    Alnum9,
 }
 
 /// One server family's behaviour.

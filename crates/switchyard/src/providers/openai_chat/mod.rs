@@ -2,23 +2,24 @@
 //! (vLLM, Ollama, Groq, DeepSeek, Mistral, xAI, OpenRouter, Together, Fireworks, DeepInfra,
 //! Cerebras).
 //!
-//! References: <https://platform.openai.com/docs/api-reference/chat>, and the vendor sections of
-//! `providers.md` §1 and §8.
+//! References: the OpenAI Chat Completions API reference,
+//! <https://platform.openai.com/docs/api-reference/chat>, and each compatible server's own API
+//! reference for its deviations (the `flavor` module).
 
 pub mod flavor;
 pub mod request;
 pub mod response;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;
-
-use std::borrow::Cow;
 
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
 pub use flavor::{FLAVORS, Flavor, flavor};
 
+use super::translate::defaults::with_defaults;
 use super::{
     BoxFuture, CallInfo, Credential, PreparedCall, Provider, ProviderOptions, UpstreamRequest,
     classify_openai_error, join_url, json_body, openai_style_headers,
@@ -104,13 +105,7 @@ impl Provider for ChatProvider {
 
     fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
         let stream = call.stream;
-        let request: Cow<'_, CreateResponse> = if self.options.defaults.is_empty() {
-            Cow::Borrowed(request)
-        } else {
-            let mut owned = request.clone();
-            self.options.defaults.apply(&mut owned);
-            Cow::Owned(owned)
-        };
+        let request = with_defaults(&self.options.defaults, request);
         let target = ChatTarget {
             flavor: self.flavor,
             model: &self.model,

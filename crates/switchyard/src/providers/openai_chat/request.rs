@@ -15,22 +15,26 @@
 //! stored `prompt`s, `item_reference`, `background`) is always refused: dropping it would
 //! silently answer a different question.
 
-use std::collections::HashMap;
-
-use serde_json::{Value, json};
-use switchyard_types::JsonMap;
-use switchyard_types::chat::{
-    ChatContent, ChatContentPart, ChatFile, ChatFunctionCall, ChatFunctionDef, ChatImageUrl,
-    ChatMessage, ChatRequest, ChatTool, ChatToolCall,
-};
+use serde_json::json;
 use switchyard_types::responses::{
-    ContentPart, CreateResponse, CustomToolCallOutputItem, FunctionCallOutputItem, Item,
-    MessageContent, Role, TextFormat, Tool, ToolChoice, ToolChoiceMode, ToolOutput,
+    ContentPart, CreateResponse, MessageContent, MessageItem, ReasoningItem, Role, TextFormat,
 };
 
 use super::super::gate::Gate;
-use super::flavor::{Flavor, MaxTokensField, ToolIdRule};
+use super::flavor::{Flavor, MaxTokensField};
+use super::wire::{
+    ChatCompletionsRequest, ChatContent, ChatContentPart, ChatFile, ChatFunctionCall,
+    ChatFunctionDef, ChatImageUrl, ChatMessage, ChatTool, ChatToolCall, ChatToolChoice,
+    ChatToolMode, FunctionName, JsonSchemaSpec, NamedFunction, ResponseFormat, StreamOptions,
+};
 use crate::error::Error;
+use crate::providers::translate::ToolNames;
+use crate::providers::translate::content::{plain_text, tool_output_text};
+use crate::providers::translate::history::{CallInput, HistoryItem, ReplayedCall, read_item};
+use crate::providers::translate::tool_choice::{Choice, requested_choice};
+use crate::providers::translate::tools::{custom_tool_arguments, offered_functions};
+
+pub use crate::providers::translate::ids::chat_call_id;
 
 /// Where a translated request goes.
 #[derive(Debug, Clone, Copy)]
@@ -47,116 +51,116 @@ pub struct ChatTarget<'a> {
     pub replay_reasoning: bool,
 }
 
-/// How a chat function name maps back to a Responses tool call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallTarget {
-    /// A `custom` tool exposed as a function taking `{"input": string}`.
-    Custom {
-        /// The custom tool's name.
-        name: String,
-        /// Its `namespace`, if it belongs to one.
-        namespace: Option<String>,
-    },
-    /// A function inside a `namespace` tool, exposed as `{namespace}__{name}`.
-    Namespaced {
-        /// The namespace.
-        namespace: String,
-        /// The function's own name.
-        name: String,
-    },
-}
-
-/// Chat function names that do not map one-to-one back to a Responses function call.
-pub type ToolNames = HashMap<String, CallTarget>;
-
 /// Translates `req` for `target`; also returns the function names that need mapping back.
 pub fn to_chat(
     req: &CreateResponse,
     target: &ChatTarget,
-) -> Result<(ChatRequest, ToolNames), Error> {
+) -> Result<(ChatCompletionsRequest, ToolNames), Error> {
+    let flavor = target.flavor;
     let gate = Gate {
-        label: target.flavor.label,
+        label: flavor.label,
         drop_params: target.drop_params,
     };
-    let flavor = target.flavor;
     gate.refuse_state(req)?;
     gate.output_options(req)?;
-
-    let (tools, names) = translate_tools(req.tools.as_deref().unwrap_or_default(), &gate)?;
-    let mut chat = ChatRequest {
-        model: match flavor.model_prefix {
-            Some(prefix) if !target.model.starts_with("accounts/") => {
-                format!("{prefix}{}", target.model)
-            }
-            _ => target.model.to_string(),
-        },
-        messages: translate_input(req, target, &gate)?,
-        ..ChatRequest::default()
+    let (tools, names) = chat_tools(req, &gate);
+    let mut chat = ChatCompletionsRequest {
+        model: upstream_model(flavor, target.model),
+        messages: messages(req, target, &gate)?,
+        ..ChatCompletionsRequest::default()
     };
-
-    // Tools and tool choice.
-    let mut tools = tools;
-    let mut tool_choice = None;
-    if let Some(choice) = &req.tool_choice {
-        match choice {
-            ToolChoice::Mode(ToolChoiceMode::Auto) => {}
-            ToolChoice::Mode(mode) => {
-                if flavor.tool_choice {
-                    tool_choice = Some(json!(match mode {
-                        ToolChoiceMode::None => "none",
-                        _ => "required",
-                    }));
-                } else {
-                    gate.unsupported("tool_choice")?;
-                }
-            }
-            ToolChoice::Object(map) => match choice.object_kind() {
-                Some(kind @ ("function" | "custom")) => {
-                    let name = map.get("name").and_then(Value::as_str).unwrap_or_default();
-                    let namespace = map.get("namespace").and_then(Value::as_str);
-                    let chat_name = chat_function_name(namespace, name);
-                    if !tools.iter().any(|t| t.function.name == chat_name) {
-                        return Err(Error::invalid_request(
-                            format!(
-                                "tool_choice names the {kind} `{name}`, which is not in `tools`"
-                            ),
-                            Some("tool_choice"),
-                        ));
-                    }
-                    if flavor.tool_choice {
-                        tool_choice =
-                            Some(json!({"type": "function", "function": {"name": chat_name}}));
-                    } else {
-                        gate.unsupported("tool_choice")?;
-                    }
-                }
-                Some("allowed_tools") => {
-                    let allowed: Vec<String> = map
-                        .get("tools")
-                        .and_then(Value::as_array)
-                        .map(|list| {
-                            list.iter()
-                                .filter_map(|t| {
-                                    let name = t.get("name")?.as_str()?;
-                                    let ns = t.get("namespace").and_then(Value::as_str);
-                                    Some(chat_function_name(ns, name))
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    tools.retain(|t| allowed.contains(&t.function.name));
-                    if map.get("mode").and_then(Value::as_str) == Some("required") {
-                        if flavor.tool_choice {
-                            tool_choice = Some(json!("required"));
-                        } else {
-                            gate.unsupported("tool_choice")?;
-                        }
-                    }
-                }
-                _ => gate.unsupported("tool_choice")?,
-            },
+    tools_and_choice(req, flavor, &gate, tools, &mut chat)?;
+    output_format(req, flavor, &gate, &mut chat)?;
+    reasoning_and_sampling(req, flavor, &gate, &mut chat)?;
+    hints(req, flavor, &mut chat);
+    if target.stream {
+        chat.stream = Some(true);
+        if flavor.stream_options {
+            chat.stream_options = Some(StreamOptions {
+                include_usage: true,
+            });
         }
     }
+    pass_through(req, flavor, &mut chat);
+    Ok((chat, names))
+}
+
+/// The model as the server names it (Fireworks wants its account path in front).
+fn upstream_model(flavor: &Flavor, model: &str) -> String {
+    match flavor.model_prefix {
+        Some(prefix) if !model.starts_with("accounts/") => format!("{prefix}{model}"),
+        _ => model.to_string(),
+    }
+}
+
+/// The function tools, custom tools as functions taking `{"input": …}` whose schema forbids
+/// anything else.
+fn chat_tools(req: &CreateResponse, gate: &Gate) -> (Vec<ChatTool>, ToolNames) {
+    let (functions, names) =
+        offered_functions(req.tools.as_deref().unwrap_or_default(), gate.label);
+    let tools = functions
+        .into_iter()
+        .map(|f| {
+            let parameters = match (f.custom, f.parameters) {
+                (true, Some(mut schema)) => {
+                    schema["additionalProperties"] = json!(false);
+                    schema
+                }
+                (_, Some(schema)) => schema,
+                (_, None) => json!({"type": "object", "properties": {}}),
+            };
+            ChatTool {
+                kind: "function".into(),
+                function: ChatFunctionDef {
+                    name: f.name,
+                    description: f.description,
+                    parameters: Some(parameters),
+                    strict: f.strict,
+                },
+            }
+        })
+        .collect();
+    (tools, names)
+}
+
+/// `tools`, `tool_choice` and `parallel_tool_calls`; `allowed_tools` narrows the tools.
+fn tools_and_choice(
+    req: &CreateResponse,
+    flavor: &Flavor,
+    gate: &Gate,
+    mut tools: Vec<ChatTool>,
+    chat: &mut ChatCompletionsRequest,
+) -> Result<(), Error> {
+    let choice = requested_choice(req, |name| tools.iter().any(|t| t.function.name == name))?;
+    // Ollama ignores `tool_choice`: a choice it cannot honour is refused (or dropped).
+    let honoured = |choice: ChatToolChoice| -> Result<Option<ChatToolChoice>, Error> {
+        if flavor.tool_choice {
+            Ok(Some(choice))
+        } else {
+            gate.unsupported("tool_choice")?;
+            Ok(None)
+        }
+    };
+    let tool_choice = match choice {
+        None | Some(Choice::Auto) => None,
+        Some(Choice::None) => honoured(ChatToolChoice::Mode(ChatToolMode::None))?,
+        Some(Choice::Required) => honoured(ChatToolChoice::Mode(ChatToolMode::Required))?,
+        Some(Choice::Tool(name)) => honoured(ChatToolChoice::Function(NamedFunction {
+            function: FunctionName { name },
+        }))?,
+        Some(Choice::Allowed { names, required }) => {
+            tools.retain(|t| names.contains(&t.function.name));
+            if required {
+                honoured(ChatToolChoice::Mode(ChatToolMode::Required))?
+            } else {
+                None
+            }
+        }
+        Some(Choice::Unsupported) => {
+            gate.unsupported("tool_choice")?;
+            None
+        }
+    };
     if !tools.is_empty() {
         chat.tools = Some(tools);
         chat.tool_choice = tool_choice;
@@ -167,42 +171,55 @@ pub fn to_chat(
         // Forcing a tool that was not offered: the hosted tool it named was dropped above.
         gate.unsupported("tool_choice")?;
     }
+    Ok(())
+}
 
-    // Output format and verbosity.
-    if let Some(text) = &req.text {
-        match &text.format {
-            Some(TextFormat::JsonSchema(schema)) => {
-                if flavor.json_schema {
-                    let mut spec = json!({"name": schema.name, "schema": schema.schema});
-                    if let Some(strict) = schema.strict {
-                        spec["strict"] = json!(strict);
-                    }
-                    if let Some(description) = &schema.description {
-                        spec["description"] = json!(description);
-                    }
-                    chat.response_format =
-                        Some(json!({"type": "json_schema", "json_schema": spec}));
-                } else {
-                    gate.unsupported("text.format")?;
-                    // Dropped: JSON output is still the closest thing the server offers.
-                    chat.response_format = Some(json!({"type": "json_object"}));
-                }
-            }
-            Some(TextFormat::JsonObject) => {
-                chat.response_format = Some(json!({"type": "json_object"}));
-            }
-            Some(TextFormat::Text) | None => {}
+/// `text.format` → `response_format`, and `text.verbosity`.
+fn output_format(
+    req: &CreateResponse,
+    flavor: &Flavor,
+    gate: &Gate,
+    chat: &mut ChatCompletionsRequest,
+) -> Result<(), Error> {
+    let Some(text) = &req.text else {
+        return Ok(());
+    };
+    match &text.format {
+        Some(TextFormat::JsonSchema(schema)) if flavor.json_schema => {
+            chat.response_format = Some(ResponseFormat::JsonSchema {
+                json_schema: JsonSchemaSpec {
+                    name: schema.name.clone(),
+                    schema: schema.schema.clone(),
+                    strict: schema.strict,
+                    description: schema.description.clone(),
+                },
+            });
         }
-        if let Some(verbosity) = &text.verbosity {
-            if flavor.verbosity {
-                chat.verbosity = Some(verbosity.clone());
-            } else {
-                gate.unsupported("text.verbosity")?;
-            }
+        Some(TextFormat::JsonSchema(_)) => {
+            gate.unsupported("text.format")?;
+            // Dropped: JSON output is still the closest thing the server offers.
+            chat.response_format = Some(ResponseFormat::JsonObject);
+        }
+        Some(TextFormat::JsonObject) => chat.response_format = Some(ResponseFormat::JsonObject),
+        Some(TextFormat::Text) | None => {}
+    }
+    if let Some(verbosity) = &text.verbosity {
+        if flavor.verbosity {
+            chat.verbosity = Some(verbosity.clone());
+        } else {
+            gate.unsupported("text.verbosity")?;
         }
     }
+    Ok(())
+}
 
-    // Reasoning, limits and sampling.
+/// Reasoning effort, the output cap, sampling, penalties and the service tier.
+fn reasoning_and_sampling(
+    req: &CreateResponse,
+    flavor: &Flavor,
+    gate: &Gate,
+    chat: &mut ChatCompletionsRequest,
+) -> Result<(), Error> {
     if let Some(effort) = req.reasoning.as_ref().and_then(|r| r.effort.as_deref()) {
         if flavor.reasoning_effort {
             chat.reasoning_effort = Some(flavor.map_effort(effort));
@@ -230,8 +247,11 @@ pub fn to_chat(
         Some("auto" | "default") => {}
         Some(_) => gate.unsupported("service_tier")?,
     }
+    Ok(())
+}
 
-    // Hints: forwarded where accepted, otherwise honoured by the gateway alone.
+/// Hints: forwarded where accepted, otherwise honoured by the gateway alone.
+fn hints(req: &CreateResponse, flavor: &Flavor, chat: &mut ChatCompletionsRequest) {
     if flavor.user {
         chat.user = req.user.clone();
     }
@@ -246,14 +266,11 @@ pub fn to_chat(
             chat.metadata = req.metadata.clone();
         }
     }
+}
 
-    if target.stream {
-        chat.stream = Some(true);
-        if flavor.stream_options {
-            chat.stream_options = Some(json!({"include_usage": true}));
-        }
-    }
-
+/// The server's own parameters the client set (`seed`, `stop`, …), passed through as sent;
+/// Mistral's `random_seed` also from `seed`.
+fn pass_through(req: &CreateResponse, flavor: &Flavor, chat: &mut ChatCompletionsRequest) {
     for key in flavor.extra_params {
         if let Some(value) = req.extra.get(*key) {
             chat.extra.insert((*key).to_string(), value.clone());
@@ -265,322 +282,144 @@ pub fn to_chat(
     {
         chat.extra.insert("random_seed".into(), seed.clone());
     }
-    Ok((chat, names))
 }
 
-/// The chat function name for a Responses function, flattening namespaces as `ns__name`.
-pub fn chat_function_name(namespace: Option<&str>, name: &str) -> String {
-    match namespace {
-        Some(ns) if !ns.is_empty() => {
-            let joined = format!("{ns}__{name}");
-            joined
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .take(64)
-                .collect()
-        }
-        _ => name.to_string(),
+/// The message list under construction.
+struct Messages<'t> {
+    target: &'t ChatTarget<'t>,
+    list: Vec<ChatMessage>,
+    /// The reasoning of the turn being read, for the assistant message that ends it.
+    pending_reasoning: Option<String>,
+}
+
+impl Messages<'_> {
+    /// The pending reasoning, when the server wants it replayed.
+    fn take_reasoning(&mut self) -> Option<String> {
+        let reasoning = self.pending_reasoning.take();
+        reasoning.filter(|_| self.target.replay_reasoning)
     }
-}
 
-fn translate_tools(tools: &[Tool], gate: &Gate) -> Result<(Vec<ChatTool>, ToolNames), Error> {
-    let mut out = Vec::new();
-    let mut names = ToolNames::new();
-    offered_functions(tools, gate.label, &mut names, &mut |f| {
-        let parameters = match (f.custom, f.parameters) {
-            (true, Some(mut schema)) => {
-                schema["additionalProperties"] = json!(false);
-                schema
+    fn message(&mut self, m: &MessageItem, param: &str, gate: &Gate) -> Result<(), Error> {
+        let flavor = self.target.flavor;
+        let message = match m.role {
+            Role::User => ChatMessage {
+                role: "user".into(),
+                content: Some(user_content(&m.content, param, flavor, gate)?),
+                ..ChatMessage::default()
+            },
+            Role::System | Role::Developer => {
+                let role = if m.role == Role::Developer && flavor.developer_role {
+                    "developer"
+                } else {
+                    "system"
+                };
+                text_message(role, plain_text(&m.content, param, gate)?)
             }
-            (_, Some(schema)) => schema,
-            (_, None) => json!({"type": "object", "properties": {}}),
+            Role::Assistant => {
+                let text = plain_text(&m.content, param, gate)?;
+                ChatMessage {
+                    reasoning_content: self.take_reasoning(),
+                    ..text_message("assistant", text)
+                }
+            }
         };
-        out.push(ChatTool {
+        self.list.push(message);
+        Ok(())
+    }
+
+    /// Appends a tool call to the assistant message that ends the list, or starts one:
+    /// consecutive calls (and a text reply followed by calls) form one assistant turn, as chat
+    /// servers expect.
+    fn tool_call(&mut self, call: ReplayedCall<'_>) {
+        let arguments = match call.input {
+            CallInput::Arguments(arguments) => arguments.to_string(),
+            CallInput::Custom(input) => custom_tool_arguments(input).to_string(),
+        };
+        let call = ChatToolCall {
+            id: chat_call_id(call.call_id, self.target.flavor.tool_ids),
             kind: "function".into(),
-            function: ChatFunctionDef {
-                name: f.name,
-                description: f.description,
-                parameters: Some(parameters),
-                strict: f.strict,
+            function: ChatFunctionCall {
+                name: call.name,
+                arguments,
             },
-        });
-    });
-    Ok((out, names))
-}
-
-/// A tool as every function-calling upstream is offered it: a `function`, or a `custom` tool
-/// as a function taking `{"input": "…"}`.
-pub(crate) struct OfferedFunction<'t> {
-    /// The upstream name, registered in the [`ToolNames`] so that calls map back.
-    pub name: String,
-    /// The description (a custom tool's with its grammar appended).
-    pub description: Option<String>,
-    /// A function's `parameters` as given (`None`: none given), or a custom tool's schema.
-    pub parameters: Option<Value>,
-    /// A custom tool.
-    pub custom: bool,
-    /// A function's `strict`.
-    pub strict: Option<bool>,
-    /// The tool's unknown fields (`cache_control`, …).
-    pub extra: &'t JsonMap,
-}
-
-/// Calls `offer` with every function and custom tool of `tools`, namespaces flattened
-/// (`namespace__name`); hosted tools are left out, since an upstream that cannot run them
-/// must not be offered them (logged at debug with `target`).
-pub(crate) fn offered_functions(
-    tools: &[Tool],
-    target: &str,
-    names: &mut ToolNames,
-    offer: &mut dyn FnMut(OfferedFunction<'_>),
-) {
-    fn walk(
-        tools: &[Tool],
-        namespace: Option<&str>,
-        target: &str,
-        names: &mut ToolNames,
-        offer: &mut dyn FnMut(OfferedFunction<'_>),
-    ) {
-        for tool in tools {
-            match tool {
-                Tool::Function(f) => offer(OfferedFunction {
-                    name: function_name(&f.name, namespace, names),
-                    description: f.description.clone(),
-                    parameters: f.parameters.clone(),
-                    custom: false,
-                    strict: f.strict,
-                    extra: &f.extra,
-                }),
-                Tool::Custom(c) => {
-                    let custom = custom_as_function(c, namespace, names);
-                    offer(OfferedFunction {
-                        name: custom.name,
-                        description: custom.description,
-                        parameters: Some(custom.schema),
-                        custom: true,
-                        strict: None,
-                        extra: &c.extra,
-                    });
-                }
-                Tool::Other(value) if tool.kind() == "namespace" => {
-                    let (ns, inner) = namespace_members(value);
-                    walk(&inner, Some(ns), target, names, offer);
-                }
-                Tool::Other(_) => {
-                    tracing::debug!(
-                        tool = tool.kind(),
-                        target,
-                        "hosted tool not offered to an upstream that cannot run it"
-                    );
-                }
+        };
+        let reasoning = self.take_reasoning();
+        if let Some(last) = self.list.last_mut()
+            && last.role == "assistant"
+        {
+            if last.reasoning_content.is_none() {
+                last.reasoning_content = reasoning;
             }
+            if matches!(&last.content, Some(ChatContent::Text(t)) if t.is_empty()) {
+                last.content = None;
+            }
+            last.tool_calls.get_or_insert_with(Vec::new).push(call);
+            return;
+        }
+        self.list.push(ChatMessage {
+            role: "assistant".into(),
+            content: None,
+            reasoning_content: reasoning,
+            tool_calls: Some(vec![call]),
+            ..ChatMessage::default()
+        });
+    }
+
+    /// Keeps the text of a reasoning item for the assistant message that follows.
+    fn reasoning(&mut self, reasoning: &ReasoningItem) {
+        let text: Vec<&str> = reasoning
+            .summary
+            .iter()
+            .chain(reasoning.content.iter().flatten())
+            .filter_map(|p| match p {
+                ContentPart::SummaryText(t) | ContentPart::ReasoningText(t) => {
+                    Some(t.text.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        if !text.is_empty() {
+            self.pending_reasoning = Some(text.join("\n\n"));
         }
     }
-    walk(tools, None, target, names, offer);
 }
 
-/// The upstream name of the function `name` offered inside `namespace` (if any), registered in
-/// `names` so that calls to it map back.
-pub(crate) fn function_name(name: &str, namespace: Option<&str>, names: &mut ToolNames) -> String {
-    let upstream = chat_function_name(namespace, name);
-    if let Some(ns) = namespace {
-        names.insert(
-            upstream.clone(),
-            CallTarget::Namespaced {
-                namespace: ns.to_string(),
-                name: name.to_string(),
-            },
-        );
-    }
-    upstream
-}
-
-/// A custom (freeform) tool offered as a function taking `{"input": "…"}`.
-pub(crate) struct CustomAsFunction {
-    /// The upstream function name, registered to map calls back to a custom tool call.
-    pub name: String,
-    /// The tool's description with its grammar appended; `None` when empty.
-    pub description: Option<String>,
-    /// The `{"input": string}` parameter schema.
-    pub schema: Value,
-}
-
-/// Describes the custom tool `c` (inside `namespace`, if any) as a function, every translator
-/// alike.
-pub(crate) fn custom_as_function(
-    c: &switchyard_types::responses::CustomTool,
-    namespace: Option<&str>,
-    names: &mut ToolNames,
-) -> CustomAsFunction {
-    let name = chat_function_name(namespace, &c.name);
-    names.insert(
-        name.clone(),
-        CallTarget::Custom {
-            name: c.name.clone(),
-            namespace: namespace.map(str::to_string),
-        },
-    );
-    let mut description = c.description.clone().unwrap_or_default();
-    if let Some(format) = &c.format
-        && format.get("type").and_then(Value::as_str) == Some("grammar")
-    {
-        let syntax = format.get("syntax").and_then(Value::as_str).unwrap_or("");
-        let definition = format
-            .get("definition")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        description.push_str(&format!(
-            "\n\nThe `input` must follow this {syntax} grammar:\n{definition}"
-        ));
-    }
-    let description = description.trim();
-    CustomAsFunction {
-        name,
-        description: (!description.is_empty()).then(|| description.to_string()),
-        schema: json!({"type": "object",
-            "properties": {"input": {"type": "string", "description": "The tool input."}},
-            "required": ["input"]}),
-    }
-}
-
-/// A `namespace` tool's name and member tools (functions offered as `namespace__name`).
-pub(crate) fn namespace_members(value: &Value) -> (&str, Vec<Tool>) {
-    let ns = value
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let members = value
-        .get("tools")
-        .cloned()
-        .and_then(|t| serde_json::from_value(t).ok())
-        .unwrap_or_default();
-    (ns, members)
-}
-
-fn translate_input(
+/// The instructions and the input as chat messages.
+fn messages(
     req: &CreateResponse,
     target: &ChatTarget,
     gate: &Gate,
 ) -> Result<Vec<ChatMessage>, Error> {
-    let flavor = target.flavor;
-    let mut messages = Vec::new();
-    if let Some(instructions) = &req.instructions {
-        messages.push(text_message("system", instructions.clone()));
-    }
-    let items = req.input_items();
-    let mut pending_reasoning: Option<String> = None;
-    let take_reasoning = |pending: &mut Option<String>| {
-        if target.replay_reasoning {
-            pending.take()
-        } else {
-            pending.take();
-            None
-        }
+    let mut messages = Messages {
+        target,
+        list: Vec::new(),
+        pending_reasoning: None,
     };
-    for (i, item) in items.iter().enumerate() {
+    if let Some(instructions) = &req.instructions {
+        messages
+            .list
+            .push(text_message("system", instructions.clone()));
+    }
+    for (i, item) in req.input_items().iter().enumerate() {
         let param = format!("input[{i}]");
-        match item {
-            Item::Message(m) => match m.role {
-                Role::User => messages.push(ChatMessage {
-                    role: "user".into(),
-                    content: Some(user_content(&m.content, &param, flavor, gate)?),
-                    ..ChatMessage::default()
-                }),
-                Role::System | Role::Developer => {
-                    let role = if m.role == Role::Developer && flavor.developer_role {
-                        "developer"
-                    } else {
-                        "system"
-                    };
-                    messages.push(text_message(role, plain_text(&m.content, &param, gate)?));
-                }
-                Role::Assistant => {
-                    let text = plain_text(&m.content, &param, gate)?;
-                    messages.push(ChatMessage {
-                        role: "assistant".into(),
-                        content: Some(ChatContent::Text(text)),
-                        reasoning_content: take_reasoning(&mut pending_reasoning),
-                        ..ChatMessage::default()
-                    });
-                }
-            },
-            Item::FunctionCall(call) => {
-                let namespace = call.extra.get("namespace").and_then(Value::as_str);
-                let tool_call = ChatToolCall {
-                    id: chat_call_id(&call.call_id, flavor.tool_ids),
-                    kind: "function".into(),
-                    function: ChatFunctionCall {
-                        name: chat_function_name(namespace, &call.name),
-                        arguments: call.arguments.clone(),
-                    },
-                };
-                push_tool_call(
-                    &mut messages,
-                    tool_call,
-                    take_reasoning(&mut pending_reasoning),
-                );
-            }
-            Item::CustomToolCall(call) => {
-                let namespace = call.extra.get("namespace").and_then(Value::as_str);
-                let tool_call = ChatToolCall {
-                    id: chat_call_id(&call.call_id, flavor.tool_ids),
-                    kind: "function".into(),
-                    function: ChatFunctionCall {
-                        name: chat_function_name(namespace, &call.name),
-                        arguments: json!({"input": call.input}).to_string(),
-                    },
-                };
-                push_tool_call(
-                    &mut messages,
-                    tool_call,
-                    take_reasoning(&mut pending_reasoning),
-                );
-            }
-            Item::FunctionCallOutput(FunctionCallOutputItem {
-                call_id, output, ..
-            })
-            | Item::CustomToolCallOutput(CustomToolCallOutputItem {
-                call_id, output, ..
-            }) => messages.push(ChatMessage {
+        match read_item(item, &param, gate)? {
+            Some(HistoryItem::Message(m)) => messages.message(m, &param, gate)?,
+            Some(HistoryItem::Call(call)) => messages.tool_call(call),
+            Some(HistoryItem::Result(result)) => messages.list.push(ChatMessage {
                 role: "tool".into(),
-                tool_call_id: Some(chat_call_id(call_id, flavor.tool_ids)),
-                content: Some(ChatContent::Text(tool_output_text(output, &param, gate)?)),
+                tool_call_id: Some(chat_call_id(result.call_id, target.flavor.tool_ids)),
+                content: Some(ChatContent::Text(tool_output_text(
+                    result.output,
+                    &param,
+                    gate,
+                )?)),
                 ..ChatMessage::default()
             }),
-            Item::Reasoning(reasoning) => {
-                let text: Vec<&str> = reasoning
-                    .summary
-                    .iter()
-                    .chain(reasoning.content.iter().flatten())
-                    .filter_map(|p| match p {
-                        ContentPart::SummaryText(t) | ContentPart::ReasoningText(t) => {
-                            Some(t.text.as_str())
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                if !text.is_empty() {
-                    pending_reasoning = Some(text.join("\n\n"));
-                }
-            }
-            Item::ItemReference(_) => {
-                return Err(gate.refuse(
-                    &param,
-                    "`item_reference` needs the provider's stored items; send the item itself",
-                ));
-            }
-            Item::Other(_) => {
-                gate.unsupported(&format!("{param} (type `{}`)", item.kind()))?;
-            }
+            Some(HistoryItem::Reasoning(reasoning)) => messages.reasoning(reasoning),
+            None => {}
         }
     }
-    Ok(messages)
+    Ok(messages.list)
 }
 
 fn text_message(role: &str, text: String) -> ChatMessage {
@@ -588,56 +427,6 @@ fn text_message(role: &str, text: String) -> ChatMessage {
         role: role.into(),
         content: Some(ChatContent::Text(text)),
         ..ChatMessage::default()
-    }
-}
-
-/// Appends a tool call to the assistant message that ends the list, or starts one: consecutive
-/// calls (and a text reply followed by calls) form one assistant turn, as chat servers expect.
-fn push_tool_call(messages: &mut Vec<ChatMessage>, call: ChatToolCall, reasoning: Option<String>) {
-    if let Some(last) = messages.last_mut()
-        && last.role == "assistant"
-    {
-        if last.reasoning_content.is_none() {
-            last.reasoning_content = reasoning;
-        }
-        if matches!(&last.content, Some(ChatContent::Text(t)) if t.is_empty()) {
-            last.content = None;
-        }
-        last.tool_calls.get_or_insert_with(Vec::new).push(call);
-        return;
-    }
-    messages.push(ChatMessage {
-        role: "assistant".into(),
-        content: None,
-        reasoning_content: reasoning,
-        tool_calls: Some(vec![call]),
-        ..ChatMessage::default()
-    });
-}
-
-/// Text of a system, developer or assistant message; other parts cannot be carried.
-pub(crate) fn plain_text(
-    content: &MessageContent,
-    param: &str,
-    gate: &Gate,
-) -> Result<String, Error> {
-    match content {
-        MessageContent::Text(text) => Ok(text.clone()),
-        MessageContent::Parts(parts) => {
-            let mut texts = Vec::new();
-            for (j, part) in parts.iter().enumerate() {
-                match part {
-                    ContentPart::InputText(t) | ContentPart::SummaryText(t) => {
-                        texts.push(t.text.as_str())
-                    }
-                    ContentPart::OutputText(t) => texts.push(t.text.as_str()),
-                    ContentPart::Refusal(r) => texts.push(r.refusal.as_str()),
-                    other => gate
-                        .unsupported(&format!("{param}.content[{j}] (type `{}`)", other.kind()))?,
-                }
-            }
-            Ok(texts.join("\n\n"))
-        }
     }
 }
 
@@ -654,18 +443,15 @@ fn user_content(
     let mut out = Vec::with_capacity(parts.len());
     for (j, part) in parts.iter().enumerate() {
         let at = format!("{param}.content[{j}]");
+        let text = |text: &str| ChatContentPart::Text {
+            text: text.to_string(),
+        };
         match part {
             ContentPart::InputText(t)
             | ContentPart::ReasoningText(t)
-            | ContentPart::SummaryText(t) => out.push(ChatContentPart::Text {
-                text: t.text.clone(),
-            }),
-            ContentPart::OutputText(t) => out.push(ChatContentPart::Text {
-                text: t.text.clone(),
-            }),
-            ContentPart::Refusal(r) => out.push(ChatContentPart::Text {
-                text: r.refusal.clone(),
-            }),
+            | ContentPart::SummaryText(t) => out.push(text(&t.text)),
+            ContentPart::OutputText(t) => out.push(text(&t.text)),
+            ContentPart::Refusal(r) => out.push(text(&r.refusal)),
             ContentPart::InputImage(image) => match &image.image_url {
                 Some(url) if flavor.append_v1 && !url.starts_with("data:") => {
                     // Ollama only takes inline images.
@@ -698,67 +484,4 @@ fn user_content(
         return Ok(ChatContent::Text(text.clone()));
     }
     Ok(ChatContent::Parts(out))
-}
-
-fn tool_output_text(output: &ToolOutput, param: &str, gate: &Gate) -> Result<String, Error> {
-    match output {
-        ToolOutput::Text(text) => Ok(text.clone()),
-        ToolOutput::Parts(parts) => {
-            let mut texts = Vec::new();
-            for (j, part) in parts.iter().enumerate() {
-                match part {
-                    ContentPart::InputText(t) => texts.push(t.text.clone()),
-                    ContentPart::OutputText(t) => texts.push(t.text.clone()),
-                    other => gate.unsupported(&format!(
-                        "{param}.output[{j}] (type `{}` in a tool result)",
-                        other.kind()
-                    ))?,
-                }
-            }
-            Ok(texts.join("\n"))
-        }
-    }
-}
-
-/// A tool call id the target accepts. Ids that already fit pass unchanged; others are replaced
-/// by a deterministic digest, so a call and its result map to the same id on every turn.
-pub fn chat_call_id(id: &str, rule: ToolIdRule) -> String {
-    let fits_charset = |s: &str| {
-        s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    };
-    match rule {
-        ToolIdRule::MaxLen(max) if id.len() <= max && !id.is_empty() && fits_charset(id) => {
-            id.to_string()
-        }
-        ToolIdRule::MaxLen(_) => format!("call_{}", base62_digest(id, 24)),
-        ToolIdRule::Alnum9 if id.len() == 9 && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
-            id.to_string()
-        }
-        ToolIdRule::Alnum9 => base62_digest(id, 9),
-    }
-}
-
-/// `len` base-62 characters derived from `input` with FNV-1a (stable across processes and
-/// versions, unlike `std`'s hasher).
-pub(crate) fn base62_digest(input: &str, len: usize) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = String::with_capacity(len);
-    let mut round: u64 = 0;
-    while out.len() < len {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ round;
-        for byte in input.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        for _ in 0..10 {
-            if out.len() == len {
-                break;
-            }
-            out.push(ALPHABET[(hash % 62) as usize] as char);
-            hash /= 62;
-        }
-        round += 1;
-    }
-    out
 }

@@ -8,13 +8,18 @@
 //! (DeepSeek), under `x_groq`, or on the choice; in-band `error` chunks (OpenRouter, OpenAI);
 //! Azure's first chunk with empty `choices`; SSE comments; a missing `[DONE]` after a finish.
 
+use serde::Deserialize;
 use serde_json::Value;
-use switchyard_types::chat::{ChatChunk, ChatCompletion, ChatDelta, ChatUsage};
 use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage};
 
 use super::flavor::{Flavor, UsageRule};
-use super::request::{CallTarget, ToolNames};
+use super::wire::{
+    ChatChunk, ChatCompletion, ChatDelta, ChatToolCallDelta, ChatUsage, ContentPart, GroqExtras,
+};
 use crate::error::{Error, ErrorKind};
+use crate::providers::translate::ToolNames;
+use crate::providers::translate::answer::{SseAnswer, closed_early, feed_sse, finish_sse};
+use crate::providers::translate::tools::custom_tool_input;
 use crate::providers::{Decoder, Upstream, classify_openai_error};
 use crate::secret::Secret;
 use crate::sse::{SseDecoder, SseFrame};
@@ -58,52 +63,6 @@ impl ChatDecoder {
         }
     }
 
-    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        if self.done {
-            return Ok(());
-        }
-        let data = frame.data.trim();
-        if data == "[DONE]" {
-            return self.finish(out);
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        let chunk: ChatChunk = serde_json::from_str(data).map_err(|e| {
-            Error::upstream(
-                ErrorKind::Upstream,
-                format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
-            )
-        })?;
-        if let Some(error) = chunk.error.as_ref() {
-            return Err(self.in_band_error(error));
-        }
-        if frame.event.as_deref() == Some("error") {
-            return Err(
-                self.in_band_error(&serde_json::from_str::<Value>(data).unwrap_or_default())
-            );
-        }
-        self.model(&chunk.model, out);
-        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-            self.delta(&choice.delta, out)?;
-            if let Some(reason) = &choice.finish_reason {
-                self.finish = Some(finish_reason(reason));
-            }
-            if let Some(usage) = &choice.usage {
-                self.usage(usage, out);
-            }
-        }
-        let groq_usage = chunk
-            .x_groq
-            .as_ref()
-            .and_then(|x| x.get("usage"))
-            .and_then(|u| serde_json::from_value::<ChatUsage>(u.clone()).ok());
-        if let Some(usage) = chunk.usage.as_ref().or(groq_usage.as_ref()) {
-            self.usage(usage, out);
-        }
-        Ok(())
-    }
-
     fn model(&mut self, model: &str, out: &mut Vec<Upstream>) {
         if !self.model_seen && !model.is_empty() {
             self.model_seen = true;
@@ -140,66 +99,67 @@ impl ChatDecoder {
             out.push(Upstream::Event(StreamEvent::RefusalDelta(refusal.into())));
         }
         for call in &delta.tool_calls {
-            // Mistral sends whole calls without `index`: an id starts a new call.
-            let index = match (call.index, &self.call) {
-                (Some(index), _) => index,
-                (None, Some(open)) if call.id.is_none() => open.index,
-                (None, _) => self.calls_started,
-            };
-            match &self.call {
-                Some(open) if open.index == index => {}
-                Some(open) if index < open.index => {
-                    return Err(Error::upstream(
-                        ErrorKind::Upstream,
-                        format!(
-                            "{} interleaved the arguments of parallel tool calls, which cannot \
-                             be streamed as Responses items",
-                            self.flavor.label
-                        ),
-                    ));
-                }
-                _ => self.start_call(index, call.id.clone(), call.function.name.clone(), out),
+            self.tool_call_delta(call, out)?;
+        }
+        Ok(())
+    }
+
+    /// A tool call's start, or a piece of its arguments.
+    fn tool_call_delta(
+        &mut self,
+        call: &ChatToolCallDelta,
+        out: &mut Vec<Upstream>,
+    ) -> Result<(), Error> {
+        // Mistral sends whole calls without `index`: an id starts a new call.
+        let index = match (call.index, &self.call) {
+            (Some(index), _) => index,
+            (None, Some(open)) if call.id.is_none() => open.index,
+            (None, _) => self.calls_started,
+        };
+        match &self.call {
+            Some(open) if open.index == index => {}
+            Some(open) if index < open.index => {
+                return Err(Error::upstream(
+                    ErrorKind::Upstream,
+                    format!(
+                        "{} interleaved the arguments of parallel tool calls, which cannot be \
+                         streamed as Responses items",
+                        self.flavor.label
+                    ),
+                ));
             }
-            if call.function.arguments.is_empty() {
-                continue;
-            }
-            match self.call.as_mut().and_then(|c| c.custom_buffer.as_mut()) {
-                Some(buffer) => buffer.push_str(&call.function.arguments),
-                None => out.push(Upstream::Event(StreamEvent::ToolCallDelta(
-                    call.function.arguments.clone(),
-                ))),
-            }
+            _ => self.start_call(index, call.id.clone(), call.function.name.clone(), out),
+        }
+        if call.function.arguments.is_empty() {
+            return Ok(());
+        }
+        match self.call.as_mut().and_then(|c| c.custom_buffer.as_mut()) {
+            Some(buffer) => buffer.push_str(&call.function.arguments),
+            None => out.push(Upstream::Event(StreamEvent::ToolCallDelta(
+                call.function.arguments.clone(),
+            ))),
         }
         Ok(())
     }
 
     /// Mistral magistral parts: `{"type":"text"}` and `{"type":"thinking","thinking":[…]}`.
     fn content_part(&mut self, part: &Value, out: &mut Vec<Upstream>) {
-        match part.get("type").and_then(Value::as_str) {
-            Some("text") => {
-                if let Some(text) = part
-                    .get("text")
-                    .and_then(Value::as_str)
-                    .filter(|t| !t.is_empty())
-                {
-                    self.flush_call(out);
-                    out.push(Upstream::Event(StreamEvent::TextDelta(text.into())));
-                }
-            }
-            Some("thinking") => {
-                let texts = part.get("thinking").and_then(Value::as_array);
-                for text in texts.into_iter().flatten() {
-                    if let Some(t) = text
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .filter(|t| !t.is_empty())
-                    {
-                        self.flush_call(out);
-                        out.push(Upstream::Event(StreamEvent::ReasoningDelta(t.into())));
-                    }
-                }
-            }
-            _ => {}
+        let part = ContentPart::deserialize(part).unwrap_or_default();
+        let texts = match part.kind.as_deref() {
+            Some("text") => vec![(part.text, false)],
+            Some("thinking") => part.thinking.into_iter().map(|t| (t.text, true)).collect(),
+            _ => Vec::new(),
+        };
+        for (text, reasoning) in texts {
+            let Some(text) = text.filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            self.flush_call(out);
+            out.push(Upstream::Event(if reasoning {
+                StreamEvent::ReasoningDelta(text)
+            } else {
+                StreamEvent::TextDelta(text)
+            }));
         }
     }
 
@@ -212,23 +172,13 @@ impl ChatDecoder {
     ) {
         self.flush_call(out);
         self.calls_started = self.calls_started.max(index + 1);
-        let chat_name = name.unwrap_or_default();
-        let (name, kind, namespace) = match self.tools.get(&chat_name) {
-            Some(CallTarget::Custom { name, namespace }) => {
-                (name.clone(), ToolCallKind::Custom, namespace.clone())
-            }
-            Some(CallTarget::Namespaced { namespace, name }) => (
-                name.clone(),
-                ToolCallKind::Function,
-                Some(namespace.clone()),
-            ),
-            None => (chat_name, ToolCallKind::Function, None),
-        };
+        let call = self.tools.resolve(&name.unwrap_or_default());
+        let kind = call.kind;
         out.push(Upstream::Event(StreamEvent::ToolCallStart {
             call_id: id,
-            name,
+            name: call.name,
             kind,
-            namespace,
+            namespace: call.namespace,
         }));
         self.call = Some(OpenCall {
             index,
@@ -291,16 +241,8 @@ impl ChatDecoder {
     }
 }
 
-/// The input of a custom tool call from the arguments of the function it was offered as
-/// (`{"input": "…"}`, see `custom_as_function`); arguments of another shape pass as they are.
-pub(crate) fn custom_tool_input(arguments: String) -> String {
-    serde_json::from_str::<Value>(&arguments)
-        .ok()
-        .and_then(|v| v.get("input").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or(arguments)
-}
-
-/// Chat usage in Responses terms (`providers.md` §9.2).
+/// Chat usage in Responses terms: which counts include which depends on the server
+/// ([`UsageRule`]).
 pub fn chat_usage(usage: &ChatUsage, rule: UsageRule) -> Usage {
     let cached = match rule {
         UsageRule::DeepSeek => usage
@@ -359,6 +301,58 @@ fn finish_reason(reason: &str) -> FinishReason {
     }
 }
 
+impl SseAnswer for ChatDecoder {
+    fn sse(&mut self) -> &mut SseDecoder {
+        &mut self.sse
+    }
+
+    fn frame(&mut self, frame: SseFrame, out: &mut Vec<Upstream>) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        let data = frame.data.trim();
+        if data == "[DONE]" {
+            return self.finish(out);
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let chunk: ChatChunk = serde_json::from_str(data).map_err(|e| {
+            Error::upstream(
+                ErrorKind::Upstream,
+                format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
+            )
+        })?;
+        if let Some(error) = chunk.error.as_ref() {
+            return Err(self.in_band_error(error));
+        }
+        if frame.event.as_deref() == Some("error") {
+            return Err(
+                self.in_band_error(&serde_json::from_str::<Value>(data).unwrap_or_default())
+            );
+        }
+        self.model(&chunk.model, out);
+        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+            self.delta(&choice.delta, out)?;
+            if let Some(reason) = &choice.finish_reason {
+                self.finish = Some(finish_reason(reason));
+            }
+            if let Some(usage) = &choice.usage {
+                self.usage(usage, out);
+            }
+        }
+        let groq_usage = chunk
+            .x_groq
+            .as_ref()
+            .and_then(|x| GroqExtras::deserialize(x).ok())
+            .and_then(|x| x.usage);
+        if let Some(usage) = chunk.usage.as_ref().or(groq_usage.as_ref()) {
+            self.usage(usage, out);
+        }
+        Ok(())
+    }
+}
+
 impl Decoder for ChatDecoder {
     fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
         let completion: ChatCompletion = serde_json::from_slice(body).map_err(|e| {
@@ -392,18 +386,11 @@ impl Decoder for ChatDecoder {
     }
 
     fn chunk(&mut self, chunk: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let mut frames = Vec::new();
-        self.sse.feed(chunk, |frame| frames.push(frame));
-        for frame in frames {
-            self.frame(frame, out)?;
-        }
-        Ok(())
+        feed_sse(self, chunk, out)
     }
 
     fn end(&mut self, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        if let Some(frame) = self.sse.finish() {
-            self.frame(frame, out)?;
-        }
+        finish_sse(self, out)?;
         if self.done {
             return Ok(());
         }
@@ -412,12 +399,6 @@ impl Decoder for ChatDecoder {
             // already said the answer is whole.
             return self.finish(out);
         }
-        Err(Error::upstream(
-            ErrorKind::Upstream,
-            format!(
-                "{} closed the stream before the answer was complete",
-                self.flavor.label
-            ),
-        ))
+        Err(closed_early(self.flavor.label))
     }
 }

@@ -1,5 +1,6 @@
-//! Vertex AI credentials: a service-account key turned into OAuth2 access tokens
-//! (`providers.md` §5.3).
+//! Vertex AI credentials: a service-account key turned into OAuth2 access tokens (Google's
+//! "Using OAuth 2.0 for server to server applications",
+//! <https://developers.google.com/identity/protocols/oauth2/service-account>).
 //!
 //! A JWT signed with the key (RS256) is exchanged at the key's `token_uri` for an access token,
 //! which is cached and refreshed five minutes before it expires. One refresh runs at a time: a

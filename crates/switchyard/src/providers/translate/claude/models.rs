@@ -1,7 +1,6 @@
 //! What the gateway needs to know per Claude model: the largest `max_tokens` it accepts (used
 //! when neither the request nor the deployment sets one; the Messages API requires it), and
-//! which request rules its generation follows. Shared by every route to Claude (Anthropic,
-//! Vertex AI, Bedrock).
+//! which request rules its generation follows.
 
 /// Maximum output tokens by model id prefix, most specific first. Vertex ids
 /// (`claude-sonnet-4-5@20250929`) and Bedrock-style dated ids match by prefix too.
