@@ -153,8 +153,9 @@ async fn tool_call_round_trip_with_thoughts_and_signatures() {
 #[tokio::test]
 async fn gemini3_history_without_encrypted_content_still_works() {
     let h = Harness::start().await;
-    // The client did not ask for encrypted_content, so it cannot send a signature back.
-    let first = json!({"model": "gemini-3", "input": "Weather?", "tools": tools()});
+    // The client did not ask for encrypted_content, so it cannot send a signature back, and
+    // with `store: false` the gateway keeps nothing: Google's documented placeholder goes.
+    let first = json!({"model": "gemini-3", "input": "Weather?", "tools": tools(), "store": false});
     let (_, response) = h.call(first).await;
     let call = items(&response)
         .into_iter()
@@ -172,6 +173,57 @@ async fn gemini3_history_without_encrypted_content_still_works() {
         sent["contents"][1]["parts"][0]["thoughtSignature"],
         "skip_thought_signature_validator"
     );
+}
+
+#[tokio::test]
+async fn gemini3_tool_loops_get_the_real_signature_back_without_the_clients_help() {
+    let h = Harness::start().await;
+    for stream in [false, true] {
+        let first = json!({"model": "gemini-3", "input": "Weather?", "tools": tools()});
+        let response = if stream {
+            let (_, events) = h.stream(first).await;
+            final_response(&events)
+        } else {
+            h.call(first).await.1
+        };
+        let call = items(&response)
+            .into_iter()
+            .find(|i| i["type"] == "function_call")
+            .unwrap();
+        assert!(
+            call.get("switchyard_call_state").is_none(),
+            "hidden: {call}"
+        );
+        // openai-python's hand-written loop: the call rebuilt from call_id, name, arguments.
+        let bare = json!({"type": "function_call", "call_id": call["call_id"],
+            "name": call["name"], "arguments": call["arguments"]});
+        let input = json!([{"role": "user", "content": "Weather?"}, bare,
+            {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]);
+        let (status, answer) = h
+            .call(json!({"model": "gemini-3", "input": input, "tools": tools()}))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(output_text(&answer), "The tool returned: sunny");
+        // The mock rejects signatures it did not mint: a 200 means the real one went back.
+        let sent = h.last_upstream().body;
+        let signature = &sent["contents"][1]["parts"][0]["thoughtSignature"];
+        assert!(signature.is_string(), "{sent}");
+        assert_ne!(signature, "skip_thought_signature_validator", "{sent}");
+
+        // The Agents SDK with auto_previous_response_id: only the tool output is sent.
+        let (status, answer) = h
+            .call(json!({"model": "gemini-3", "previous_response_id": response["id"], "tools": tools(),
+                "input": [{"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]}))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(output_text(&answer), "The tool returned: sunny");
+        assert_eq!(answer["previous_response_id"], response["id"]);
+        let chained = h.last_upstream().body;
+        assert_eq!(
+            chained["contents"][1]["parts"][0]["thoughtSignature"], *signature,
+            "{chained}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -633,3 +633,19 @@ async fn a_stream_starts_before_the_upstream_answers() {
     let error = &last.response().unwrap().error;
     assert!(error.is_some(), "{events:?}");
 }
+
+#[tokio::test]
+async fn a_200_that_is_not_an_answer_is_an_upstream_error() {
+    let h = Harness::start().await;
+    for (group, suffix) in [
+        ("anthropic", "/v1/messages"),
+        ("gemini", ":generateContent"),
+    ] {
+        for body in [json!({}), json!({"hello": "world"}), json!([])] {
+            h.mock.enqueue(suffix, Reply::json(body.clone()));
+            let (status, answer) = h.call(json!({"model": group, "input": "hi"})).await;
+            assert_eq!(status, 502, "{group} {body}: {answer}");
+            assert_eq!(answer["error"]["type"], "server_error", "{group}: {answer}");
+        }
+    }
+}

@@ -21,6 +21,12 @@ pub fn encode<T: Serialize>(tag: &str, value: &T) -> String {
     format!("{VERSION}.{tag}.{}", URL_SAFE_NO_PAD.encode(json))
 }
 
+/// True for a blob minted by [`encode`] (any provider family).
+pub fn is_gateway_blob(blob: &str) -> bool {
+    blob.strip_prefix(VERSION)
+        .is_some_and(|rest| rest.starts_with('.'))
+}
+
 /// Unwraps a blob minted by [`encode`] with the same `tag`; `None` for anything else (another
 /// provider's blob, an OpenAI `encrypted_content`, a corrupted value).
 pub fn decode<T: DeserializeOwned>(tag: &str, blob: &str) -> Option<T> {

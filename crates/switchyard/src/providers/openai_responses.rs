@@ -9,8 +9,9 @@
 //! Reference: <https://platform.openai.com/docs/api-reference/responses>.
 
 use http::HeaderMap;
-use switchyard_types::responses::{CreateResponse, Response, ResponseStreamEvent};
+use switchyard_types::responses::{CreateResponse, Input, Item, Response, ResponseStreamEvent};
 
+use super::opaque;
 use super::{
     BoxFuture, CallInfo, Credential, Decoder, PreparedCall, Provider, ProviderOptions, Upstream,
     UpstreamRequest, classify_openai_error, join_url, json_body, openai_style_headers,
@@ -114,6 +115,9 @@ impl Provider for ResponsesProvider {
         outgoing.stream = stream.then_some(true);
         for field in GATEWAY_FIELDS {
             outgoing.extra.shift_remove(*field);
+        }
+        if let Some(Input::Items(items)) = &mut outgoing.input {
+            strip_gateway_state(items);
         }
         let body = json_body(&outgoing)?;
         let headers = openai_style_headers(
@@ -291,5 +295,23 @@ fn lifecycle_response(event: &mut ResponseStreamEvent) -> Option<&mut Response> 
         | E::Incomplete(e)
         | E::Failed(e) => Some(&mut e.response),
         _ => None,
+    }
+}
+
+/// Takes out of a replayed history what only the gateway can read: reasoning that another
+/// provider produced (its blob is the gateway's own opaque format, which the upstream would
+/// reject), and the provider state the gateway keeps with tool calls.
+fn strip_gateway_state(items: &mut Vec<Item>) {
+    items.retain(|item| {
+        !matches!(item, Item::Reasoning(r)
+            if r.encrypted_content.as_deref().is_some_and(opaque::is_gateway_blob))
+    });
+    for item in items.iter_mut() {
+        let extra = match item {
+            Item::FunctionCall(call) => &mut call.extra,
+            Item::CustomToolCall(call) => &mut call.extra,
+            _ => continue,
+        };
+        extra.shift_remove(crate::stream::CALL_STATE);
     }
 }

@@ -151,7 +151,7 @@ pub fn for_client(mut item: Item, include_encrypted: bool) -> Item {
     if !include_encrypted && let Item::Reasoning(r) = &mut item {
         r.encrypted_content = None;
     }
-    item
+    crate::stream::builder::hide_call_state(item)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::list::{self, ItemList, ListQuery};
 use super::{Caller, ConversationRecord, ResponseRecord, StateStore, StoredItem, now};
 use crate::error::{Error, ErrorKind};
 use crate::ids;
+use crate::stream::CALL_STATE;
 
 /// The longest chain of responses a `previous_response_id` is followed through.
 pub const MAX_CHAIN: usize = 10_000;
@@ -270,11 +271,16 @@ impl State {
                         None => out.push(Item::ItemReference(reference)),
                     }
                 }
-                call @ (Item::FunctionCall(_) | Item::CustomToolCall(_)) => {
+                mut call @ (Item::FunctionCall(_) | Item::CustomToolCall(_)) => {
                     let preceded = matches!(out.last(), Some(Item::Reasoning(_)));
-                    if !preceded && let Some(id) = call_id(&call) {
-                        let found = self.store.find_call(id, owner).await?.unwrap_or_default();
-                        out.extend(reasoning_before_call(&found, &out));
+                    if let Some(id) = call_id(&call).map(str::to_string) {
+                        let found = self.store.find_call(&id, owner).await?.unwrap_or_default();
+                        if !preceded {
+                            out.extend(reasoning_before_call(&found, &out));
+                        }
+                        if let Some(stored) = found.last() {
+                            restore_call_state(&mut call, stored);
+                        }
                     }
                     out.push(call);
                 }
@@ -459,6 +465,23 @@ fn reasoning_before_call(found: &[Item], already: &[Item]) -> Vec<Item> {
         .filter(|i| !present(item_id(i)))
         .cloned()
         .collect()
+}
+
+/// Copies the provider state the gateway kept with a stored call onto the client's replay
+/// of it (which never carries it: clients are not shown it).
+fn restore_call_state(call: &mut Item, stored: &Item) {
+    let state = match stored {
+        Item::FunctionCall(c) => c.extra.get(CALL_STATE),
+        Item::CustomToolCall(c) => c.extra.get(CALL_STATE),
+        _ => None,
+    };
+    let Some(state) = state.cloned() else { return };
+    let extra = match call {
+        Item::FunctionCall(c) => &mut c.extra,
+        Item::CustomToolCall(c) => &mut c.extra,
+        _ => return,
+    };
+    extra.entry(CALL_STATE).or_insert(state);
 }
 
 fn check_metadata(metadata: &JsonMap) -> Result<(), Error> {

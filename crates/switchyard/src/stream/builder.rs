@@ -168,17 +168,26 @@ impl ResponseBuilder {
     /// Consumes the builder, returning the response as the client sees it: reasoning blobs
     /// only when it asked for `reasoning.encrypted_content`.
     pub fn into_response(self) -> Response {
+        let include = self.include_encrypted_reasoning;
         let mut response = self.response;
-        if !self.include_encrypted_reasoning {
-            response.output = response.output.into_iter().map(hide_blob).collect();
-        }
+        response.output = response
+            .output
+            .into_iter()
+            .map(|item| {
+                if include {
+                    hide_call_state(item)
+                } else {
+                    hide_blob(item)
+                }
+            })
+            .collect();
         response
     }
 
     /// An item as the client sees it (see [`Self::into_response`]).
     fn shown(&self, item: Item) -> Item {
         if self.include_encrypted_reasoning {
-            item
+            hide_call_state(item)
         } else {
             hide_blob(item)
         }
@@ -218,9 +227,11 @@ impl ResponseBuilder {
 
     fn lifecycle(&self) -> LifecycleEvent {
         let mut response = self.response.clone();
-        if !self.include_encrypted_reasoning {
-            response.output = response.output.into_iter().map(hide_blob).collect();
-        }
+        response.output = response
+            .output
+            .into_iter()
+            .map(|item| self.shown(item))
+            .collect();
         LifecycleEvent {
             sequence_number: 0,
             response: Box::new(response),
@@ -265,6 +276,7 @@ impl ResponseBuilder {
                 namespace,
             } => self.tool_call_start(call_id, name, kind, namespace),
             StreamEvent::ToolCallDelta(delta) => self.tool_call_delta(delta)?,
+            StreamEvent::ToolCallState(state) => self.tool_call_state(state),
             StreamEvent::ItemDone => self.close_item(ItemStatus::Completed),
             StreamEvent::Usage(usage) => self.response.usage = Some(normalize_usage(usage)),
             StreamEvent::ReportedCost(cost) => self.reported_cost = Some(cost),
@@ -611,6 +623,18 @@ impl ResponseBuilder {
             }),
         };
         self.announce(item, Open::ToolCall(kind));
+    }
+
+    fn tool_call_state(&mut self, state: String) {
+        if !matches!(self.open, Some(Open::ToolCall(_))) {
+            return;
+        }
+        let extra = match self.response.output.last_mut() {
+            Some(Item::FunctionCall(call)) => &mut call.extra,
+            Some(Item::CustomToolCall(call)) => &mut call.extra,
+            _ => return,
+        };
+        extra.insert(super::CALL_STATE.into(), Value::String(state));
     }
 
     fn tool_call_delta(&mut self, delta: String) -> Result<(), Error> {
@@ -990,6 +1014,20 @@ fn now() -> u64 {
 fn hide_blob(mut item: Item) -> Item {
     if let Item::Reasoning(r) = &mut item {
         r.encrypted_content = None;
+    }
+    hide_call_state(item)
+}
+
+/// The item without the provider state the gateway keeps with a tool call.
+pub(crate) fn hide_call_state(mut item: Item) -> Item {
+    match &mut item {
+        Item::FunctionCall(call) => {
+            call.extra.shift_remove(super::CALL_STATE);
+        }
+        Item::CustomToolCall(call) => {
+            call.extra.shift_remove(super::CALL_STATE);
+        }
+        _ => {}
     }
     item
 }

@@ -6,6 +6,10 @@
 
 use switchyard_types::responses::{Response, ResponseStreamEvent, Usage};
 
+/// The key of a tool call item's extra fields under which the gateway keeps the call's
+/// provider state ([`StreamEvent::ToolCallState`]). Removed from everything a client sees.
+pub const CALL_STATE: &str = "switchyard_call_state";
+
 /// One unit of provider output, handed to the response builder.
 #[derive(Debug)]
 pub enum Upstream {
@@ -46,6 +50,11 @@ pub enum StreamEvent {
     },
     /// More arguments (function) or input (custom tool) for the tool call begun last.
     ToolCallDelta(String),
+    /// Opaque provider state that belongs to the tool call begun last (a Gemini thought
+    /// signature), for a client that does not take reasoning blobs: kept with the call in the
+    /// stored response (under [`CALL_STATE`]) so that the next turn can send it back, never
+    /// shown to the client.
+    ToolCallState(String),
     /// The open item is complete (for upstreams that mark block boundaries).
     ItemDone,
     /// Token usage so far; the latest report wins.

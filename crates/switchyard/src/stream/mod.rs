@@ -12,7 +12,7 @@ pub mod grammar;
 
 pub use builder::ResponseBuilder;
 pub use envelope::envelope;
-pub use event::{FinishReason, StreamEvent, ToolCallKind, Upstream};
+pub use event::{CALL_STATE, FinishReason, StreamEvent, ToolCallKind, Upstream};
 
 #[cfg(test)]
 mod tests;

@@ -382,6 +382,19 @@ impl Decoder for MessagesDecoder {
         if value.get("type").and_then(Value::as_str) == Some("error") {
             return Err(self.in_band_error(body));
         }
+        // A 200 that is not a message (a proxy's page, another API's answer) must not pass
+        // for an empty completed response.
+        let is_message = value.get("content").is_some_and(Value::is_array)
+            && value
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(|kind| kind == "message");
+        if !is_message {
+            return Err(self.malformed(
+                "an answer that is not a message",
+                crate::text::clip(&value.to_string(), 200),
+            ));
+        }
         let message = AnswerMessage::deserialize(&value)
             .map_err(|e| self.malformed("an unreadable message", e))?;
         self.start(&message, out);

@@ -454,7 +454,13 @@ impl Conversation {
                 name: call.name,
                 args: Some(args),
             }),
-            thought_signature: self.call_signatures.remove(call.call_id),
+            // A signature from a reasoning item the client sent back, else the one the gateway
+            // kept with the call.
+            thought_signature: self.call_signatures.remove(call.call_id).or_else(|| {
+                call.state
+                    .and_then(|state| opaque::decode::<SignatureBlob>(BLOB_TAG, state))
+                    .map(|blob| blob.signature)
+            }),
             ..Part::default()
         };
         self.push("model", part);

@@ -133,18 +133,29 @@ impl GeminiDecoder {
             Some(id) if !id.is_empty() => id.clone(),
             _ => self.mint_call_id(&call.name),
         });
-        if self.signatures
-            && let Some(signature) = part.thought_signature.as_deref().filter(|s| !s.is_empty())
-        {
-            // The reasoning item goes before the part it belongs to, and names the call.
-            let blob = SignatureBlob {
-                signature: signature.to_string(),
-                call_id: call_id.clone(),
-            };
-            out.push(Upstream::Event(StreamEvent::ReasoningEncrypted(
-                opaque::encode(BLOB_TAG, &blob),
-            )));
-        }
+        let signature = part
+            .thought_signature
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|signature| {
+                opaque::encode(
+                    BLOB_TAG,
+                    &SignatureBlob {
+                        signature: signature.to_string(),
+                        call_id: call_id.clone(),
+                    },
+                )
+            });
+        // For a client that takes blobs, the reasoning item goes before the part it belongs to,
+        // and names the call. For the others, a call's signature is kept with the call itself
+        // (the state store gives it back on the next turn); a text part's is not needed back.
+        let call_state = match signature {
+            Some(blob) if self.signatures => {
+                out.push(Upstream::Event(StreamEvent::ReasoningEncrypted(blob)));
+                None
+            }
+            other => other.filter(|_| part.function_call.is_some()),
+        };
         if let Some(text) = part.text.as_deref().filter(|t| !t.is_empty()) {
             let event = if part.thought == Some(true) {
                 StreamEvent::ReasoningDelta(text.to_string())
@@ -174,6 +185,9 @@ impl GeminiDecoder {
                 ToolCallKind::Function => args.to_string(),
             };
             out.push(Upstream::Event(StreamEvent::ToolCallDelta(delta)));
+            if let Some(state) = call_state {
+                out.push(Upstream::Event(StreamEvent::ToolCallState(state)));
+            }
             out.push(Upstream::Event(StreamEvent::ItemDone));
         }
     }
@@ -283,10 +297,27 @@ impl Decoder for GeminiDecoder {
             Value::Array(list) => list,
             other => vec![other],
         };
+        let mut answered = false;
         for chunk in chunks {
+            let text = chunk.to_string();
             let chunk: GenerateContentResponse =
                 serde_json::from_value(chunk).map_err(|e| self.unreadable(e))?;
+            // A 200 that carries neither candidates nor a prompt verdict is not an answer (a
+            // proxy's page, another API's body): it must not pass for an empty completion.
+            if chunk.candidates.is_empty()
+                && chunk.prompt_feedback.is_none()
+                && chunk.error.is_none()
+            {
+                return Err(self.unreadable(format!(
+                    "no candidates in {}",
+                    crate::text::clip(&text, 200)
+                )));
+            }
+            answered = true;
             self.response(chunk, out)?;
+        }
+        if !answered {
+            return Err(self.unreadable("an empty list of answers"));
         }
         self.finish(out);
         Ok(())

@@ -34,6 +34,8 @@ pub(crate) struct ReplayedCall<'a> {
     pub name: String,
     /// What it was called with.
     pub input: CallInput<'a>,
+    /// The provider state the gateway kept with the call (see `stream::CALL_STATE`).
+    pub state: Option<&'a str>,
 }
 
 /// What a replayed tool call was called with.
@@ -68,11 +70,13 @@ pub(crate) fn read_item<'a>(
             call_id: &call.call_id,
             name: call_name(&call.extra, &call.name),
             input: CallInput::Arguments(&call.arguments),
+            state: call_state(&call.extra),
         }),
         Item::CustomToolCall(call) => HistoryItem::Call(ReplayedCall {
             call_id: &call.call_id,
             name: call_name(&call.extra, &call.name),
             input: CallInput::Custom(&call.input),
+            state: call_state(&call.extra),
         }),
         Item::FunctionCallOutput(FunctionCallOutputItem {
             call_id,
@@ -108,4 +112,11 @@ pub(crate) fn read_item<'a>(
 pub(crate) fn call_name(extra: &JsonMap, name: &str) -> String {
     let namespace = extra.get("namespace").and_then(Value::as_str);
     chat_function_name(namespace, name)
+}
+
+/// The provider state kept with a tool call item.
+fn call_state(extra: &switchyard_types::JsonMap) -> Option<&str> {
+    extra
+        .get(crate::stream::CALL_STATE)
+        .and_then(serde_json::Value::as_str)
 }
