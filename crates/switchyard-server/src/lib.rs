@@ -28,6 +28,9 @@ pub fn app(state: AppState) -> Router {
     for path in routes::MODEL_ROUTES {
         authenticated = authenticated.route(path, post(routes::responses::create));
     }
+    for prefix in routes::API_PREFIXES {
+        authenticated = stateful_routes(authenticated, prefix);
+    }
     let authenticated = authenticated
         .route("/v1/models", get(routes::models::list))
         .route("/models", get(routes::models::list))
@@ -61,4 +64,37 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+/// The stored-response and Conversations routes under `prefix`.
+fn stateful_routes(router: Router<AppState>, prefix: &str) -> Router<AppState> {
+    use routes::state::*;
+    router
+        .route(
+            &format!("{prefix}/responses/{{id}}"),
+            get(retrieve).delete(delete),
+        )
+        .route(
+            &format!("{prefix}/responses/{{id}}/input_items"),
+            get(input_items),
+        )
+        .route(&format!("{prefix}/responses/{{id}}/cancel"), post(cancel))
+        .route(
+            &format!("{prefix}/conversations"),
+            post(create_conversation),
+        )
+        .route(
+            &format!("{prefix}/conversations/{{id}}"),
+            get(conversation)
+                .post(update_conversation)
+                .delete(delete_conversation),
+        )
+        .route(
+            &format!("{prefix}/conversations/{{id}}/items"),
+            get(list_items).post(add_items),
+        )
+        .route(
+            &format!("{prefix}/conversations/{{id}}/items/{{item_id}}"),
+            get(item).delete(delete_item),
+        )
 }

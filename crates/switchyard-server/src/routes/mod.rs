@@ -5,6 +5,7 @@ pub mod metrics;
 pub mod models;
 pub mod responses;
 pub mod spend;
+pub mod state;
 
 use axum::response::{IntoResponse, Response};
 use http::{Method, Uri};
@@ -14,6 +15,9 @@ use crate::error::ApiError;
 
 /// The paths that create responses (and whose requests each leave an accounting record).
 pub const MODEL_ROUTES: &[&str] = &["/v1/responses", "/responses", "/openai/v1/responses"];
+
+/// The prefixes the OpenAI routes are served under, as LiteLLM serves them.
+pub const API_PREFIXES: &[&str] = &["/v1", "", "/openai/v1"];
 
 /// True for a path in [`MODEL_ROUTES`].
 pub fn is_model_route(path: &str) -> bool {

@@ -95,9 +95,23 @@ async fn read_request(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<CreateResponse, Error> {
+    read_json(state, headers, body, false).await
+}
+
+/// Reads a JSON body of type `T` as [`create`] does (content type, size and time limits,
+/// errors naming the parameter at fault); with `empty_is_object`, no body reads as `{}`.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    empty_is_object: bool,
+) -> Result<T, Error> {
     require_json(headers)?;
     let bytes = read_body(body, headers, state.max_body(), state.body_read_timeout()).await?;
-    parse(&bytes)
+    if empty_is_object && bytes.iter().all(u8::is_ascii_whitespace) {
+        return parse_as(b"{}");
+    }
+    parse_as(&bytes)
 }
 
 /// Refuses bodies that do not say they are JSON. A browser may send `text/plain`, form and
@@ -238,45 +252,47 @@ async fn read_body(
     })
 }
 
-/// Parses the body, naming the parameter at fault when a field has the wrong type.
+/// Parses a create body, naming the parameter at fault when a field has the wrong type.
+#[cfg(test)]
 fn parse(bytes: &[u8]) -> Result<CreateResponse, Error> {
+    parse_as(bytes)
+}
+
+/// Parses a JSON body, naming the parameter at fault when a field has the wrong type.
+fn parse_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let request: CreateResponse =
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            use serde_json::error::Category;
-            match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => Error::invalid_request(
-                    format!("The request body is not valid JSON: {inner}."),
-                    None,
+    let request: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        use serde_json::error::Category;
+        match inner.classify() {
+            Category::Syntax | Category::Eof | Category::Io => Error::invalid_request(
+                format!("The request body is not valid JSON: {inner}."),
+                None,
+            )
+            .with_code("invalid_json"),
+            Category::Data if path == "." => match duplicate_field(&inner.to_string()) {
+                Some(field) => Error::invalid_request(
+                    format!("The request body has the key '{field}' more than once."),
+                    Some(field),
                 )
-                .with_code("invalid_json"),
-                Category::Data if path == "." => match duplicate_field(&inner.to_string()) {
-                    Some(field) => Error::invalid_request(
-                        format!("The request body has the key '{field}' more than once."),
-                        Some(field),
-                    )
-                    .with_code("duplicate_key"),
-                    None => Error::invalid_request("The request body must be a JSON object.", None)
-                        .with_code("invalid_json"),
-                },
-                Category::Data => {
-                    let detail = match path.as_str() {
-                        "input" => "expected a string or an array of input items".to_string(),
-                        "tool_choice" => {
-                            "expected \"none\", \"auto\", \"required\" or an object".to_string()
-                        }
-                        _ => strip_position(&inner.to_string()),
-                    };
-                    Error::invalid_request(
-                        format!("Invalid type for '{path}': {detail}."),
-                        Some(&path),
-                    )
+                .with_code("duplicate_key"),
+                None => Error::invalid_request("The request body must be a JSON object.", None)
+                    .with_code("invalid_json"),
+            },
+            Category::Data => {
+                let detail = match path.as_str() {
+                    "input" => "expected a string or an array of input items".to_string(),
+                    "tool_choice" => {
+                        "expected \"none\", \"auto\", \"required\" or an object".to_string()
+                    }
+                    _ => strip_position(&inner.to_string()),
+                };
+                Error::invalid_request(format!("Invalid type for '{path}': {detail}."), Some(&path))
                     .with_code("invalid_type")
-                }
             }
-        })?;
+        }
+    })?;
     deserializer.end().map_err(|e| {
         Error::invalid_request(format!("The request body is not valid JSON: {e}."), None)
             .with_code("invalid_json")

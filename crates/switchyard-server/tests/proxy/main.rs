@@ -19,5 +19,6 @@ mod health;
 mod observability;
 mod passthrough;
 mod routing;
+mod state;
 mod streaming;
 mod surface;

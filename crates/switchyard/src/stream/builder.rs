@@ -990,6 +990,18 @@ impl ResponseBuilder {
         if let Some(usage) = upstream.usage.take() {
             upstream.usage = Some(normalize_usage(usage));
         }
+        // The gateway's own state stays as the envelope says: the upstream was sent the whole
+        // history, not the response it continues or the conversation it belongs to.
+        if self.response.previous_response_id.is_some() {
+            upstream
+                .previous_response_id
+                .clone_from(&self.response.previous_response_id);
+        }
+        if let Some(conversation) = self.response.extra.get("conversation") {
+            upstream
+                .extra
+                .insert("conversation".into(), conversation.clone());
+        }
         self.response = upstream.clone();
     }
 }
