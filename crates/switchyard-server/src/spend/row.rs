@@ -3,15 +3,15 @@
 //! Adding a column is one entry there plus a migration that adds it to `spend_logs` (a test
 //! checks the entries against the migrated table, name by name and in order).
 
+use std::sync::Arc;
+
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::error::BoxDynError;
+use sqlx::{Arguments as _, Row};
 use switchyard::accounting::RequestLog;
 
 use super::store::rfc3339;
-
-/// A statement with its values bound so far.
-pub(super) type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// One column of `spend_logs`.
 struct Column {
@@ -218,20 +218,25 @@ pub(super) fn insert_statements(sqlite: bool) -> &'static [(usize, String)] {
     })
 }
 
-/// Binds one row's values, in [`COLUMNS`] order.
-pub(super) fn bind_row<'q>(mut query: Query<'q>, log: &'q RequestLog) -> Query<'q> {
-    for column in COLUMNS {
-        query = match column.value {
-            ColumnValue::Text(get) => query.bind(get(log)),
-            ColumnValue::Int(get) => query.bind(get(log)),
-            ColumnValue::Flag(get) => query.bind(i64::from(get(log))),
-            ColumnValue::Float(get) => query.bind(get(log)),
-            ColumnValue::OptionalFloat(get) => query.bind(nullable_float(get(log))),
-            ColumnValue::Time(get) => query.bind(get(log)),
-            ColumnValue::Json(get) => query.bind(get(log)),
-        };
+/// The values of `logs` for an insert of that many rows, row after row, each in [`COLUMNS`]
+/// order. Added to one argument list sized up front, rather than bound one by one to the query.
+pub(super) fn row_arguments(logs: &[Arc<RequestLog>]) -> Result<AnyArguments<'_>, BoxDynError> {
+    let mut args = AnyArguments::default();
+    args.reserve(logs.len() * COLUMNS.len(), 0);
+    for log in logs {
+        for column in COLUMNS {
+            match column.value {
+                ColumnValue::Text(get) => args.add(get(log))?,
+                ColumnValue::Int(get) => args.add(get(log))?,
+                ColumnValue::Flag(get) => args.add(i64::from(get(log)))?,
+                ColumnValue::Float(get) => args.add(get(log))?,
+                ColumnValue::OptionalFloat(get) => args.add(nullable_float(get(log)))?,
+                ColumnValue::Time(get) => args.add(get(log))?,
+                ColumnValue::Json(get) => args.add(get(log))?,
+            }
+        }
     }
-    query
+    Ok(args)
 }
 
 /// A spend-log row as JSON, with LiteLLM's column names; JSON columns parsed back.
@@ -296,6 +301,30 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let declared: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
         assert_eq!(table, declared);
+    }
+
+    #[test]
+    fn each_row_binds_one_value_per_placeholder() {
+        let logs: Vec<Arc<RequestLog>> = (0..3)
+            .map(|n| {
+                Arc::new(RequestLog {
+                    request_id: format!("req-{n}"),
+                    ..RequestLog::default()
+                })
+            })
+            .collect();
+        let bound = row_arguments(&logs).unwrap().len();
+        assert_eq!(bound, 3 * COLUMNS.len());
+        for sqlite in [true, false] {
+            let sql = insert_sql(3, sqlite);
+            let placeholders = if sqlite {
+                sql.matches('?').count()
+            } else {
+                sql.matches('$').count()
+            };
+            assert_eq!(placeholders, bound, "{sql}");
+        }
+        assert!(insert_sql(2, false).contains("NULLIF($25, -1), $26"));
     }
 
     #[test]

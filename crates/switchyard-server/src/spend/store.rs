@@ -14,7 +14,10 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 use switchyard::accounting::RequestLog;
 
-use super::row::{Query, bind_row, insert_statements, nullable_float, row_json};
+use super::row::{insert_statements, nullable_float, row_arguments, row_json};
+
+/// A statement with its values bound so far.
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// The migrations, in order; applied at start.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -400,11 +403,9 @@ async fn insert_rows(
         .find(|(n, _)| *n <= logs.len())
     {
         let (chunk, rest) = logs.split_at(*rows);
-        let mut query = sqlx::query(sql);
-        for log in chunk {
-            query = bind_row(query, log);
-        }
-        query.execute(&mut **tx).await?;
+        let args = row_arguments(chunk)
+            .map_err(|e| StoreError(format!("cannot bind a spend-log row: {e}")))?;
+        sqlx::query_with(sql, args).execute(&mut **tx).await?;
         logs = rest;
     }
     Ok(())
