@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use prometheus::core::{MetricVec, MetricVecBuilder};
 use prometheus::{
     CounterVec, Encoder as _, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts,
     Registry, TextEncoder,
@@ -25,7 +26,8 @@ const LATENCY_BUCKETS: &[f64] = &[
     240.0, 300.0,
 ];
 
-/// The label keys of each metric, in LiteLLM's order.
+/// The label keys of each metric, in LiteLLM's order. Each key's value comes from
+/// [`LabelValues::get`] by name, so this order is only the order of declaration.
 mod labels {
     pub const PROXY_TOTAL: &[&str] = &[
         "end_user",
@@ -164,29 +166,99 @@ mod labels {
 /// The metrics, and the per-deployment health the state gauge needs.
 pub struct Metrics {
     registry: Registry,
-    proxy_total: IntCounterVec,
-    proxy_failed: IntCounterVec,
-    requests: IntCounterVec,
-    spend: CounterVec,
-    total_tokens: IntCounterVec,
-    input_tokens: IntCounterVec,
-    output_tokens: IntCounterVec,
-    cached_tokens: IntCounterVec,
-    reasoning_tokens: IntCounterVec,
-    total_latency: HistogramVec,
-    api_latency: HistogramVec,
-    ttft: HistogramVec,
-    deployment_total: IntCounterVec,
-    deployment_success: IntCounterVec,
-    deployment_failure: IntCounterVec,
-    deployment_state: GaugeVec,
-    deployment_rpm_limit: GaugeVec,
-    deployment_tpm_limit: GaugeVec,
-    remaining_requests: GaugeVec,
-    remaining_tokens: GaugeVec,
+    proxy_total: Labeled<IntCounterVec>,
+    proxy_failed: Labeled<IntCounterVec>,
+    requests: Labeled<IntCounterVec>,
+    spend: Labeled<CounterVec>,
+    total_tokens: Labeled<IntCounterVec>,
+    input_tokens: Labeled<IntCounterVec>,
+    output_tokens: Labeled<IntCounterVec>,
+    cached_tokens: Labeled<IntCounterVec>,
+    reasoning_tokens: Labeled<IntCounterVec>,
+    total_latency: Labeled<HistogramVec>,
+    api_latency: Labeled<HistogramVec>,
+    ttft: Labeled<HistogramVec>,
+    deployment_total: Labeled<IntCounterVec>,
+    deployment_success: Labeled<IntCounterVec>,
+    deployment_failure: Labeled<IntCounterVec>,
+    deployment_state: Labeled<GaugeVec>,
+    deployment_rpm_limit: Labeled<GaugeVec>,
+    deployment_tpm_limit: Labeled<GaugeVec>,
+    remaining_requests: Labeled<GaugeVec>,
+    remaining_tokens: Labeled<GaugeVec>,
     in_flight: IntGauge,
     /// Deployment id → the last request it ended failed for a reason of its own.
     last_failed: Mutex<HashMap<String, bool>>,
+}
+
+/// The values of every label key the metrics use, by key. Keys LiteLLM has and switchyard has
+/// no value for are empty.
+#[derive(Debug, Default, Clone, Copy)]
+struct LabelValues<'a> {
+    /// `end_user`.
+    end_user: &'a str,
+    /// `hashed_api_key`.
+    hashed_api_key: &'a str,
+    /// The model group the client asked for: `requested_model` and `model_group`.
+    requested_model: &'a str,
+    /// The upstream model: `model` and `litellm_model_name`.
+    model: &'a str,
+    /// The deployment: `model_id`.
+    model_id: &'a str,
+    /// `route`.
+    route: &'a str,
+    /// `client_ip`.
+    client_ip: &'a str,
+    /// `api_base`.
+    api_base: &'a str,
+    /// The provider: `api_provider`.
+    api_provider: &'a str,
+    /// The HTTP status answered: `status_code` and `exception_status`.
+    status: &'a str,
+    /// `exception_class`.
+    exception_class: &'a str,
+}
+
+impl<'a> LabelValues<'a> {
+    /// The value of the label `key`; `None` for a key no metric should have.
+    fn get(&self, key: &str) -> Option<&'a str> {
+        Some(match key {
+            "end_user" => self.end_user,
+            "hashed_api_key" => self.hashed_api_key,
+            "requested_model" | "model_group" => self.requested_model,
+            "model" | "litellm_model_name" => self.model,
+            "model_id" => self.model_id,
+            "route" => self.route,
+            "client_ip" => self.client_ip,
+            "api_base" => self.api_base,
+            "api_provider" => self.api_provider,
+            "status_code" | "exception_status" => self.status,
+            "exception_class" => self.exception_class,
+            // LiteLLM's, for its teams, key aliases, users and user agents.
+            "api_key_alias" | "team" | "team_alias" | "user" | "user_email" | "user_agent" => "",
+            _ => return None,
+        })
+    }
+}
+
+/// A metric with label keys, and the keys it was registered with: its values are always given
+/// by key (see [`Labeled::with`]), so they cannot land under the wrong key.
+struct Labeled<V> {
+    metric: V,
+    keys: &'static [&'static str],
+}
+
+impl<B: MetricVecBuilder> Labeled<MetricVec<B>> {
+    /// The metric's child for `values`, each key's value looked up by name.
+    fn with(&self, values: &LabelValues<'_>) -> B::M {
+        // `labeled` checked that every key has a value.
+        let in_key_order: Vec<&str> = self
+            .keys
+            .iter()
+            .map(|key| values.get(key).unwrap_or_default())
+            .collect();
+        self.metric.with_label_values(&in_key_order)
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -197,8 +269,26 @@ impl std::fmt::Debug for Metrics {
 
 type Built<M> = Result<M, prometheus::Error>;
 
-fn counter(registry: &Registry, name: &str, help: &str, keys: &[&str]) -> Built<IntCounterVec> {
-    register(registry, IntCounterVec::new(Opts::new(name, help), keys))
+fn counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    keys: &'static [&'static str],
+) -> Built<Labeled<IntCounterVec>> {
+    labeled(
+        registry,
+        keys,
+        IntCounterVec::new(Opts::new(name, help), keys),
+    )
+}
+
+fn float_counter(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    keys: &'static [&'static str],
+) -> Built<Labeled<CounterVec>> {
+    labeled(registry, keys, CounterVec::new(Opts::new(name, help), keys))
 }
 
 fn register<M: prometheus::core::Collector + Clone + 'static>(
@@ -210,13 +300,43 @@ fn register<M: prometheus::core::Collector + Clone + 'static>(
     Ok(metric)
 }
 
-fn histogram(registry: &Registry, name: &str, help: &str, keys: &[&str]) -> Built<HistogramVec> {
-    let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
-    register(registry, HistogramVec::new(opts, keys))
+/// Registers `metric`, refusing a label key [`LabelValues`] has no value for.
+fn labeled<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    keys: &'static [&'static str],
+    metric: Built<M>,
+) -> Built<Labeled<M>> {
+    if let Some(key) = keys
+        .iter()
+        .find(|key| LabelValues::default().get(key).is_none())
+    {
+        return Err(prometheus::Error::Msg(format!(
+            "no value is defined for the label {key}"
+        )));
+    }
+    Ok(Labeled {
+        metric: register(registry, metric)?,
+        keys,
+    })
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str, keys: &[&str]) -> Built<GaugeVec> {
-    register(registry, GaugeVec::new(Opts::new(name, help), keys))
+fn histogram(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    keys: &'static [&'static str],
+) -> Built<Labeled<HistogramVec>> {
+    let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+    labeled(registry, keys, HistogramVec::new(opts, keys))
+}
+
+fn gauge(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    keys: &'static [&'static str],
+) -> Built<Labeled<GaugeVec>> {
+    labeled(registry, keys, GaugeVec::new(Opts::new(name, help), keys))
 }
 
 impl Metrics {
@@ -242,15 +362,11 @@ impl Metrics {
                 "Total number of LLM calls to the proxy",
                 labels::SPEND,
             )?,
-            spend: register(
+            spend: float_counter(
                 &r,
-                CounterVec::new(
-                    Opts::new(
-                        "litellm_spend_metric_total",
-                        "Total spend on LLM requests (USD)",
-                    ),
-                    labels::SPEND,
-                ),
+                "litellm_spend_metric_total",
+                "Total spend on LLM requests (USD)",
+                labels::SPEND,
             )?,
             total_tokens: counter(
                 &r,
@@ -370,13 +486,13 @@ impl Metrics {
             .unwrap_or_default();
         let mut in_flight = 0i64;
         for d in gateway.registry().deployments() {
-            let provider = d.provider.name();
-            let values = [
-                d.provider.model(),
-                d.id.as_str(),
-                d.provider.api_base(),
-                provider,
-            ];
+            let values = LabelValues {
+                model: d.provider.model(),
+                model_id: &d.id,
+                api_base: d.provider.api_base(),
+                api_provider: d.provider.name(),
+                ..LabelValues::default()
+            };
             // LiteLLM: 2 while cooling down (complete outage), 1 after a failure (partial
             // outage), 0 after a success.
             let state = if d.state.cooling_until(now).is_some() {
@@ -386,16 +502,12 @@ impl Metrics {
             } else {
                 0.0
             };
-            self.deployment_state.with_label_values(&values).set(state);
+            self.deployment_state.with(&values).set(state);
             if let Some(rpm) = d.limits.rpm {
-                self.deployment_rpm_limit
-                    .with_label_values(&values)
-                    .set(rpm as f64);
+                self.deployment_rpm_limit.with(&values).set(rpm as f64);
             }
             if let Some(tpm) = d.limits.tpm {
-                self.deployment_tpm_limit
-                    .with_label_values(&values)
-                    .set(tpm as f64);
+                self.deployment_tpm_limit.with(&values).set(tpm as f64);
             }
             in_flight += i64::from(d.state.in_flight());
         }
@@ -421,148 +533,74 @@ fn deployment_at_fault(log: &RequestLog) -> bool {
 
 impl LogSink for Metrics {
     fn record(&self, log: &Arc<RequestLog>) {
-        let s = |v: &Option<String>| v.clone().unwrap_or_default();
-        let end_user = s(&log.end_user);
-        let key = s(&log.api_key_hash);
-        let requested = s(&log.model_group);
-        let model = s(&log.model);
-        let model_id = s(&log.deployment_id);
-        let route = s(&log.route);
-        let ip = s(&log.client_ip);
-        let api_base = s(&log.api_base);
-        let provider = s(&log.provider);
+        fn s(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or_default()
+        }
         let status = log.http_status.to_string();
-        let class = s(&log.error_class);
-        let e = "";
+        let values = LabelValues {
+            end_user: s(&log.end_user),
+            hashed_api_key: s(&log.api_key_hash),
+            requested_model: s(&log.model_group),
+            model: s(&log.model),
+            model_id: s(&log.deployment_id),
+            route: s(&log.route),
+            client_ip: s(&log.client_ip),
+            api_base: s(&log.api_base),
+            api_provider: s(&log.provider),
+            status: &status,
+            exception_class: s(&log.error_class),
+        };
 
-        self.proxy_total
-            .with_label_values(&[
-                &end_user, &key, e, &requested, e, e, e, &status, e, &route, &ip, e, &model_id,
-            ])
-            .inc();
+        self.proxy_total.with(&values).inc();
         if !log.is_success() {
-            self.proxy_failed
-                .with_label_values(&[
-                    &end_user, &key, e, &requested, e, e, e, e, &status, &class, &route, &ip, e,
-                    &model_id,
-                ])
-                .inc();
+            self.proxy_failed.with(&values).inc();
         }
         // Requests refused before any deployment was chosen stop here.
         if log.deployment_id.is_none() {
             return;
         }
-        let spend_labels = [
-            end_user.as_str(),
-            &key,
-            e,
-            &model,
-            e,
-            e,
-            e,
-            e,
-            &ip,
-            e,
-            &model_id,
-        ];
-        self.requests.with_label_values(&spend_labels).inc();
+        self.requests.with(&values).inc();
         if let Some(cost) = log.cost.filter(|c| *c > 0.0) {
-            self.spend.with_label_values(&spend_labels).inc_by(cost);
+            self.spend.with(&values).inc_by(cost);
         }
         let u = &log.usage;
-        let token_labels = [
-            end_user.as_str(),
-            &key,
-            e,
-            &model,
-            e,
-            e,
-            e,
-            e,
-            &requested,
-            &model_id,
-        ];
-        self.total_tokens
-            .with_label_values(&token_labels)
-            .inc_by(u.total_tokens);
-        self.input_tokens
-            .with_label_values(&token_labels)
-            .inc_by(u.input_tokens);
-        self.output_tokens
-            .with_label_values(&token_labels)
-            .inc_by(u.output_tokens);
-        let cache_labels = [model.as_str(), &key, e, e, e, &end_user, e, &model_id];
-        self.cached_tokens
-            .with_label_values(&cache_labels)
-            .inc_by(u.cached_tokens);
+        self.total_tokens.with(&values).inc_by(u.total_tokens);
+        self.input_tokens.with(&values).inc_by(u.input_tokens);
+        self.output_tokens.with(&values).inc_by(u.output_tokens);
+        self.cached_tokens.with(&values).inc_by(u.cached_tokens);
         self.reasoning_tokens
-            .with_label_values(&cache_labels)
+            .with(&values)
             .inc_by(u.reasoning_tokens);
 
         let seconds = log.duration_ms / 1000.0;
-        self.total_latency
-            .with_label_values(&[&end_user, &key, e, &requested, e, e, e, &model, &model_id])
-            .observe(seconds);
-        let api_labels = [
-            model.as_str(),
-            &key,
-            e,
-            e,
-            e,
-            &requested,
-            &end_user,
-            e,
-            &model_id,
-        ];
+        self.total_latency.with(&values).observe(seconds);
         if log.is_success() {
-            self.api_latency
-                .with_label_values(&api_labels)
-                .observe(seconds);
+            self.api_latency.with(&values).observe(seconds);
             if log.stream
                 && let Some(ttft) = log.ttft_ms
             {
-                self.ttft
-                    .with_label_values(&api_labels)
-                    .observe(ttft / 1000.0);
+                self.ttft.with(&values).observe(ttft / 1000.0);
             }
         }
 
         let limits = &log.rate_limits;
-        let remaining_labels = [requested.as_str(), &provider, &api_base, &model, &key, e];
         if let Some(n) = limits.remaining_requests {
-            self.remaining_requests
-                .with_label_values(&remaining_labels)
-                .set(n as f64);
+            self.remaining_requests.with(&values).set(n as f64);
         }
         if let Some(n) = limits.remaining_tokens {
-            self.remaining_tokens
-                .with_label_values(&remaining_labels)
-                .set(n as f64);
+            self.remaining_tokens.with(&values).set(n as f64);
         }
 
-        self.deployment_total
-            .with_label_values(&[
-                &requested, &model, &model_id, &api_base, &provider, &key, e, e, e, &ip, e,
-            ])
-            .inc();
+        self.deployment_total.with(&values).inc();
         if log.is_success() {
-            self.deployment_success
-                .with_label_values(&[
-                    &requested, &model, &model_id, &api_base, &provider, &key, e, e, e, &ip, e,
-                ])
-                .inc();
+            self.deployment_success.with(&values).inc();
         } else if log.outcome != "client_disconnected" {
-            self.deployment_failure
-                .with_label_values(&[
-                    &requested, &model, &model_id, &api_base, &provider, &status, &class, &key, e,
-                    e, e, &ip, e,
-                ])
-                .inc();
+            self.deployment_failure.with(&values).inc();
         }
         if log.outcome != "client_disconnected"
             && let Ok(mut failed) = self.last_failed.lock()
         {
-            failed.insert(model_id, deployment_at_fault(log));
+            failed.insert(values.model_id.to_string(), deployment_at_fault(log));
         }
     }
 }
@@ -585,5 +623,63 @@ mod tests {
             String::from_utf8(out).unwrap()
         };
         assert!(text.contains("litellm_in_flight_requests 3"), "{text}");
+    }
+
+    #[test]
+    fn a_label_key_without_a_value_is_refused() {
+        let r = Registry::new();
+        let keys: &'static [&'static str] = &["model_id", "no_such_label"];
+        let made = counter(&r, "a_counter_total", "help", keys);
+        assert!(made.is_err());
+    }
+
+    #[test]
+    fn each_label_takes_the_value_of_its_own_key() {
+        let m = Metrics::new().unwrap();
+        m.record(&Arc::new(RequestLog {
+            end_user: Some("the-user".into()),
+            api_key_hash: Some("the-key".into()),
+            model_group: Some("the-group".into()),
+            model: Some("the-model".into()),
+            deployment_id: Some("the-deployment".into()),
+            provider: Some("the-provider".into()),
+            api_base: Some("the-base".into()),
+            client_ip: Some("the-ip".into()),
+            route: Some("the-route".into()),
+            status: "failure",
+            outcome: "error",
+            http_status: 503,
+            error_class: Some("the-class".into()),
+            ..RequestLog::default()
+        }));
+        let family = m
+            .registry
+            .gather()
+            .into_iter()
+            .find(|f| f.name() == "litellm_deployment_failure_responses_total")
+            .unwrap();
+        let pairs: Vec<(String, String)> = family.get_metric()[0]
+            .get_label()
+            .iter()
+            .map(|l| (l.name().to_string(), l.value().to_string()))
+            .collect();
+        let value = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+                .unwrap()
+        };
+        assert_eq!(value("requested_model"), "the-group");
+        assert_eq!(value("litellm_model_name"), "the-model");
+        assert_eq!(value("model_id"), "the-deployment");
+        assert_eq!(value("api_base"), "the-base");
+        assert_eq!(value("api_provider"), "the-provider");
+        assert_eq!(value("exception_status"), "503");
+        assert_eq!(value("exception_class"), "the-class");
+        assert_eq!(value("hashed_api_key"), "the-key");
+        assert_eq!(value("client_ip"), "the-ip");
+        assert_eq!(value("team"), "");
+        assert_eq!(pairs.len(), labels::DEPLOYMENT_FAILURE.len());
     }
 }

@@ -16,6 +16,7 @@
 //! within about that interval. In memory, an end user's spend is what the database held at the
 //! last read plus what this instance has recorded and not yet written.
 
+mod row;
 pub mod store;
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! The spend-log database: SQLite (a file, the default) or PostgreSQL, through sqlx's `Any`
 //! driver so that one set of queries and one set of migrations serves both. Queries use `$N`
 //! placeholders, which both databases accept, each number once and in order; only the bulk
-//! insert of spend-log rows uses SQLite's own `?` (see [`insert_sql`]).
+//! insert of spend-log rows uses SQLite's own `?` (see [`super::row`]).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -9,10 +9,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Row};
 use switchyard::accounting::RequestLog;
+
+use super::row::{insert_statements, nullable_float, row_arguments, row_json};
+
+/// A statement with its values bound so far.
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// The migrations, in order; applied at start.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -57,7 +62,7 @@ impl MigrationSource<'static> for Embedded {
 #[derive(Clone, Debug)]
 pub struct SpendStore {
     pool: AnyPool,
-    /// SQLite rather than PostgreSQL: bulk inserts use `?` placeholders (see [`insert_sql`]).
+    /// SQLite rather than PostgreSQL: bulk inserts use `?` placeholders (see [`super::row`]).
     sqlite: bool,
 }
 
@@ -359,6 +364,12 @@ impl SpendStore {
         Ok(())
     }
 
+    /// The connection pool (this module's tests).
+    #[cfg(test)]
+    pub(super) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// How many spend-log rows exist (tests and health).
     pub async fn count(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM spend_logs")
@@ -380,178 +391,24 @@ pub fn spend_by_end_user(batch: &[Arc<RequestLog>]) -> BTreeMap<&str, f64> {
     spend
 }
 
-/// The columns of a spend-log row, in insert order.
-const ROW_COLUMNS: [&str; 35] = [
-    "request_id",
-    "response_id",
-    "call_type",
-    "route",
-    "api_key",
-    "end_user",
-    "model_group",
-    "model",
-    "model_id",
-    "custom_llm_provider",
-    "api_base",
-    "stream",
-    "status",
-    "outcome",
-    "http_status",
-    "error_class",
-    "error_code",
-    "attempts",
-    "prompt_tokens",
-    "cached_tokens",
-    "cache_write_tokens",
-    "completion_tokens",
-    "reasoning_tokens",
-    "total_tokens",
-    "spend",
-    "start_time",
-    "completion_start_time",
-    "end_time",
-    "request_duration_ms",
-    "ttft_ms",
-    "request_tags",
-    "metadata",
-    "requester_ip_address",
-    "messages",
-    "response",
-];
-
-/// Columns bound through [`nullable_float`].
-const NULLABLE_FLOAT_COLUMNS: [&str; 2] = ["spend", "ttft_ms"];
-
-/// An optional float as a bind value; the SQL reads it back with `NULLIF(…, -1)` (costs,
-/// budgets and durations are never negative). sqlx's `Any` driver sends a NULL `f64` to
-/// PostgreSQL typed as a 4-byte float, and a cached statement first run with a NULL then
-/// rejects the 8-byte value of a later run ("incorrect binary data format"): a cost-less row
-/// would make every later batch fail. Binding a float every time keeps the type fixed.
-fn nullable_float(value: Option<f64>) -> f64 {
-    value.unwrap_or(-1.0)
-}
-
-/// Rows per `INSERT` statement: a batch goes out as statements of these sizes (largest first),
-/// so a few prepared statements serve every batch (sqlx caches them per SQL text) and a batch
-/// costs a handful of round trips to SQLite's worker thread instead of one per row. 64 rows
-/// bind 2,240 values, well inside both databases' limits.
-const CHUNK_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
-
-/// `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING` for `rows` rows. SQLite gets anonymous
-/// `?` placeholders: it resolves each numbered one by a linear search through the statement's
-/// names, so binding thousands of `$N` costs quadratic time (three quarters of the writer's CPU
-/// when measured); PostgreSQL only takes `$N`.
-fn insert_sql(rows: usize, sqlite: bool) -> String {
-    let mut sql = format!(
-        "INSERT INTO spend_logs ({}) VALUES ",
-        ROW_COLUMNS.join(", ")
-    );
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for (i, column) in ROW_COLUMNS.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let nullable = NULLABLE_FLOAT_COLUMNS.contains(column);
-            if nullable {
-                sql.push_str("NULLIF(");
-            }
-            if sqlite {
-                sql.push('?');
-            } else {
-                sql.push('$');
-                sql.push_str(&(row * ROW_COLUMNS.len() + i + 1).to_string());
-            }
-            if nullable {
-                sql.push_str(", -1)");
-            }
-        }
-        sql.push(')');
-    }
-    sql.push_str(" ON CONFLICT (request_id) DO NOTHING");
-    sql
-}
-
-/// The insert statement for each of [`CHUNK_ROWS`], built once per database kind.
-fn insert_statements(sqlite: bool) -> &'static [(usize, String)] {
-    type Statements = std::sync::OnceLock<Vec<(usize, String)>>;
-    static SQLITE: Statements = Statements::new();
-    static POSTGRES: Statements = Statements::new();
-    let cell = if sqlite { &SQLITE } else { &POSTGRES };
-    cell.get_or_init(|| {
-        CHUNK_ROWS
-            .iter()
-            .map(|&n| (n, insert_sql(n, sqlite)))
-            .collect()
-    })
-}
-
+/// Writes `logs` as spend-log rows, a few multi-row statements at a time.
 async fn insert_rows(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     mut logs: &[Arc<RequestLog>],
     sqlite: bool,
 ) -> Result<(), StoreError> {
-    // CHUNK_ROWS ends with 1, so a statement fits whatever is left.
+    // The statements end with a one-row one, so a statement fits whatever is left.
     while let Some((rows, sql)) = insert_statements(sqlite)
         .iter()
         .find(|(n, _)| *n <= logs.len())
     {
         let (chunk, rest) = logs.split_at(*rows);
-        let mut query = sqlx::query(sql);
-        for log in chunk {
-            query = bind_row(query, log);
-        }
-        query.execute(&mut **tx).await?;
+        let args = row_arguments(chunk)
+            .map_err(|e| StoreError(format!("cannot bind a spend-log row: {e}")))?;
+        sqlx::query_with(sql, args).execute(&mut **tx).await?;
         logs = rest;
     }
     Ok(())
-}
-
-/// Binds one row's values, in [`ROW_COLUMNS`] order.
-fn bind_row<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    log: &'q RequestLog,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let json = |v: &Value| serde_json::to_string(v).unwrap_or_default();
-    let tags = serde_json::to_string(&log.request_tags).unwrap_or_else(|_| "[]".into());
-    let metadata = serde_json::to_string(&log.metadata).unwrap_or_else(|_| "{}".into());
-    let u = &log.usage;
-    query
-        .bind(log.request_id.as_str())
-        .bind(log.response_id.as_deref())
-        .bind(log.call_type)
-        .bind(log.route.as_deref())
-        .bind(log.api_key_hash.as_deref())
-        .bind(log.end_user.as_deref())
-        .bind(log.model_group.as_deref())
-        .bind(log.model.as_deref())
-        .bind(log.deployment_id.as_deref())
-        .bind(log.provider.as_deref())
-        .bind(log.api_base.as_deref())
-        .bind(i64::from(log.stream))
-        .bind(log.status)
-        .bind(log.outcome)
-        .bind(i64::from(log.http_status))
-        .bind(log.error_class.as_deref())
-        .bind(log.error_code.as_deref())
-        .bind(i64::from(log.attempts))
-        .bind(u.input_tokens as i64)
-        .bind(u.cached_tokens as i64)
-        .bind(u.cache_write_tokens as i64)
-        .bind(u.output_tokens as i64)
-        .bind(u.reasoning_tokens as i64)
-        .bind(u.total_tokens as i64)
-        .bind(nullable_float(log.cost))
-        .bind(log.start_time_ms)
-        .bind(log.completion_start_time_ms)
-        .bind(log.end_time_ms)
-        .bind(log.duration_ms)
-        .bind(nullable_float(log.ttft_ms))
-        .bind(tags)
-        .bind(metadata)
-        .bind(log.client_ip.as_deref())
-        .bind(log.messages.as_ref().map(json))
-        .bind(log.response.as_ref().map(json))
 }
 
 /// A bound filter value.
@@ -587,10 +444,7 @@ fn push_filters(sql: &mut String, args: &mut Vec<Arg>, f: &LogFilter) {
     }
 }
 
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    args: &'q [Arg],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn bind_all<'q>(mut query: Query<'q>, args: &'q [Arg]) -> Query<'q> {
     for arg in args {
         query = match arg {
             Arg::Int(v) => query.bind(*v),
@@ -598,74 +452,6 @@ fn bind_all<'q>(
         };
     }
     query
-}
-
-/// A spend-log row as JSON, with LiteLLM's column names; JSON columns parsed back.
-fn row_json(row: &AnyRow) -> Value {
-    let mut out = serde_json::Map::new();
-    let text = |name: &str| row.try_get::<Option<String>, _>(name).ok().flatten();
-    let int = |name: &str| row.try_get::<Option<i64>, _>(name).ok().flatten();
-    let float = |name: &str| row.try_get::<Option<f64>, _>(name).ok().flatten();
-    for name in [
-        "request_id",
-        "response_id",
-        "call_type",
-        "route",
-        "api_key",
-        "end_user",
-        "model_group",
-        "model",
-        "model_id",
-        "custom_llm_provider",
-        "api_base",
-        "status",
-        "outcome",
-        "error_class",
-        "error_code",
-        "requester_ip_address",
-    ] {
-        out.insert(name.into(), text(name).map_or(Value::Null, Value::String));
-    }
-    for name in [
-        "http_status",
-        "attempts",
-        "prompt_tokens",
-        "cached_tokens",
-        "cache_write_tokens",
-        "completion_tokens",
-        "reasoning_tokens",
-        "total_tokens",
-    ] {
-        out.insert(name.into(), int(name).map_or(Value::Null, Value::from));
-    }
-    out.insert(
-        "stream".into(),
-        Value::Bool(int("stream").unwrap_or(0) != 0),
-    );
-    out.insert(
-        "spend".into(),
-        float("spend").map_or(Value::Null, Value::from),
-    );
-    for name in ["request_duration_ms", "ttft_ms"] {
-        out.insert(name.into(), float(name).map_or(Value::Null, Value::from));
-    }
-    for (name, column) in [
-        ("startTime", "start_time"),
-        ("completionStartTime", "completion_start_time"),
-        ("endTime", "end_time"),
-    ] {
-        out.insert(
-            name.into(),
-            int(column).map_or(Value::Null, |ms| Value::String(rfc3339(ms))),
-        );
-    }
-    for name in ["request_tags", "metadata", "messages", "response"] {
-        let parsed = text(name)
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null);
-        out.insert(name.into(), parsed);
-    }
-    Value::Object(out)
 }
 
 pub(crate) fn now_ms() -> i64 {
