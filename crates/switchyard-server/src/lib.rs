@@ -13,6 +13,7 @@ pub mod serve;
 pub mod spend;
 mod sse;
 mod state;
+pub mod stored;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;

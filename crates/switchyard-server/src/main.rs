@@ -159,6 +159,18 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
             .map_err(|e| format!("spend logs: {e}"))?,
     );
     state = state.with_accounting(accounting.clone());
+    // Stored responses and conversations: the spend-log database unless configured apart.
+    let state_database = match &config.switchyard.state_database_url {
+        Some(url) => switchyard_store::Database::open(url.expose())
+            .await
+            .map_err(|e| format!("state database: {e}"))?,
+        None => accounting.store().database().clone(),
+    };
+    switchyard_server::stored::attach(
+        state.gateway(),
+        &state_database,
+        config.switchyard.response_retention_days,
+    )?;
     // Logging callbacks: environment variables (OTEL_*, GENERIC_LOGGER_*) are read here, once.
     let (callbacks, warnings) = ObservabilityOptions::from_config(&config);
     for warning in warnings {

@@ -1,69 +1,29 @@
-//! The spend-log database: SQLite (a file, the default) or PostgreSQL, through sqlx's `Any`
-//! driver so that one set of queries and one set of migrations serves both. Queries use `$N`
+//! The spend logs and end users in the gateway's database (SQLite, a file, by default, or
+//! PostgreSQL; the schema and its migrations are `switchyard-store`'s), through sqlx's `Any`
+//! driver so that one set of queries serves both. Queries use `$N`
 //! placeholders, which both databases accept, each number once and in order; only the bulk
 //! insert of spend-log rows uses SQLite's own `?` (see [`super::row`]).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 use switchyard::accounting::RequestLog;
+use switchyard_store::Database;
 
 use super::row::{insert_statements, nullable_float, row_arguments, row_json};
 
 /// A statement with its values bound so far.
 type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
-/// The migrations, in order; applied at start.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "spend logs",
-        include_str!("../../migrations/0001_spend_logs.sql"),
-    ),
-    (
-        2,
-        "end users by update time",
-        include_str!("../../migrations/0002_end_users_updated_at.sql"),
-    ),
-];
-
-#[derive(Debug)]
-struct Embedded;
-
-impl MigrationSource<'static> for Embedded {
-    fn resolve(
-        self,
-    ) -> futures_core::future::BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>>
-    {
-        Box::pin(async {
-            Ok(MIGRATIONS
-                .iter()
-                .map(|(version, description, sql)| {
-                    Migration::new(
-                        *version,
-                        Cow::Borrowed(*description),
-                        MigrationType::Simple,
-                        Cow::Borrowed(*sql),
-                        false,
-                    )
-                })
-                .collect())
-        })
-    }
-}
-
 /// The spend-log database.
 #[derive(Clone, Debug)]
 pub struct SpendStore {
-    pool: AnyPool,
-    /// SQLite rather than PostgreSQL: bulk inserts use `?` placeholders (see [`super::row`]).
-    sqlite: bool,
+    /// The gateway's database; on SQLite bulk inserts use `?` placeholders (see
+    /// [`super::row`]).
+    database: Database,
 }
 
 /// A database failure, with a message fit for a log line (no URL, so no password).
@@ -140,85 +100,44 @@ pub struct ReportRow {
 }
 
 impl SpendStore {
-    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies the migrations.
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) and applies the migrations (the
+    /// schema is `switchyard-store`'s, shared with stored responses).
     pub async fn open(url: &str) -> Result<SpendStore, StoreError> {
-        sqlx::any::install_default_drivers();
-        let sqlite = url.starts_with("sqlite:");
-        let pool = AnyPoolOptions::new()
-            // SQLite takes one writer at a time; more connections only contend for its lock.
-            .max_connections(if sqlite { 4 } else { 8 })
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        // On every connection: WAL lets readers (the spend API) run while the
-                        // writer writes; busy_timeout makes a connection wait for the lock (a
-                        // second gateway on the same file) instead of failing. synchronous=NORMAL
-                        // is SQLite's advice for WAL: no fsync per commit, still never corrupt;
-                        // a power cut (not a crash) may lose the last commits. temp_store keeps
-                        // the statement journal of a bulk insert in memory, not a temp file.
-                        for pragma in [
-                            "PRAGMA journal_mode=WAL",
-                            "PRAGMA busy_timeout=5000",
-                            "PRAGMA synchronous=NORMAL",
-                            "PRAGMA temp_store=MEMORY",
-                        ] {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect(url)
+        let database = Database::open(url)
             .await
-            .map_err(|e| StoreError(format!("cannot open the spend-log database: {e}")))?;
-        let migrator = Migrator::new(Embedded)
-            .await
-            .map_err(|e| StoreError(format!("cannot read the migrations: {e}")))?;
-        // Two gateways starting together on one SQLite file race to migrate it (PostgreSQL
-        // migrations take an advisory lock; SQLite's do not): the loser's migration fails and
-        // rolls back, and on a retry it finds the migration applied.
-        let mut attempt = 0;
-        loop {
-            match migrator.run(&pool).await {
-                Ok(()) => break,
-                Err(e) if sqlite && attempt < 5 => {
-                    attempt += 1;
-                    tracing::debug!(error = %e, attempt, "retrying the spend-log migration");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
-                }
-                Err(e) => {
-                    return Err(StoreError(format!(
-                        "cannot migrate the spend-log database: {e}"
-                    )));
-                }
-            }
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(SpendStore::on(&database))
+    }
+
+    /// The spend logs on an open database.
+    pub fn on(database: &Database) -> SpendStore {
+        SpendStore {
+            database: database.clone(),
         }
-        Ok(SpendStore { pool, sqlite })
     }
 
     /// Connects without migrating: for administration (creating a database) and tests.
     pub async fn admin(url: &str) -> Result<SpendStore, StoreError> {
-        sqlx::any::install_default_drivers();
-        let pool = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(url)
+        let database = Database::admin(url)
             .await
-            .map_err(|e| StoreError(format!("cannot connect: {e}")))?;
-        Ok(SpendStore {
-            pool,
-            sqlite: url.starts_with("sqlite:"),
-        })
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(SpendStore::on(&database))
+    }
+
+    /// The database underneath (shared with the state store).
+    pub fn database(&self) -> &Database {
+        &self.database
     }
 
     /// Runs one statement.
     pub async fn execute(&self, sql: &str) -> Result<(), StoreError> {
-        sqlx::query(sql).execute(&self.pool).await?;
+        sqlx::query(sql).execute(self.database.pool()).await?;
         Ok(())
     }
 
     /// Closes the pool.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.database.pool().close().await;
     }
 
     /// Writes a batch of rows (when `rows` is set) and adds their cost to their end users'
@@ -228,9 +147,9 @@ impl SpendStore {
         batch: &[Arc<RequestLog>],
         rows: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.database.pool().begin().await?;
         if rows {
-            insert_rows(&mut tx, batch, self.sqlite).await?;
+            insert_rows(&mut tx, batch, self.database.is_sqlite()).await?;
         }
         let now = now_ms();
         for (user, cost) in spend_by_end_user(batch) {
@@ -261,7 +180,7 @@ impl SpendStore {
             filter.limit.clamp(1, 10_000)
         ));
         let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.pool)
+            .fetch_all(self.database.pool())
             .await?;
         Ok(rows.iter().map(row_json).collect())
     }
@@ -290,7 +209,7 @@ impl SpendStore {
         push_filters(&mut sql, &mut args, filter);
         sql.push_str(&format!(" GROUP BY {key} ORDER BY grp"));
         let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.pool)
+            .fetch_all(self.database.pool())
             .await?;
         rows.iter()
             .map(|row| {
@@ -329,7 +248,7 @@ impl SpendStore {
             .bind(since),
             None => sqlx::query("SELECT user_id, spend, max_budget, blocked FROM end_users"),
         };
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = query.fetch_all(self.database.pool()).await?;
         rows.iter()
             .map(|row| {
                 Ok(EndUser {
@@ -359,21 +278,21 @@ impl SpendStore {
         .bind(i64::from(user.blocked))
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.database.pool())
         .await?;
         Ok(())
     }
 
     /// The connection pool (this module's tests).
     #[cfg(test)]
-    pub(super) fn pool(&self) -> &AnyPool {
-        &self.pool
+    pub(super) fn pool(&self) -> &sqlx::AnyPool {
+        self.database.pool()
     }
 
     /// How many spend-log rows exist (tests and health).
     pub async fn count(&self) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM spend_logs")
-            .fetch_one(&self.pool)
+            .fetch_one(self.database.pool())
             .await?;
         Ok(row.try_get("n")?)
     }

@@ -154,6 +154,9 @@ impl Harness {
         let mut options = AccountingOptions::from_config(&config);
         options.database_url = database_url.to_string();
         let accounting = std::sync::Arc::new(Accounting::start(options).await.expect("accounting"));
+        // Stored responses on the same database, as the binary does.
+        switchyard_server::stored::attach(&gateway, accounting.store().database(), 30)
+            .expect("state store");
         let state = AppState::new(
             gateway,
             config.master_key.clone(),

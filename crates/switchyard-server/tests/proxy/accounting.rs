@@ -40,7 +40,7 @@ general_settings:
 }
 
 /// A fresh SQLite file per test.
-fn sqlite() -> (String, std::path::PathBuf) {
+pub(crate) fn sqlite() -> (String, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "swy-acct-{}-{}",
         std::process::id(),
@@ -63,7 +63,7 @@ fn fastrand_suffix() -> String {
 
 /// A fresh PostgreSQL database per test, on the server of `SWITCHYARD_TEST_DATABASE_URL` (or
 /// `DATABASE_URL`); `scripts/test.sh` sets it. Missing or unreachable fails the test.
-async fn postgres() -> (String, String, String) {
+pub(crate) async fn postgres() -> (String, String, String) {
     let base = std::env::var("SWITCHYARD_TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
         .expect("SWITCHYARD_TEST_DATABASE_URL (or DATABASE_URL) must name a PostgreSQL server");
@@ -79,7 +79,7 @@ async fn postgres() -> (String, String, String) {
     (format!("{prefix}/{name}"), base, name)
 }
 
-async fn drop_postgres(base: &str, name: &str) {
+pub(crate) async fn drop_postgres(base: &str, name: &str) {
     if let Ok(admin) = SpendStore::admin(base).await {
         let _ = admin
             .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

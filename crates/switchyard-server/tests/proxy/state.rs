@@ -373,3 +373,68 @@ async fn state_errors_are_openais() {
         .await;
     assert_eq!(status, 200);
 }
+
+fn replica_config(mock: &str) -> String {
+    format!(
+        "model_list:{}\ngeneral_settings: {{master_key: {KEY}, proxy_batch_write_at: 0.05}}\n",
+        crate::common::default_models(mock)
+    )
+}
+
+/// Two gateways on one database: what one stores, the other continues at once.
+async fn replicas_share_state(url: &str) {
+    let (a, _) = Harness::with_accounting(replica_config, url).await;
+    let (b, _) = Harness::with_accounting(replica_config, url).await;
+    for (group, stream) in [("anthropic", false), ("gemini-3", true), ("bridged", false)] {
+        let first = create(&a, json!({"model": group, "input": "on replica a"}), stream).await;
+        // The next instant, on the other replica.
+        let second = create(
+            &b,
+            json!({"model": group, "input": "on replica b", "previous_response_id": first["id"]}),
+            stream,
+        )
+        .await;
+        assert_eq!(second["previous_response_id"], first["id"], "{group}");
+        let sent = b.last_upstream().body.to_string();
+        assert!(sent.contains("on replica a"), "{group}: {sent}");
+        let (status, stored) = b
+            .get_json(&format!("/v1/responses/{}", first["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(status, 200, "{group}: {stored}");
+    }
+    let (status, conv) = a.post_json("/v1/conversations", &json!({})).await;
+    assert_eq!(status, 200);
+    let id = conv["id"].as_str().unwrap();
+    create(
+        &b,
+        json!({"model": "bridged", "conversation": id, "input": "hello"}),
+        false,
+    )
+    .await;
+    let (status, items) = a.get_json(&format!("/v1/conversations/{id}/items")).await;
+    assert_eq!(status, 200);
+    assert_eq!(items["data"].as_array().unwrap().len(), 2, "{items}");
+}
+
+#[tokio::test]
+async fn replicas_on_one_postgres_database_share_state() {
+    let (url, base, name) = crate::accounting::postgres().await;
+    replicas_share_state(&url).await;
+    crate::accounting::drop_postgres(&base, &name).await;
+}
+
+#[tokio::test]
+async fn replicas_on_one_sqlite_file_share_state_and_it_survives_a_restart() {
+    let (url, dir) = crate::accounting::sqlite();
+    replicas_share_state(&url).await;
+    let id = {
+        let (h, acct) = Harness::with_accounting(replica_config, &url).await;
+        let response = create(&h, json!({"model": "anthropic", "input": "before"}), false).await;
+        acct.shutdown(std::time::Duration::from_secs(5)).await;
+        response["id"].as_str().unwrap().to_string()
+    };
+    let (h, _) = Harness::with_accounting(replica_config, &url).await;
+    let (status, stored) = h.get_json(&format!("/v1/responses/{id}")).await;
+    assert_eq!(status, 200, "{stored}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -138,6 +138,11 @@ pub struct SwitchyardSettings {
     /// `max_connections`: client connections served at once (`None`: derived from the
     /// open-file limit).
     pub max_connections: Option<usize>,
+    /// `response_retention_days`: how long stored responses are kept (OpenAI's 30 days).
+    pub response_retention_days: u64,
+    /// `state_database_url`: a database of its own for stored responses and conversations
+    /// (`None`: the spend-log database).
+    pub state_database_url: Option<Secret>,
 }
 
 impl Default for SwitchyardSettings {
@@ -148,6 +153,8 @@ impl Default for SwitchyardSettings {
             header_read_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(60),
             max_connections: None,
+            response_retention_days: crate::state::DEFAULT_RETENTION_DAYS,
+            state_database_url: None,
         }
     }
 }
@@ -421,6 +428,13 @@ impl Config {
             .u64("max_connections")?
             .filter(|&n| n > 0)
             .map(|n| n.min(usize::MAX as u64) as usize);
+        if let Some(days) = own.u64("response_retention_days")? {
+            config.switchyard.response_retention_days = days.max(1);
+        }
+        config.switchyard.state_database_url = own
+            .string("state_database_url")?
+            .filter(|u| !u.is_empty())
+            .map(Secret::new);
         let redis_key_prefix = own.string("redis_key_prefix")?;
         config.accounting.model_cost_map_path =
             own.string("model_cost_map_path")?.map(PathBuf::from);
