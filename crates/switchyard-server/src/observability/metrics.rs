@@ -189,6 +189,44 @@ pub struct Metrics {
     in_flight: IntGauge,
     /// Deployment id → the last request it ended failed for a reason of its own.
     last_failed: Mutex<HashMap<String, bool>>,
+    /// The combinations of the labels clients choose, bounded.
+    client_series: ClientSeries,
+}
+
+/// The most distinct combinations of the labels whose values clients choose (model names,
+/// end users, keys, addresses) the metrics keep apart; later ones share [`OVERFLOW_VALUE`] in
+/// all of those labels. Every combination is a time series in every metric family, held in
+/// memory and written on every scrape: without a bound, random model names or user ids grow
+/// `/metrics` and the process without end.
+pub const MAX_CLIENT_SERIES: usize = 200;
+
+/// The value client-chosen labels take past [`MAX_CLIENT_SERIES`].
+pub const OVERFLOW_VALUE: &str = "other";
+
+/// The combinations of client-chosen label values admitted so far.
+#[derive(Default)]
+struct ClientSeries {
+    seen: std::sync::RwLock<std::collections::HashSet<u64>>,
+}
+
+impl ClientSeries {
+    /// True when the combination `values` has its own series (known, or room for it).
+    fn admit(&self, values: &[&str]) -> bool {
+        use std::hash::{Hash, Hasher};
+        // A fixed-key hasher: the same combination is the same key in every run.
+        let mut hasher = std::hash::DefaultHasher::new();
+        values.hash(&mut hasher);
+        let key = hasher.finish();
+        if let Ok(seen) = self.seen.read()
+            && seen.contains(&key)
+        {
+            return true;
+        }
+        let Ok(mut seen) = self.seen.write() else {
+            return false;
+        };
+        seen.len() < MAX_CLIENT_SERIES && seen.insert(key) || seen.contains(&key)
+    }
 }
 
 /// The values of every label key the metrics use, by key. Keys LiteLLM has and switchyard has
@@ -473,6 +511,7 @@ impl Metrics {
             )?,
             registry: r,
             last_failed: Mutex::new(HashMap::new()),
+            client_series: ClientSeries::default(),
         })
     }
 
@@ -537,14 +576,38 @@ impl LogSink for Metrics {
             v.as_deref().unwrap_or_default()
         }
         let status = log.http_status.to_string();
+        // A model no deployment serves is the client's invention: all of them share one value.
+        let requested_model = match (&log.deployment_id, log.error_code.as_deref()) {
+            (None, Some("model_not_found" | "invalid_model")) => "unknown",
+            _ => s(&log.model_group),
+        };
+        let mut chosen = [
+            s(&log.end_user),
+            s(&log.api_key_hash),
+            requested_model,
+            s(&log.model),
+            s(&log.deployment_id),
+            s(&log.client_ip),
+        ];
+        if !self.client_series.admit(&chosen) {
+            chosen = [OVERFLOW_VALUE; 6];
+        }
+        let [
+            end_user,
+            hashed_api_key,
+            requested_model,
+            model,
+            model_id,
+            client_ip,
+        ] = chosen;
         let values = LabelValues {
-            end_user: s(&log.end_user),
-            hashed_api_key: s(&log.api_key_hash),
-            requested_model: s(&log.model_group),
-            model: s(&log.model),
-            model_id: s(&log.deployment_id),
+            end_user,
+            hashed_api_key,
+            requested_model,
+            model,
+            model_id,
             route: s(&log.route),
-            client_ip: s(&log.client_ip),
+            client_ip,
             api_base: s(&log.api_base),
             api_provider: s(&log.provider),
             status: &status,
@@ -623,6 +686,61 @@ mod tests {
             String::from_utf8(out).unwrap()
         };
         assert!(text.contains("litellm_in_flight_requests 3"), "{text}");
+    }
+
+    fn scrape(m: &Metrics) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&m.registry.gather(), &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn labels_clients_choose_are_bounded() {
+        let m = Metrics::new().unwrap();
+        for i in 0..5_000 {
+            // Random model names, refused: one label value between them.
+            m.record(&Arc::new(RequestLog {
+                model_group: Some(format!("made-up-model-{i}")),
+                status: "failure",
+                outcome: "rejected",
+                http_status: 404,
+                error_code: Some("model_not_found".into()),
+                ..RequestLog::default()
+            }));
+            // Random end users and addresses on a real deployment: bounded.
+            m.record(&Arc::new(RequestLog {
+                end_user: Some(format!("user-{i}")),
+                client_ip: Some(format!("10.0.{}.{}", i / 256, i % 256)),
+                model_group: Some("real".into()),
+                model: Some("m".into()),
+                deployment_id: Some("d".into()),
+                status: "success",
+                outcome: "completed",
+                http_status: 200,
+                ..RequestLog::default()
+            }));
+        }
+        let text = scrape(&m);
+        assert!(
+            !text.contains("made-up-model"),
+            "refused models share a value"
+        );
+        assert!(text.contains("requested_model=\"unknown\""));
+        let users: std::collections::HashSet<&str> = text
+            .split("end_user=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(
+            users.len() <= MAX_CLIENT_SERIES + 2,
+            "{} end users",
+            users.len()
+        );
+        assert!(users.contains(OVERFLOW_VALUE));
+        // About 15 KB per series over every family; 10,000 unbounded ones were 10 MB and more.
+        assert!(text.len() < 4_000_000, "{} bytes", text.len());
     }
 
     #[test]
