@@ -73,6 +73,7 @@ fn record_refusal(state: &AppState, request: &Request, error: &Error) -> String 
             client_headers: HeaderMap::new(),
             meta,
             caller: Caller::default(),
+            state: None,
         };
         state.gateway().log_rejected(ctx, None, false, error);
     } else {

@@ -48,6 +48,7 @@ pub async fn create(
                     client_headers: HeaderMap::new(),
                     meta,
                     caller: Caller::default(),
+                    state: None,
                 };
                 state.gateway().log_rejected(ctx, None, false, &error);
                 return Err(Refusal::from(error));
@@ -59,6 +60,7 @@ pub async fn create(
             client_headers: headers,
             meta,
             caller: caller(&extensions),
+            state: None,
         };
         if let Err(refusal) = identity::check_budget(&state, ctx.meta.end_user.as_deref()) {
             let stream = request.is_stream();

@@ -208,7 +208,7 @@ impl Gateway {
             Some(previous) => self.produced_by(previous, &target).await,
             None => None,
         };
-        let persist = self.resolve_state(request, &ctx.caller, &target).await?;
+        let persist = self.resolve_state(request, ctx, &target).await?;
         self.rewrite_previous(request);
         // Read after the rewrites so that per-target copies carry them too.
         let fallbacks = router::request_fallbacks(request)?;

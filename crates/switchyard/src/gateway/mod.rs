@@ -90,6 +90,9 @@ pub struct CallContext {
     pub meta: RequestMeta,
     /// Who asked, for the state it may read and the state it creates.
     pub caller: Caller,
+    /// The state this request reads and writes, when not the gateway's own (a WebSocket
+    /// connection's, see [`State::for_connection`]).
+    pub state: Option<State>,
 }
 
 impl Default for CallContext {
@@ -99,6 +102,7 @@ impl Default for CallContext {
             client_headers: http::HeaderMap::new(),
             meta: RequestMeta::default(),
             caller: Caller::admin(),
+            state: None,
         }
     }
 }

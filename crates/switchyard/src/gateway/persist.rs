@@ -5,7 +5,7 @@
 
 use switchyard_types::responses::{CreateResponse, Response};
 
-use super::Gateway;
+use super::{CallContext, Gateway};
 use crate::error::Error;
 use crate::router::Target;
 use crate::state::{Caller, Resolved, State};
@@ -78,20 +78,21 @@ impl Gateway {
     pub(super) async fn resolve_state(
         &self,
         request: &mut CreateResponse,
-        caller: &Caller,
+        ctx: &CallContext,
         target: &Target,
     ) -> Result<Persist, Error> {
-        let state = self.state().clone();
+        let caller = &ctx.caller;
+        let state = ctx.state.clone().unwrap_or_else(|| self.state().clone());
         let native = target
             .deployments
             .first()
             .is_some_and(|d| d.provider.is_native_responses());
         let resolved = state.resolve(request, caller, native).await?;
         Ok(Persist {
-            state,
             resolved,
             caller: caller.clone(),
-            keep: request.store != Some(false),
+            keep: request.store != Some(false) || state.keeps_unstored(),
+            state,
         })
     }
 }

@@ -279,3 +279,157 @@ impl StateStore for MemoryStore {
         }))
     }
 }
+
+/// A connection's state over the gateway's store (see [`super::State::for_connection`]):
+/// its own responses, whatever their `store`, in a small memory store consulted first; what
+/// asked to be stored, and everything else, in the shared store.
+#[derive(Debug)]
+pub(crate) struct ConnectionStore {
+    own: MemoryStore,
+    shared: std::sync::Arc<dyn StateStore>,
+}
+
+/// Responses one connection keeps at most (a long Codex session chains one per turn).
+const CONNECTION_CAPACITY: usize = 1_000;
+
+impl ConnectionStore {
+    pub(crate) fn new(shared: std::sync::Arc<dyn StateStore>) -> Self {
+        ConnectionStore {
+            own: MemoryStore::with_capacity(CONNECTION_CAPACITY),
+            shared,
+        }
+    }
+}
+
+impl StateStore for ConnectionStore {
+    fn save_response(&self, record: ResponseRecord) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            if record.response.store {
+                self.shared.save_response(record.clone()).await?;
+            }
+            self.own.save_response(record).await
+        })
+    }
+
+    fn response<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ResponseRecord>, StoreError>> {
+        Box::pin(async move {
+            match self.own.response(id).await? {
+                Some(found) => Ok(Some(found)),
+                None => self.shared.response(id).await,
+            }
+        })
+    }
+
+    fn chain<'a>(
+        &'a self,
+        id: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<ResponseRecord>, StoreError>> {
+        Box::pin(async move {
+            // The connection's part of the chain, then (where it leads out of the
+            // connection) the shared store's.
+            let mut chain = self.own.chain(id, limit).await?;
+            let next = match chain.last() {
+                Some(last) => last.response.previous_response_id.clone(),
+                None => Some(id.to_string()),
+            };
+            if let Some(next) = next
+                && chain.len() < limit
+            {
+                chain.extend(self.shared.chain(&next, limit - chain.len()).await?);
+            }
+            Ok(chain)
+        })
+    }
+
+    fn delete_response<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let own = self.own.delete_response(id).await?;
+            let shared = self.shared.delete_response(id).await?;
+            Ok(own || shared)
+        })
+    }
+
+    fn find_call<'a>(
+        &'a self,
+        call: &'a str,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Vec<Item>>, StoreError>> {
+        Box::pin(async move {
+            match self.own.find_call(call, owner).await? {
+                Some(found) => Ok(Some(found)),
+                None => self.shared.find_call(call, owner).await,
+            }
+        })
+    }
+
+    fn find_output_item<'a>(
+        &'a self,
+        wanted: &'a str,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Option<Item>, StoreError>> {
+        Box::pin(async move {
+            match self.own.find_output_item(wanted, owner).await? {
+                Some(found) => Ok(Some(found)),
+                None => self.shared.find_output_item(wanted, owner).await,
+            }
+        })
+    }
+
+    fn create_conversation(
+        &self,
+        conversation: ConversationRecord,
+        items: Vec<StoredItem>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.shared.create_conversation(conversation, items)
+    }
+
+    fn conversation<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ConversationRecord>, StoreError>> {
+        self.shared.conversation(id)
+    }
+
+    fn update_conversation<'a>(
+        &'a self,
+        id: &'a str,
+        metadata: JsonMap,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.shared.update_conversation(id, metadata)
+    }
+
+    fn delete_conversation<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.shared.delete_conversation(id)
+    }
+
+    fn append_items<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        items: Vec<StoredItem>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.shared.append_items(conversation_id, items)
+    }
+
+    fn conversation_items<'a>(
+        &'a self,
+        conversation_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<StoredItem>, StoreError>> {
+        self.shared.conversation_items(conversation_id)
+    }
+
+    fn delete_item<'a>(
+        &'a self,
+        conversation_id: &'a str,
+        item_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.shared.delete_item(conversation_id, item_id)
+    }
+
+    fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        self.own.purge_expired(now)
+    }
+}

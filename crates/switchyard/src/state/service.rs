@@ -28,6 +28,8 @@ pub const MAX_ITEMS_PER_CALL: usize = 1_000;
 pub struct State {
     store: Arc<dyn StateStore>,
     retention_secs: u64,
+    /// Responses created with `store: false` are kept too (a WebSocket's own state).
+    keeps_unstored: bool,
 }
 
 /// A conversation as the API answers it.
@@ -112,7 +114,25 @@ impl State {
         State {
             store,
             retention_secs: retention_days.max(1).saturating_mul(86_400),
+            keeps_unstored: false,
         }
+    }
+
+    /// The state of one WebSocket connection: every response it creates is kept in memory
+    /// for the life of the connection, `store: false` ones included (the point of the mode: a
+    /// continuation sends only new items, and nothing is retained), and looked up before the
+    /// gateway's own store, which gets the responses that asked to be stored.
+    pub fn for_connection(&self) -> State {
+        State {
+            store: Arc::new(super::memory::ConnectionStore::new(self.store.clone())),
+            retention_secs: self.retention_secs,
+            keeps_unstored: true,
+        }
+    }
+
+    /// True when responses created with `store: false` are kept as well.
+    pub fn keeps_unstored(&self) -> bool {
+        self.keeps_unstored
     }
 
     /// The store underneath.
@@ -702,5 +722,41 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn a_connection_keeps_its_unstored_responses_to_itself() {
+        let shared = state();
+        let connection = shared.for_connection();
+        let caller = Caller::admin();
+        let mut r = request(json!({"model": "m", "input": "hi", "store": false}));
+        let resolved = connection.resolve(&mut r, &caller, false).await.unwrap();
+        let mut unstored = response("resp_ws", json!([]));
+        unstored.store = false;
+        connection
+            .save(connection.record(&unstored, &resolved, &caller))
+            .await
+            .unwrap();
+        let mut next = request(json!({"model": "m", "previous_response_id": "resp_ws",
+            "input": "more", "store": false}));
+        connection.resolve(&mut next, &caller, false).await.unwrap();
+        assert_eq!(texts(&next), ["message", "message"]);
+        // Nothing reached the gateway's store.
+        assert!(shared.retrieve("resp_ws", &caller, false).await.is_err());
+        let mut elsewhere =
+            request(json!({"model": "m", "previous_response_id": "resp_ws", "input": "x"}));
+        assert!(
+            shared
+                .resolve(&mut elsewhere, &caller, false)
+                .await
+                .is_err()
+        );
+        // A stored response of the connection is in both.
+        let stored = response("resp_kept", json!([]));
+        connection
+            .save(connection.record(&stored, &resolved, &caller))
+            .await
+            .unwrap();
+        assert!(shared.retrieve("resp_kept", &caller, false).await.is_ok());
     }
 }
