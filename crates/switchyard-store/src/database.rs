@@ -25,6 +25,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "stored responses and conversations",
         include_str!("../migrations/0003_state.sql"),
     ),
+    (
+        4,
+        "background responses",
+        include_str!("../migrations/0004_background.sql"),
+    ),
 ];
 
 /// The database cannot be opened, migrated or queried.

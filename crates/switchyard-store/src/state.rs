@@ -77,13 +77,17 @@ impl SqlStateStore {
             owner: row.try_get("owner").map_err(failed)?,
             conversation_id: row.try_get("conversation_id").map_err(failed)?,
             expires_at: row.try_get::<i64, _>("expires_at").map_err(failed)?.max(0) as u64,
+            lease_until: row
+                .try_get::<Option<i64>, _>("lease_until")
+                .map_err(failed)?
+                .map(|t| t.max(0) as u64),
             response,
         })
     }
 
     async fn load_response(&self, id: &str) -> Result<Option<ResponseRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT body, owner, conversation_id, expires_at FROM responses \
+            "SELECT body, owner, conversation_id, expires_at, lease_until FROM responses \
              WHERE id = $1 AND expires_at > $2",
         )
         .bind(id)
@@ -106,7 +110,7 @@ impl SqlStateStore {
                SELECT r.id, r.previous_response_id, c.depth + 1 FROM responses r \
                JOIN chain c ON r.id = c.previous WHERE r.expires_at > $3 AND c.depth + 1 < $4 \
              ) \
-             SELECT r.body, r.owner, r.conversation_id, r.expires_at FROM chain c \
+             SELECT r.body, r.owner, r.conversation_id, r.expires_at, r.lease_until FROM chain c \
              JOIN responses r ON r.id = c.id ORDER BY c.depth",
         )
         .bind(id)
@@ -195,10 +199,13 @@ async fn write_response(
     record: &ResponseRecord,
 ) -> Result<(), StoreError> {
     let id = record.id();
+    // A lease is NULL-able: sent as -1 and turned back into NULL, because sqlx's `Any` driver
+    // types a NULL by its first use and PostgreSQL then refuses the statement's later values.
     sqlx::query(
         "INSERT INTO responses (id, owner, previous_response_id, conversation_id, created_at, \
-         expires_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at",
+         expires_at, body, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, -1)) \
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, \
+         lease_until = excluded.lease_until",
     )
     .bind(id)
     .bind(record.owner.clone())
@@ -207,6 +214,7 @@ async fn write_response(
     .bind(record.response.created_at as i64)
     .bind(record.expires_at.min(i64::MAX as u64) as i64)
     .bind(to_json(&record.response)?)
+    .bind(record.lease_until.map_or(-1, |t| t.min(i64::MAX as u64) as i64))
     .execute(&mut **tx)
     .await
     .map_err(failed)?;
@@ -320,11 +328,13 @@ impl StateStore for SqlStateStore {
                 .await
                 .map_err(failed)?
                 .rows_affected();
-            sqlx::query("DELETE FROM response_items WHERE response_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(failed)?;
+            for table in ["response_items", "response_events"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE response_id = $1"))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+            }
             tx.commit().await.map_err(failed)?;
             Ok(deleted > 0)
         })
@@ -506,14 +516,16 @@ impl StateStore for SqlStateStore {
         Box::pin(async move {
             let now = now.min(i64::MAX as u64) as i64;
             let mut tx = self.db.pool().begin().await.map_err(failed)?;
-            sqlx::query(
-                "DELETE FROM response_items WHERE response_id IN \
-                 (SELECT id FROM responses WHERE expires_at <= $1)",
-            )
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed)?;
+            for table in ["response_items", "response_events"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE response_id IN \
+                     (SELECT id FROM responses WHERE expires_at <= $1)"
+                ))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            }
             let purged = sqlx::query("DELETE FROM responses WHERE expires_at <= $1")
                 .bind(now)
                 .execute(&mut *tx)
@@ -522,6 +534,104 @@ impl StateStore for SqlStateStore {
                 .rows_affected();
             tx.commit().await.map_err(failed)?;
             Ok(purged)
+        })
+    }
+
+    fn append_events<'a>(
+        &'a self,
+        response_id: &'a str,
+        events: Vec<(u64, String)>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut tx = self.db.pool().begin().await.map_err(failed)?;
+            for (sequence, body) in events {
+                // A retried append writes what is already there: keep the first copy.
+                sqlx::query(
+                    "INSERT INTO response_events (response_id, sequence_number, body) \
+                     VALUES ($1, $2, $3) ON CONFLICT (response_id, sequence_number) DO NOTHING",
+                )
+                .bind(response_id)
+                .bind(sequence.min(i64::MAX as u64) as i64)
+                .bind(body)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed)?;
+            }
+            tx.commit().await.map_err(failed)
+        })
+    }
+
+    fn events_after<'a>(
+        &'a self,
+        response_id: &'a str,
+        after: Option<u64>,
+    ) -> BoxFuture<'a, Result<Vec<(u64, String)>, StoreError>> {
+        Box::pin(async move {
+            let after = after.map_or(-1, |a| a.min(i64::MAX as u64) as i64);
+            let rows = sqlx::query(
+                "SELECT sequence_number, body FROM response_events \
+                 WHERE response_id = $1 AND sequence_number > $2 ORDER BY sequence_number",
+            )
+            .bind(response_id)
+            .bind(after)
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(failed)?;
+            rows.iter()
+                .map(|row| -> Result<(u64, String), StoreError> {
+                    let n: i64 = row.try_get("sequence_number").map_err(failed)?;
+                    Ok((n.max(0) as u64, row.try_get("body").map_err(failed)?))
+                })
+                .collect()
+        })
+    }
+
+    fn renew_lease<'a>(
+        &'a self,
+        response_id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query(
+                "UPDATE responses SET lease_until = $1 WHERE id = $2 AND lease_until IS NOT NULL",
+            )
+            .bind(until.min(i64::MAX as u64) as i64)
+            .bind(response_id)
+            .execute(self.db.pool())
+            .await
+            .map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    fn request_cancel<'a>(
+        &'a self,
+        response_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            sqlx::query("UPDATE responses SET cancel_requested = 1 WHERE id = $1")
+                .bind(response_id)
+                .execute(self.db.pool())
+                .await
+                .map_err(failed)?;
+            Ok(())
+        })
+    }
+
+    fn cancel_requested<'a>(
+        &'a self,
+        response_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let row = sqlx::query("SELECT cancel_requested FROM responses WHERE id = $1")
+                .bind(response_id)
+                .fetch_optional(self.db.pool())
+                .await
+                .map_err(failed)?;
+            Ok(match row {
+                Some(row) => row.try_get::<i64, _>("cancel_requested").map_err(failed)? != 0,
+                None => false,
+            })
         })
     }
 }

@@ -36,6 +36,7 @@ fn record(id: &str, previous: Option<&str>, owner: Option<&str>, output: Value) 
         owner: owner.map(str::to_string),
         conversation_id: None,
         expires_at: now() + 3600,
+        lease_until: None,
     }
 }
 

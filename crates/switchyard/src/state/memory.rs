@@ -27,6 +27,10 @@ struct Inner {
     /// Response ids, oldest first, for eviction.
     order: VecDeque<String>,
     conversations: HashMap<String, (ConversationRecord, Vec<StoredItem>)>,
+    /// Background responses' stream events.
+    events: HashMap<String, Vec<(u64, String)>>,
+    /// Background responses whose cancellation was asked for.
+    cancels: std::collections::HashSet<String>,
 }
 
 impl Default for MemoryStore {
@@ -79,6 +83,8 @@ impl StateStore for MemoryStore {
                     break;
                 };
                 inner.responses.remove(&oldest);
+                inner.events.remove(&oldest);
+                inner.cancels.remove(&oldest);
             }
         }))
     }
@@ -126,6 +132,8 @@ impl StateStore for MemoryStore {
             if removed {
                 inner.order.retain(|o| o != id);
             }
+            inner.events.remove(id);
+            inner.cancels.remove(id);
             removed
         }))
     }
@@ -272,11 +280,81 @@ impl StateStore for MemoryStore {
             let before = inner.responses.len();
             inner.responses.retain(|_, r| r.expires_at > now);
             let Inner {
-                responses, order, ..
+                responses,
+                order,
+                events,
+                cancels,
+                ..
             } = &mut *inner;
             order.retain(|id| responses.contains_key(id));
+            events.retain(|id, _| responses.contains_key(id));
+            cancels.retain(|id| responses.contains_key(id));
             (before - responses.len()) as u64
         }))
+    }
+
+    fn append_events<'a>(
+        &'a self,
+        response_id: &'a str,
+        events: Vec<(u64, String)>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        ready(self.lock().map(|mut inner| {
+            inner
+                .events
+                .entry(response_id.to_string())
+                .or_default()
+                .extend(events);
+        }))
+    }
+
+    fn events_after<'a>(
+        &'a self,
+        response_id: &'a str,
+        after: Option<u64>,
+    ) -> BoxFuture<'a, Result<Vec<(u64, String)>, StoreError>> {
+        ready(self.lock().map(|inner| {
+            inner
+                .events
+                .get(response_id)
+                .map(|events| {
+                    events
+                        .iter()
+                        .filter(|(n, _)| after.is_none_or(|a| *n > a))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        }))
+    }
+
+    fn renew_lease<'a>(
+        &'a self,
+        response_id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        ready(self.lock().map(|mut inner| {
+            if let Some(record) = inner.responses.get_mut(response_id)
+                && record.lease_until.is_some()
+            {
+                record.lease_until = Some(until);
+            }
+        }))
+    }
+
+    fn request_cancel<'a>(
+        &'a self,
+        response_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        ready(self.lock().map(|mut inner| {
+            inner.cancels.insert(response_id.to_string());
+        }))
+    }
+
+    fn cancel_requested<'a>(
+        &'a self,
+        response_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        ready(self.lock().map(|inner| inner.cancels.contains(response_id)))
     }
 }
 
@@ -431,5 +509,43 @@ impl StateStore for ConnectionStore {
 
     fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>> {
         self.own.purge_expired(now)
+    }
+
+    fn append_events<'a>(
+        &'a self,
+        response_id: &'a str,
+        events: Vec<(u64, String)>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.shared.append_events(response_id, events)
+    }
+
+    fn events_after<'a>(
+        &'a self,
+        response_id: &'a str,
+        after: Option<u64>,
+    ) -> BoxFuture<'a, Result<Vec<(u64, String)>, StoreError>> {
+        self.shared.events_after(response_id, after)
+    }
+
+    fn renew_lease<'a>(
+        &'a self,
+        response_id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.shared.renew_lease(response_id, until)
+    }
+
+    fn request_cancel<'a>(
+        &'a self,
+        response_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.shared.request_cancel(response_id)
+    }
+
+    fn cancel_requested<'a>(
+        &'a self,
+        response_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.shared.cancel_requested(response_id)
     }
 }

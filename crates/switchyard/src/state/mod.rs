@@ -94,6 +94,10 @@ pub struct ResponseRecord {
     pub conversation_id: Option<String>,
     /// When it is forgotten (Unix seconds).
     pub expires_at: u64,
+    /// A background response still running: until when the gateway instance running it
+    /// vouches for it (Unix seconds; it renews this while it runs). Past it, the response is
+    /// taken as abandoned.
+    pub lease_until: Option<u64>,
 }
 
 impl ResponseRecord {
@@ -218,6 +222,38 @@ pub trait StateStore: Send + Sync + fmt::Debug {
 
     /// Forgets responses whose retention ended before `now` (Unix seconds); returns how many.
     fn purge_expired(&self, now: u64) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Appends stream events of a background response (sequence number, event JSON).
+    fn append_events<'a>(
+        &'a self,
+        response_id: &'a str,
+        events: Vec<(u64, String)>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The stored events of a response with a sequence number above `after` (all of them
+    /// with `None`), in order.
+    fn events_after<'a>(
+        &'a self,
+        response_id: &'a str,
+        after: Option<u64>,
+    ) -> BoxFuture<'a, Result<Vec<(u64, String)>, StoreError>>;
+
+    /// Extends the lease of a running background response to `until` (Unix seconds).
+    fn renew_lease<'a>(
+        &'a self,
+        response_id: &'a str,
+        until: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Asks the gateway instance running a background response to cancel it.
+    fn request_cancel<'a>(&'a self, response_id: &'a str)
+    -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// True when cancelling the response was asked for.
+    fn cancel_requested<'a>(
+        &'a self,
+        response_id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
 }
 
 /// Seconds since the Unix epoch.

@@ -328,6 +328,7 @@ impl State {
             owner: caller.owner(),
             conversation_id: resolved.conversation_id.clone(),
             expires_at: now().saturating_add(self.retention_secs),
+            lease_until: None,
         }
     }
 
