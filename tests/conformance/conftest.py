@@ -35,6 +35,9 @@ MOCK_UPSTREAM_KEY = "sk-mock"
 
 GROUPS = ("passthrough", "bridged", "azure", "azure-chat", "azure-ai", "bedrock", "anthropic",
           "gemini", "vertex-gemini", "vertex-claude", "fallback")
+# Groups whose model is Gemini 3, which refuses a replayed function call without its thought
+# signature. `gemini-3` is served only to the tests that name it (not part of GROUPS).
+GEMINI3_GROUPS = ("gemini-3", "vertex-gemini")
 TARGET_KIND = os.environ.get("CONFORMANCE_TARGET", "gateway").strip().lower() or "gateway"
 if TARGET_KIND not in ("gateway", "mock"):
     raise pytest.UsageError(f"CONFORMANCE_TARGET must be 'gateway' or 'mock', not {TARGET_KIND!r}")
@@ -195,7 +198,7 @@ def write_service_account(log_dir: Path, mock_url: str) -> Path:
     return path
 
 
-def gateway_config(mock_url: str, service_account: Path) -> str:
+def gateway_config(mock_url: str, service_account: Path, database: Path) -> str:
     return f"""\
 model_list:
   - model_name: passthrough          # native OpenAI Responses upstream
@@ -241,6 +244,11 @@ model_list:
       model: gemini/gemini-2.5-flash
       api_base: {mock_url}
       api_key: {MOCK_UPSTREAM_KEY}
+  - model_name: gemini-3             # Gemini 3 on the Gemini API: the mock requires thought signatures back
+    litellm_params:
+      model: gemini/gemini-3-pro-preview
+      api_base: {mock_url}
+      api_key: {MOCK_UPSTREAM_KEY}
   - model_name: vertex-gemini        # Gemini on Vertex AI, service-account OAuth against the mock
     litellm_params:
       model: vertex_ai/gemini-3-flash-preview
@@ -264,6 +272,8 @@ router_settings:
   fallbacks: [{{fallback: [anthropic]}}]
 general_settings:
   master_key: {MASTER_KEY}
+switchyard_settings:
+  spend_log_path: {database}   # spend logs and the response store: fresh for every session
 """
 
 
@@ -278,7 +288,8 @@ def _liveliness(url: str) -> bool:
 def start_gateway(log_dir: Path, mock_url: str) -> tuple[ManagedProcess, str]:
     binary = _binary("SWITCHYARD_BIN", "switchyard")
     config = log_dir / "switchyard.yaml"
-    config.write_text(gateway_config(mock_url, write_service_account(log_dir, mock_url)))
+    config.write_text(gateway_config(mock_url, write_service_account(log_dir, mock_url),
+                                     log_dir / "switchyard.db"))
     last_error = ""
     for attempt in range(1, 4):  # an early exit may be a lost race for the port: retry on a fresh one
         port = free_port()

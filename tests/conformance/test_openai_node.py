@@ -1,4 +1,5 @@
-"""openai-node v7 (node/responses.mjs) against the gateway, one subprocess per scenario."""
+"""openai-node v7 against the gateway, one subprocess per scenario: node/responses.mjs (create
+and stream), node/state.mjs (stored responses, chains, conversations; gateway only)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from conftest import HERE, NODE_MODULES, client_env, run_client
 
 SCRIPT = HERE / "node" / "responses.mjs"
+STATE_SCRIPT = HERE / "node" / "state.mjs"
 
 
 @pytest.fixture(scope="session")
@@ -26,5 +28,15 @@ def test_openai_node(node, target, group, scenario, tmp_path):
     env = client_env(SWITCHYARD_BASE_URL=target.base_url, SWITCHYARD_API_KEY=target.api_key,
                      SWITCHYARD_MODEL=target.model(group))
     run = run_client([node, str(SCRIPT), scenario], env=env, cwd=HERE, timeout=60)
+    assert run.returncode == 0 and not run.timed_out, run.report()
+    assert run.stdout.startswith(f"ok: {scenario}"), run.report()
+
+
+@pytest.mark.gateway_only
+@pytest.mark.parametrize("scenario", ["retrieve", "input-items", "delete", "chain", "conversations"])
+def test_openai_node_state(node, target, group, scenario):
+    env = client_env(SWITCHYARD_BASE_URL=target.base_url, SWITCHYARD_API_KEY=target.api_key,
+                     SWITCHYARD_MODEL=target.model(group))
+    run = run_client([node, str(STATE_SCRIPT), scenario], env=env, cwd=HERE, timeout=60)
     assert run.returncode == 0 and not run.timed_out, run.report()
     assert run.stdout.startswith(f"ok: {scenario}"), run.report()

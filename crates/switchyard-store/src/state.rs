@@ -214,7 +214,11 @@ async fn write_response(
     .bind(record.response.created_at as i64)
     .bind(record.expires_at.min(i64::MAX as u64) as i64)
     .bind(to_json(&record.response)?)
-    .bind(record.lease_until.map_or(-1, |t| t.min(i64::MAX as u64) as i64))
+    .bind(
+        record
+            .lease_until
+            .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
+    )
     .execute(&mut **tx)
     .await
     .map_err(failed)?;
@@ -604,10 +608,7 @@ impl StateStore for SqlStateStore {
         })
     }
 
-    fn request_cancel<'a>(
-        &'a self,
-        response_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn request_cancel<'a>(&'a self, response_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             sqlx::query("UPDATE responses SET cancel_requested = 1 WHERE id = $1")
                 .bind(response_id)

@@ -145,9 +145,13 @@ fn validate(body: &Value) -> Result<(), String> {
                 }
             }
         }
-        // Anthropic's rule, surfaced by Bedrock: with thinking on, an assistant turn that calls
-        // tools must begin with its (signed or redacted) thinking.
-        if thinking && role == "assistant" && !tool_ids.is_empty() {
+        // Anthropic's rule, surfaced by Bedrock: with thinking on, the final assistant turn,
+        // when it calls tools (an open tool loop), must begin with its (signed or redacted)
+        // thinking. Earlier, finished tool turns may have none.
+        let last_assistant = messages
+            .iter()
+            .rposition(|m| m.get("role").and_then(Value::as_str) == Some("assistant"));
+        if thinking && role == "assistant" && Some(i) == last_assistant && !tool_ids.is_empty() {
             let first_is_thinking = blocks
                 .first()
                 .is_some_and(|b| b.get("reasoningContent").is_some());

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Harness, KEY, final_response, output_text};
+use crate::common::{Harness, KEY, UPSTREAM_KEY, default_models, final_response, output_text};
 
 /// One group per upstream shape.
 const GROUPS: &[&str] = &[
@@ -437,4 +437,32 @@ async fn replicas_on_one_sqlite_file_share_state_and_it_survives_a_restart() {
     let (status, stored) = h.get_json(&format!("/v1/responses/{id}")).await;
     assert_eq!(status, 200, "{stored}");
     let _ = std::fs::remove_dir_all(dir);
+
+#[tokio::test]
+async fn an_unknown_id_that_fails_over_to_a_translated_provider_is_not_found() {
+    // A Responses deployment that refuses connections, falling back to Anthropic: the id the
+    // store does not know is left for the Responses upstream, then reaches Anthropic.
+    let h = Harness::with(|mock| {
+        format!(
+            "model_list:{}\n  - {{model_name: down, litellm_params: {{model: openai/gpt-down, \
+             api_base: \"http://127.0.0.1:9/v1\", api_key: {UPSTREAM_KEY}}}}}\n\
+             router_settings: {{fallbacks: [{{down: [anthropic]}}]}}\n\
+             general_settings: {{master_key: {KEY}}}\n",
+            default_models(mock)
+        )
+    })
+    .await;
+    for stream in [false, true] {
+        let (status, error) = h
+            .call(json!({"model": "down", "input": "more", "stream": stream,
+                "previous_response_id": "resp_unknown"}))
+            .await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["code"], "previous_response_not_found");
+        assert_eq!(error["error"]["param"], "previous_response_id");
+        assert_eq!(
+            error["error"]["message"],
+            "Previous response with id 'resp_unknown' not found."
+        );
+    }
 }

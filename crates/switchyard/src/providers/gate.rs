@@ -46,14 +46,14 @@ impl Gate<'_> {
     }
 
     /// Continuation state the gateway cannot reproduce for a translated upstream: always
-    /// refused, since dropping it would silently answer a different question.
+    /// refused, since dropping it would silently answer a different question. A
+    /// `previous_response_id` is OpenAI's 400 `previous_response_not_found`.
     pub(crate) fn refuse_state(&self, req: &CreateResponse) -> Result<(), Error> {
-        if req.previous_response_id.is_some() {
-            return Err(self.refuse(
-                "previous_response_id",
-                "the gateway does not store responses for this deployment yet; send the whole \
-                 conversation in `input` instead",
-            ));
+        if let Some(id) = &req.previous_response_id {
+            // The store takes out every id it knows before a translator sees the request; one
+            // still here was unknown and left for a Responses upstream to resolve, and the
+            // request then failed over to this deployment, which has nobody to ask.
+            return Err(crate::state::previous_not_found(id));
         }
         if req.conversation.is_some() {
             return Err(self.refuse(

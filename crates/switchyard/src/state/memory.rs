@@ -341,10 +341,7 @@ impl StateStore for MemoryStore {
         }))
     }
 
-    fn request_cancel<'a>(
-        &'a self,
-        response_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn request_cancel<'a>(&'a self, response_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         ready(self.lock().map(|mut inner| {
             inner.cancels.insert(response_id.to_string());
         }))
@@ -535,10 +532,7 @@ impl StateStore for ConnectionStore {
         self.shared.renew_lease(response_id, until)
     }
 
-    fn request_cancel<'a>(
-        &'a self,
-        response_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn request_cancel<'a>(&'a self, response_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         self.shared.request_cancel(response_id)
     }
 

@@ -32,7 +32,7 @@ use crate::providers::BoxFuture;
 
 pub use list::{ItemList, ListQuery, Order};
 pub use memory::MemoryStore;
-pub use service::{ConversationObject, Resolved, State};
+pub use service::{ConversationObject, Resolved, State, previous_not_found};
 
 /// The default time a stored response is kept (OpenAI's: 30 days).
 pub const DEFAULT_RETENTION_DAYS: u64 = 30;
@@ -246,8 +246,7 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Asks the gateway instance running a background response to cancel it.
-    fn request_cancel<'a>(&'a self, response_id: &'a str)
-    -> BoxFuture<'a, Result<(), StoreError>>;
+    fn request_cancel<'a>(&'a self, response_id: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// True when cancelling the response was asked for.
     fn cancel_requested<'a>(
