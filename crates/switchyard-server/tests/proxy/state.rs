@@ -437,6 +437,7 @@ async fn replicas_on_one_sqlite_file_share_state_and_it_survives_a_restart() {
     let (status, stored) = h.get_json(&format!("/v1/responses/{id}")).await;
     assert_eq!(status, 200, "{stored}");
     let _ = std::fs::remove_dir_all(dir);
+}
 
 #[tokio::test]
 async fn an_unknown_id_that_fails_over_to_a_translated_provider_is_not_found() {
