@@ -53,7 +53,10 @@ pub async fn count(
                 ("x-switchyard-input-tokens", source),
                 ("x-switchyard-deployment", count.deployment.id.as_str()),
                 ("x-litellm-model-id", count.deployment.id.as_str()),
-                ("x-litellm-model-group", count.deployment.model_name.as_str()),
+                (
+                    "x-litellm-model-group",
+                    count.deployment.model_name.as_str(),
+                ),
             ] {
                 if let Ok(value) = HeaderValue::from_str(value) {
                     response

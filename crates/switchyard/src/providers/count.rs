@@ -56,7 +56,10 @@ mod tests {
 
     #[test]
     fn reads_counts_and_nothing_else() {
-        assert_eq!(count_at(br#"{"input_tokens": 12}"#, "/input_tokens"), Some(12));
+        assert_eq!(
+            count_at(br#"{"input_tokens": 12}"#, "/input_tokens"),
+            Some(12)
+        );
         assert_eq!(count_at(br#"{"totalTokens": 3}"#, "/totalTokens"), Some(3));
         assert_eq!(count_at(br#"{"input_tokens": -1}"#, "/input_tokens"), None);
         assert_eq!(count_at(br#"{"input_tokens": "7"}"#, "/input_tokens"), None);

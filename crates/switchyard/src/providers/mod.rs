@@ -44,10 +44,10 @@ use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
 pub use crate::config::RequestDefaults;
-pub use count::{CountCall, CountFallback, InputTokens};
 use crate::error::Error;
 use crate::secret::Secret;
 pub use crate::stream::Upstream;
+pub use count::{CountCall, CountFallback, InputTokens};
 
 pub(crate) use openai_errors::classify_openai_error;
 

@@ -11,8 +11,8 @@
 use http::HeaderMap;
 use switchyard_types::responses::{CreateResponse, Input, Item, Response, ResponseStreamEvent};
 
-use super::opaque;
 use super::count::count_at;
+use super::opaque;
 use super::{
     BoxFuture, CallInfo, CountCall, Credential, Decoder, InputTokens, PreparedCall, Provider,
     ProviderOptions, Upstream, UpstreamRequest, classify_openai_error, join_url, json_body,

@@ -32,8 +32,8 @@ use std::sync::Arc;
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
-use super::translate::defaults::with_defaults;
 use super::count::count_at;
+use super::translate::defaults::with_defaults;
 use super::{
     BuiltProvider, CallInfo, CountCall, InputTokens, PreparedCall, Provider, ProviderConfig,
     ProviderOptions, TokenSource, UpstreamRequest, json_body,

@@ -9,7 +9,9 @@
 
 use serde::Serialize;
 
-use super::wire::{AdditionalModelRequestFields, ContentBlock, ConverseRequest, Message, ToolConfig};
+use super::wire::{
+    AdditionalModelRequestFields, ContentBlock, ConverseRequest, Message, ToolConfig,
+};
 use crate::error::{Error, ErrorKind};
 
 /// The geographic prefixes of cross-region inference profile ids.
@@ -102,7 +104,8 @@ mod tests {
             counted_model("anthropic.claude-3-5-haiku-20241022-v1:0"),
             "anthropic.claude-3-5-haiku-20241022-v1:0"
         );
-        let arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-micro-v1:0";
+        let arn =
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-micro-v1:0";
         assert_eq!(counted_model(arn), arn);
     }
 
@@ -120,7 +123,8 @@ mod tests {
             "Your account does not support this model.",
         );
         assert!(!cannot_count(&account));
-        let throttled = Error::upstream(ErrorKind::RateLimited, "Too many requests to count tokens");
+        let throttled =
+            Error::upstream(ErrorKind::RateLimited, "Too many requests to count tokens");
         assert!(!cannot_count(&throttled));
     }
 }

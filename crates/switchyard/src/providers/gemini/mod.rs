@@ -99,7 +99,13 @@ impl GeminiProvider {
     fn translate(
         &self,
         request: &CreateResponse,
-    ) -> Result<(wire::GenerateContentRequest, crate::providers::translate::ToolNames), Error> {
+    ) -> Result<
+        (
+            wire::GenerateContentRequest,
+            crate::providers::translate::ToolNames,
+        ),
+        Error,
+    > {
         let request = with_defaults(&self.options.defaults, request);
         let target = GeminiTarget {
             label: self.endpoint.label,

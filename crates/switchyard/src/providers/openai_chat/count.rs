@@ -180,7 +180,10 @@ mod tests {
     fn frames_every_message_and_primes_the_reply() {
         let body = ChatCompletionsRequest {
             model: "m".into(),
-            messages: vec![message("system", "Be brief."), message("user", "hello world")],
+            messages: vec![
+                message("system", "Be brief."),
+                message("user", "hello world"),
+            ],
             ..ChatCompletionsRequest::default()
         };
         let expected = (TOKENS_PER_MESSAGE + text_tokens("system") + text_tokens("Be brief."))
@@ -214,9 +217,8 @@ mod tests {
             tools: Some(vec![tool.clone()]),
             ..ChatCompletionsRequest::default()
         };
-        let call = TOKENS_PER_MESSAGE
-            + text_tokens("get_weather")
-            + text_tokens(r#"{"city":"Paris"}"#);
+        let call =
+            TOKENS_PER_MESSAGE + text_tokens("get_weather") + text_tokens(r#"{"city":"Paris"}"#);
         let expected = (TOKENS_PER_MESSAGE + text_tokens("assistant") + call)
             + (TOKENS_PER_MESSAGE
                 + text_tokens("user")

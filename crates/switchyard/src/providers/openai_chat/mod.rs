@@ -159,8 +159,12 @@ impl Provider for ChatProvider {
                 format!("no vLLM /tokenize URL: {e}"),
             )
         })?;
-        let headers =
-            openai_style_headers(&self.credential, self.organization.as_deref(), false, &self.options);
+        let headers = openai_style_headers(
+            &self.credential,
+            self.organization.as_deref(),
+            false,
+            &self.options,
+        );
         count::tokenize_call(url, headers, &chat).map(InputTokens::Upstream)
     }
 
