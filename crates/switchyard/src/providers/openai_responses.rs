@@ -379,3 +379,56 @@ fn strip_gateway_state(items: &mut Vec<Item>) {
         extra.shift_remove(crate::stream::CALL_STATE);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    #[test]
+    fn input_tokens_forwards_the_counted_fields_only() {
+        let provider = ResponsesProvider::new(
+            "openai",
+            "gpt-5",
+            "https://api.openai.com/v1".into(),
+            Some(Secret::new("sk-test")),
+            Some("org-1".into()),
+            ProviderOptions::default(),
+        )
+        .unwrap();
+        let request: CreateResponse = serde_json::from_value(json!({
+            "model": "group", "instructions": "Be brief.", "input": "hi",
+            "previous_response_id": "resp_upstream", "stream": true, "store": false,
+            "max_output_tokens": 10, "temperature": 0.2, "fallbacks": ["other"],
+            "tools": [{"type": "web_search"}], "tool_choice": "auto", "truncation": "auto",
+            "text": {"format": {"type": "text"}}
+        }))
+        .unwrap();
+        let InputTokens::Upstream(counter) = provider
+            .count_input_tokens(&request, CallInfo::new(false))
+            .unwrap()
+        else {
+            panic!("the Responses API counts upstream")
+        };
+        assert_eq!(
+            counter.request.url.as_str(),
+            "https://api.openai.com/v1/responses/input_tokens"
+        );
+        let body: Value = serde_json::from_slice(&counter.request.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"model": "gpt-5", "input": "hi", "instructions": "Be brief.",
+                "previous_response_id": "resp_upstream",
+                "tools": [{"type": "web_search"}], "tool_choice": "auto",
+                "text": {"format": {"type": "text"}}, "truncation": "auto"})
+        );
+        assert_eq!(counter.request.headers["authorization"], "Bearer sk-test");
+        assert_eq!(counter.request.headers["openai-organization"], "org-1");
+        assert!(counter.request.headers.get("accept").is_none());
+        assert_eq!(
+            (counter.read)(br#"{"object": "response.input_tokens", "input_tokens": 11}"#),
+            Some(11)
+        );
+    }
+}
