@@ -202,7 +202,7 @@ pub(super) fn read_count(body: &Value, vertex: bool) -> Result<Turn, Reply> {
     }
     if let Some(extra) = fields
         .keys()
-        .find(|k| !COUNT_FIELDS.contains(&k.as_str()) && !(vertex && *k == "anthropic_version"))
+        .find(|k| !(COUNT_FIELDS.contains(&k.as_str()) || vertex && *k == "anthropic_version"))
     {
         return Err(invalid_request(&format!(
             "{extra}: Extra inputs are not permitted"

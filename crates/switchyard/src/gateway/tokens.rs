@@ -118,7 +118,7 @@ impl Gateway {
         };
         let (input_tokens, exact) = match deployment.provider.count_input_tokens(request, call)? {
             InputTokens::Estimate(body) => (estimate_off_thread(*body).await?, false),
-            InputTokens::Upstream(counter) => self.ask(&deployment, counter).await?,
+            InputTokens::Upstream(counter) => self.ask(&deployment, *counter).await?,
         };
         Ok(InputTokenCount {
             input_tokens,

@@ -16,7 +16,7 @@ use crate::error::Error;
 #[derive(Debug)]
 pub enum InputTokens {
     /// The upstream counts: send the call and read its answer.
-    Upstream(CountCall),
+    Upstream(Box<CountCall>),
     /// The upstream has no counter: the gateway estimates the tokens of this body (the request
     /// as the Chat Completions bridge would send it).
     Estimate(Box<ChatCompletionsRequest>),

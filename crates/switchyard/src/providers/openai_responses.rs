@@ -192,7 +192,7 @@ impl Provider for ResponsesProvider {
             false,
             &self.options,
         );
-        Ok(InputTokens::Upstream(CountCall {
+        Ok(InputTokens::Upstream(Box::new(CountCall {
             request: UpstreamRequest {
                 url,
                 headers,
@@ -200,7 +200,7 @@ impl Provider for ResponsesProvider {
             },
             read: |answer| count_at(answer, "/input_tokens"),
             fallback: None,
-        }))
+        })))
     }
 
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {

@@ -287,7 +287,7 @@ impl Provider for AnthropicProvider {
             Endpoint::Vertex { count_url, .. } => (count_url.clone(), true),
         };
         let counted = count::CountTokensRequest::new(&body, &self.model, vertex);
-        Ok(InputTokens::Upstream(CountCall {
+        Ok(InputTokens::Upstream(Box::new(CountCall {
             request: UpstreamRequest {
                 url,
                 headers: self.headers(call.client_headers),
@@ -295,7 +295,7 @@ impl Provider for AnthropicProvider {
             },
             read: |answer| count_at(answer, "/input_tokens"),
             fallback: None,
-        }))
+        })))
     }
 
     fn authorize<'a>(

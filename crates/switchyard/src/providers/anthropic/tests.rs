@@ -1099,7 +1099,7 @@ fn counter(provider: &AnthropicProvider, request: Value, headers: &HeaderMap) ->
         client_headers: headers,
     };
     match provider.count_input_tokens(&req(request), call).unwrap() {
-        InputTokens::Upstream(counter) => counter,
+        InputTokens::Upstream(counter) => *counter,
         InputTokens::Estimate(_) => panic!("Anthropic counts upstream"),
     }
 }

@@ -341,7 +341,7 @@ fn counter(yaml: &str) -> crate::providers::CountCall {
         .count_input_tokens(&request, CallInfo::new(false))
         .unwrap()
     {
-        InputTokens::Upstream(counter) => counter,
+        InputTokens::Upstream(counter) => *counter,
         InputTokens::Estimate(_) => panic!("Azure's Responses API counts upstream"),
     }
 }

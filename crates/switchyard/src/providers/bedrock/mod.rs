@@ -160,7 +160,7 @@ impl Provider for BedrockProvider {
         };
         let (converse, _) = converse_request(&defaulted, &target)?;
         let estimate = super::openai_chat::count::generic_body(&defaulted)?;
-        Ok(InputTokens::Upstream(CountCall {
+        Ok(InputTokens::Upstream(Box::new(CountCall {
             request: UpstreamRequest {
                 url: self.count_url.clone(),
                 headers: self.headers("application/json"),
@@ -171,7 +171,7 @@ impl Provider for BedrockProvider {
                 when: count::cannot_count,
                 estimate: Box::new(estimate),
             }),
-        }))
+        })))
     }
 
     fn authorize<'a>(

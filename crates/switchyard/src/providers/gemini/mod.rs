@@ -177,7 +177,7 @@ impl Provider for GeminiProvider {
     ) -> Result<InputTokens, Error> {
         let (body, _) = self.translate(request)?;
         let vertex = self.endpoint.name == "vertex_ai";
-        Ok(InputTokens::Upstream(CountCall {
+        Ok(InputTokens::Upstream(Box::new(CountCall {
             request: UpstreamRequest {
                 url: count::count_url(&self.endpoint.generate_url),
                 headers: self.headers(false),
@@ -185,7 +185,7 @@ impl Provider for GeminiProvider {
             },
             read: |answer| super::count::count_at(answer, "/totalTokens"),
             fallback: None,
-        }))
+        })))
     }
 
     fn authorize<'a>(

@@ -582,7 +582,7 @@ fn counted(
         .count_input_tokens(&request, CallInfo::new(false))
         .unwrap()
     {
-        InputTokens::Upstream(counter) => counter,
+        InputTokens::Upstream(counter) => *counter,
         InputTokens::Estimate(_) => panic!("Gemini counts upstream"),
     }
 }

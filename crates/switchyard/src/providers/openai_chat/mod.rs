@@ -165,7 +165,7 @@ impl Provider for ChatProvider {
             false,
             &self.options,
         );
-        count::tokenize_call(url, headers, &chat).map(InputTokens::Upstream)
+        count::tokenize_call(url, headers, &chat).map(|call| InputTokens::Upstream(Box::new(call)))
     }
 
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
