@@ -66,8 +66,12 @@ pub(crate) fn plan(req: &Incoming<'_>, shared: &Shared) -> Planned {
         gemini::handle(&route, req.query, req.headers, body, shared)
     } else if post && bedrock::matches(path) {
         bedrock::handle(path, req.headers, raw, body)
+    } else if post && bedrock::counts(path) {
+        bedrock::count_tokens(path, req.headers, raw, body)
     } else if post && path.ends_with("/v1/messages") {
         anthropic::handle(body, false)
+    } else if post && path.ends_with("/v1/messages/count_tokens") {
+        anthropic::count_tokens(body, false)
     } else if post && (path.ends_with(":rawPredict") || path.ends_with(":streamRawPredict")) {
         let authorization = req
             .headers
@@ -75,12 +79,20 @@ pub(crate) fn plan(req: &Incoming<'_>, shared: &Shared) -> Planned {
             .and_then(|v| v.to_str().ok());
         match gemini::vertex_auth(authorization, shared) {
             Some(refusal) => refusal.into(),
+            // One counter per location serves every Claude model; the body names the model.
+            None if path.ends_with("/publishers/anthropic/models/count-tokens:rawPredict") => {
+                anthropic::count_tokens(body, true)
+            }
             None => anthropic::handle(body, true),
         }
     } else if post && path.ends_with("/chat/completions") {
         chat::handle(Flavor::from_path(path), raw, body)
+    } else if post && path.ends_with("/tokenize") {
+        chat::tokenize(body)
     } else if post && path.ends_with("/responses") {
         responses::handle(body)
+    } else if post && path.ends_with("/responses/input_tokens") {
+        responses::input_tokens(body)
     } else if method == "GET" && path.ends_with("/models") {
         Reply::json(
             json!({"object": "list", "data": [{"id": "mock-model", "object": "model",

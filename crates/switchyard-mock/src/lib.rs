@@ -19,6 +19,7 @@
 //! | `POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:…` | Vertex AI Gemini: as above, with a bearer token from `/token` (401 `UNAUTHENTICATED` otherwise), usage only on the last chunk, `createTime` |
 //! | `POST /token` | Google OAuth2 for service accounts: verifies the JWT assertion (RS256 against [`TEST_SERVICE_ACCOUNT_KEY`], issuer, scope, audience, lifetime) and issues an access token |
 //! | `GET …/models` | a one-model list |
+//! | `POST …/responses/input_tokens`, `…/v1/messages/count_tokens`, Vertex `…/anthropic/models/count-tokens:rawPredict`, `…:countTokens`, `/model/{id}/count-tokens`, `…/tokenize` | the token counters of OpenAI, Anthropic (and on Vertex), Gemini (and Vertex), Bedrock (Anthropic models only) and vLLM: the input count a generation with the same input would report |
 //!
 //! # Scenario engine
 //!

@@ -32,6 +32,10 @@ pub fn app(state: AppState) -> Router {
     for prefix in routes::API_PREFIXES {
         authenticated = stateful_routes(authenticated, prefix);
     }
+    for prefix in routes::API_PREFIXES {
+        let path = format!("{prefix}/responses/input_tokens");
+        authenticated = authenticated.route(&path, post(routes::input_tokens::count));
+    }
     let authenticated = authenticated
         .route("/v1/models", get(routes::models::list))
         .route("/models", get(routes::models::list))

@@ -1,5 +1,6 @@
 //! Anthropic's Messages API: `POST …/v1/messages`, also the body Vertex AI's `:rawPredict` /
-//! `:streamRawPredict` take (`providers.md` §4).
+//! `:streamRawPredict` take (`providers.md` §4), and its token counter
+//! `POST …/v1/messages/count_tokens` (Vertex: `…/models/count-tokens:rawPredict`).
 //!
 //! The mock checks what the real API rejects and a gateway could get wrong: a missing
 //! `max_tokens`, a thinking budget out of range, a forced tool or a non-default temperature
@@ -92,4 +93,25 @@ pub(crate) fn handle(body: &Value, vertex: bool) -> Planned {
         }
     };
     Planned { delay, reply }
+}
+
+/// Answers a `count_tokens` request: the input tokens a Messages request with this body would
+/// report (the mock counts words). `vertex` for Vertex AI's `count-tokens:rawPredict`.
+pub(crate) fn count_tokens(body: &Value, vertex: bool) -> Planned {
+    let turn = match request::read_count(body, vertex) {
+        Ok(turn) => turn,
+        Err(reply) => return reply.into(),
+    };
+    let directives = Directives::parse(&turn.user_text);
+    if let Some(code) = &directives.error {
+        let model = body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        return errors::directive_error(code, model).into();
+    }
+    let count = serde_json::json!({"input_tokens": turn.input_words.max(1)});
+    Reply::json(count)
+        .with_header("request-id", &errors::request_id())
+        .into()
 }

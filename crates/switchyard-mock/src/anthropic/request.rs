@@ -84,8 +84,24 @@ pub(super) fn read(body: &Value, vertex: bool) -> Result<Facts, Reply> {
             "`temperature` and `top_p` cannot both be specified for this model. Please use only one.",
         ));
     }
+    let turn = turn_of(body, messages, Some(max_tokens))?;
+    Ok(Facts {
+        turn,
+        model,
+        stream: body.get("stream").and_then(Value::as_bool) == Some(true),
+        thinking,
+    })
+}
+
+/// The turn a Messages body stands for (its words are the mock's input tokens); the error is
+/// the reply to a message with empty content.
+fn turn_of(
+    body: &Value,
+    messages: &[Value],
+    max_output_tokens: Option<u64>,
+) -> Result<Turn, Reply> {
     let mut turn = Turn {
-        max_output_tokens: Some(max_tokens),
+        max_output_tokens,
         parallel_tool_calls: body
             .pointer("/tool_choice/disable_parallel_tool_use")
             .and_then(Value::as_bool)
@@ -155,12 +171,51 @@ pub(super) fn read(body: &Value, vertex: bool) -> Result<Facts, Reply> {
             .map_or(Choice::Auto, |n| Choice::Named(n.to_string())),
         _ => Choice::Auto,
     };
-    Ok(Facts {
-        turn,
-        model,
-        stream: body.get("stream").and_then(Value::as_bool) == Some(true),
-        thinking,
-    })
+    Ok(turn)
+}
+
+/// The fields `count_tokens` takes; it refuses the rest of a Messages body (`max_tokens`,
+/// `stream`, sampling, `metadata`) as extra inputs.
+const COUNT_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "mcp_servers",
+    "context_management",
+    "output_config",
+];
+
+/// Reads and checks a `count_tokens` body (Vertex's `count-tokens:rawPredict` with `vertex`);
+/// returns the turn it stands for. The error is the reply Anthropic would send.
+pub(super) fn read_count(body: &Value, vertex: bool) -> Result<Turn, Reply> {
+    let Some(fields) = body.as_object() else {
+        return Err(invalid_request(
+            "There was an issue with the request body: expected an object",
+        ));
+    };
+    if vertex && body.get("anthropic_version").and_then(Value::as_str) != Some("vertex-2023-10-16")
+    {
+        return Err(invalid_request("anthropic_version: Field required"));
+    }
+    if let Some(extra) = fields
+        .keys()
+        .find(|k| !(COUNT_FIELDS.contains(&k.as_str()) || vertex && *k == "anthropic_version"))
+    {
+        return Err(invalid_request(&format!(
+            "{extra}: Extra inputs are not permitted"
+        )));
+    }
+    if body.get("model").and_then(Value::as_str).is_none() {
+        return Err(invalid_request("model: Field required"));
+    }
+    let Some(messages) = body.get("messages").and_then(Value::as_array) else {
+        return Err(invalid_request("messages: Field required"));
+    };
+    check_tool_pairing(messages)?;
+    turn_of(body, messages, None)
 }
 
 /// The rules Anthropic enforces when thinking is on.

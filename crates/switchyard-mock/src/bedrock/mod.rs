@@ -4,6 +4,8 @@
 //! chunks at odd places). Requests must carry a bearer key or a well-formed SigV4 signature for
 //! service `bedrock` (verified in full for the example credentials); errors carry
 //! `x-amzn-ErrorType` and a `{"message"}` body; stream failures are exception frames.
+//! `POST /model/{id}/count-tokens` is the `CountTokens` API, for Anthropic models under their
+//! foundation-model id only (others get its `ValidationException`).
 
 mod render;
 mod sigv4;
@@ -24,6 +26,98 @@ pub(crate) use render::{exception_reply, scripted_stream};
 pub(crate) fn matches(path: &str) -> bool {
     path.starts_with("/model/")
         && (path.ends_with("/converse") || path.ends_with("/converse-stream"))
+}
+
+/// True for the `CountTokens` path.
+pub(crate) fn counts(path: &str) -> bool {
+    path.starts_with("/model/") && path.ends_with("/count-tokens")
+}
+
+/// The members of `ConverseTokensRequest`, what `CountTokens` takes of a Converse request.
+const COUNT_MEMBERS: &[&str] = &[
+    "messages",
+    "system",
+    "toolConfig",
+    "additionalModelRequestFields",
+];
+
+/// Answers `CountTokens`: the input tokens a Converse request with these fields would report
+/// (the mock counts words).
+pub(crate) fn count_tokens(path: &str, headers: &HeaderMap, raw: &[u8], body: &Value) -> Planned {
+    if let Err(rejection) = sigv4::check(headers, path, raw) {
+        return exception_reply(403, rejection.exception, &rejection.message).into();
+    }
+    let encoded = path
+        .strip_prefix("/model/")
+        .and_then(|rest| rest.strip_suffix("/count-tokens"))
+        .unwrap_or_default();
+    let model = percent_decode(encoded);
+    // Counted: Anthropic's models, under their foundation-model id (not a profile, not an ARN).
+    if !model.starts_with("anthropic.") {
+        return exception_reply(
+            400,
+            "ValidationException",
+            "The provided model doesn't support counting tokens.",
+        )
+        .into();
+    }
+    let Some(converse) = body.pointer("/input/converse") else {
+        return exception_reply(
+            400,
+            "ValidationException",
+            "Malformed input request: required key [input] not found",
+        )
+        .into();
+    };
+    if let Some(key) = converse
+        .as_object()
+        .and_then(|c| c.keys().find(|k| !COUNT_MEMBERS.contains(&k.as_str())))
+    {
+        return exception_reply(
+            400,
+            "ValidationException",
+            &format!(
+                "Malformed input request: extraneous key [{key}] is not permitted, please \
+                 reformat your input and try again."
+            ),
+        )
+        .into();
+    }
+    if let Err(message) = validate(converse) {
+        return exception_reply(400, "ValidationException", &message).into();
+    }
+    let turn = Turn::from_converse(converse);
+    let directives = Directives::parse(&turn.user_text);
+    if let Some(code) = &directives.error {
+        return render::directive_error(code).into();
+    }
+    Reply::json(serde_json::json!({"inputTokens": turn.input_words.max(1)}))
+        .with_header("x-amzn-requestid", &ids::uuid())
+        .into()
+}
+
+/// `%XX` escapes decoded (model ids travel percent-encoded in the path).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The top-level members of `ConverseRequest`; Bedrock refuses anything else.
@@ -194,6 +288,15 @@ pub(crate) fn text_reply(text: &str, stream: bool) -> Reply {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn model_ids_are_decoded() {
+        assert_eq!(
+            percent_decode("anthropic.claude-sonnet-4-20250514-v1%3A0"),
+            "anthropic.claude-sonnet-4-20250514-v1:0"
+        );
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
 
     #[test]
     fn validation_follows_bedrock_rules() {

@@ -1,5 +1,5 @@
 //! OpenAI Chat Completions and the OpenAI-compatible servers that imitate it, each with its
-//! documented deviations (`providers.md` §1, §8).
+//! documented deviations (`providers.md` §1, §8), and vLLM's `POST /tokenize`.
 
 mod complete;
 mod flavor;
@@ -173,4 +173,47 @@ pub(crate) fn handle(flavor: Flavor, raw: &[u8], body: &Value) -> Planned {
         }
     };
     Planned { delay, reply }
+}
+
+/// The context length vLLM reports beside a count.
+const VLLM_MAX_MODEL_LEN: u64 = 32_768;
+
+/// Answers vLLM's `POST /tokenize` (a chat's `messages`, or a `prompt`): the prompt tokens a
+/// completion of these messages would report (the mock counts words), with one id per token.
+pub(crate) fn tokenize(body: &Value) -> Planned {
+    let Some(fields) = body.as_object() else {
+        return errors::unparsable_body().into();
+    };
+    let count = if let Some(prompt) = fields.get("prompt").and_then(Value::as_str) {
+        prompt.split_whitespace().count() as u64
+    } else {
+        if fields.get("messages").is_none_or(Value::is_null) {
+            return errors::missing_parameter("messages").into();
+        }
+        let mut chat = body.clone();
+        if chat.get("model").is_none_or(Value::is_null) {
+            chat["model"] = Value::String(String::new());
+        }
+        let req = match ChatRequest::deserialize(&chat) {
+            Ok(req) => req,
+            Err(err) => {
+                let message = format!("Invalid request body: {err}");
+                return errors::openai(400, &message, "BadRequestError", None, None).into();
+            }
+        };
+        let turn = Turn::from_chat(&req);
+        let directives = Directives::parse(&turn.user_text);
+        if let Some(code) = &directives.error {
+            return errors::directive_error(Flavor::Vllm.dialect(), code, &req.model).into();
+        }
+        turn.input_words
+    }
+    .max(1);
+    Reply::json(serde_json::json!({
+        "count": count,
+        "max_model_len": VLLM_MAX_MODEL_LEN,
+        "tokens": (0..count).collect::<Vec<u64>>(),
+        "token_strs": null,
+    }))
+    .into()
 }

@@ -36,15 +36,18 @@ pub(crate) struct Route {
     pub service: Service,
     pub model: String,
     pub stream: bool,
+    /// `:countTokens` rather than a generation.
+    pub count: bool,
 }
 
 impl Route {
     /// Recognises a Gemini API or Vertex (publisher `google`) route.
     pub(crate) fn parse(path: &str) -> Option<Route> {
         let (before, method) = path.rsplit_once(':')?;
-        let stream = match method {
-            "generateContent" => false,
-            "streamGenerateContent" => true,
+        let (stream, count) = match method {
+            "generateContent" => (false, false),
+            "streamGenerateContent" => (true, false),
+            "countTokens" => (false, true),
             _ => return None,
         };
         let (prefix, model) = before.rsplit_once("/models/")?;
@@ -59,6 +62,7 @@ impl Route {
             service,
             model: model.to_string(),
             stream,
+            count,
         })
     }
 }
@@ -87,6 +91,9 @@ pub(crate) fn handle(
     if let Some(rejection) = authenticate(route, query, headers, shared) {
         return rejection.into();
     }
+    if route.count {
+        return count_tokens(route, body);
+    }
     let turn = match turn::read(route, body) {
         Ok(turn) => turn,
         Err(message) => return invalid_argument(&message).into(),
@@ -103,6 +110,89 @@ pub(crate) fn handle(
     let sse = query.is_some_and(|q| q.split('&').any(|p| p == "alt=sse"));
     let reply = render::reply(route, &turn, &plan, sse);
     Planned { delay, reply }
+}
+
+/// The top-level fields of a Vertex AI `countTokens` body.
+const VERTEX_COUNT_FIELDS: &[&str] = &[
+    "model",
+    "instances",
+    "contents",
+    "systemInstruction",
+    "system_instruction",
+    "tools",
+    "generationConfig",
+    "generation_config",
+];
+
+/// Answers `:countTokens`: the input tokens a generation with this prompt would report (the
+/// mock counts words). The Gemini API takes `contents` or a whole `generateContentRequest`
+/// (naming its model); Vertex AI takes the prompt's fields at the top level.
+fn count_tokens(route: &Route, body: &Value) -> Planned {
+    let Some(fields) = body.as_object() else {
+        return invalid_argument("Invalid JSON payload received. Expected an object.").into();
+    };
+    let unknown = |allowed: &[&str]| {
+        fields
+            .keys()
+            .find(|k| !allowed.contains(&k.as_str()))
+            .map(|k| {
+                invalid_argument(&format!(
+                    "Invalid JSON payload received. Unknown name \"{k}\": Cannot find field."
+                ))
+            })
+    };
+    let mut prompt = match route.service {
+        Service::GeminiApi => {
+            let allowed = [
+                "contents",
+                "generateContentRequest",
+                "generate_content_request",
+            ];
+            if let Some(rejection) = unknown(&allowed) {
+                return rejection.into();
+            }
+            match fields
+                .get("generateContentRequest")
+                .or_else(|| fields.get("generate_content_request"))
+            {
+                Some(request) => {
+                    let expected = format!("models/{}", route.model);
+                    if request.get("model").and_then(Value::as_str) != Some(expected.as_str()) {
+                        return invalid_argument(
+                            "* GenerateContentRequest.model: unexpected model name format\n",
+                        )
+                        .into();
+                    }
+                    request.clone()
+                }
+                None => json!({"contents": fields.get("contents").cloned().unwrap_or(Value::Null)}),
+            }
+        }
+        Service::Vertex => {
+            if let Some(rejection) = unknown(VERTEX_COUNT_FIELDS) {
+                return rejection.into();
+            }
+            body.clone()
+        }
+    };
+    if let Some(map) = prompt.as_object_mut() {
+        map.remove("model");
+        map.remove("instances");
+    }
+    let turn = match turn::read(route, &prompt) {
+        Ok(turn) => turn.turn,
+        Err(message) => return invalid_argument(&message).into(),
+    };
+    let directives = Directives::parse(&turn.user_text);
+    if let Some(code) = &directives.error {
+        return directive_error(route, code).into();
+    }
+    let tokens = turn.input_words.max(1);
+    Reply::json(json!({
+        "totalTokens": tokens,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": tokens}],
+    }))
+    .into()
 }
 
 fn authenticate(
@@ -268,6 +358,8 @@ mod tests {
         assert_eq!(r.service, Service::Vertex);
         assert!(!r.stream);
         assert!(Route::parse("/v1/chat/completions").is_none());
+        let r = Route::parse("/v1beta/models/gemini-2.5-flash:countTokens").unwrap();
+        assert!(r.count && !r.stream);
         assert!(
             Route::parse("/v1/projects/p/locations/l/publishers/anthropic/models/c:rawPredict")
                 .is_none()

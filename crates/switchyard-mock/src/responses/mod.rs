@@ -1,4 +1,5 @@
-//! The OpenAI Responses API upstream: `POST …/responses` (`providers.md` §2).
+//! The OpenAI Responses API upstream: `POST …/responses` (`providers.md` §2), and its token
+//! counter `POST …/responses/input_tokens`.
 
 mod object;
 mod stream;
@@ -68,4 +69,61 @@ pub(crate) fn handle(body: &Value) -> Planned {
         }
     };
     Planned { delay, reply }
+}
+
+/// The fields `POST /responses/input_tokens` takes; OpenAI refuses any other.
+const INPUT_TOKENS_FIELDS: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "previous_response_id",
+    "conversation",
+    "text",
+    "reasoning",
+    "truncation",
+];
+
+/// Answers `POST /responses/input_tokens`: the input tokens a create with this body would
+/// report (the mock counts words).
+pub(crate) fn input_tokens(body: &Value) -> Planned {
+    let Some(fields) = body.as_object() else {
+        return errors::unparsable_body().into();
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !INPUT_TOKENS_FIELDS.contains(&k.as_str()))
+    {
+        let message = format!("Unknown parameter: '{unknown}'.");
+        return errors::openai(
+            400,
+            &message,
+            "invalid_request_error",
+            Some(unknown),
+            Some("unknown_parameter"),
+        )
+        .into();
+    }
+    let req = match CreateResponse::deserialize(body) {
+        Ok(req) => req,
+        Err(err) => {
+            let message = format!("Invalid request body: {err}");
+            return errors::openai(400, &message, "invalid_request_error", None, None).into();
+        }
+    };
+    let turn = Turn::from_responses(&req);
+    let directives = Directives::parse(&turn.user_text);
+    if let Some(code) = &directives.error {
+        let model = req.model.as_deref().unwrap_or_default();
+        return errors::directive_error(Dialect::Responses, code, model).into();
+    }
+    let count = serde_json::json!({
+        "object": "response.input_tokens",
+        "input_tokens": turn.input_words.max(1),
+    });
+    crate::reply::Reply::json(count)
+        .with_header("x-request-id", &crate::ids::request_id())
+        .into()
 }

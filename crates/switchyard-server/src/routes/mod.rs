@@ -1,6 +1,7 @@
 //! HTTP routes.
 
 pub mod health;
+pub mod input_tokens;
 pub mod metrics;
 pub mod models;
 pub mod responses;

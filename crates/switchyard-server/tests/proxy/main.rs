@@ -16,6 +16,7 @@ mod failures;
 mod gemini;
 mod hardening;
 mod health;
+mod input_tokens;
 mod observability;
 mod passthrough;
 mod routing;

@@ -21,6 +21,7 @@ mod persist;
 mod record;
 pub mod registry;
 mod stream;
+pub mod tokens;
 mod upstream;
 mod validate;
 

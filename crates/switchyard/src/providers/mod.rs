@@ -15,12 +15,15 @@
 //! * [`translate`]: what the translating providers share (tools, tool choice, history, Claude's
 //!   rules).
 //!
+//! [`count`] is how a provider counts a request's input tokens without running it.
+//!
 //! [`factory`] picks and builds the provider of a `model_list` entry from its model prefix;
 //! `path` checks model names that go into upstream URLs.
 
 pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
+pub mod count;
 pub mod factory;
 mod gate;
 pub mod gemini;
@@ -44,6 +47,7 @@ pub use crate::config::RequestDefaults;
 use crate::error::Error;
 use crate::secret::Secret;
 pub use crate::stream::Upstream;
+pub use count::{CountCall, CountFallback, InputTokens};
 
 pub(crate) use openai_errors::classify_openai_error;
 
@@ -139,6 +143,17 @@ pub trait Provider: Send + Sync + fmt::Debug {
     }
     /// Turns a non-2xx answer into an [`Error`] (credentials already redacted).
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error;
+    /// How to count `request`'s input tokens, built from the same translation as
+    /// [`Provider::prepare`] so that the count is of what a create would send. The default is
+    /// an upstream without a counter: the gateway estimates the request as the Chat
+    /// Completions bridge would carry it.
+    fn count_input_tokens(
+        &self,
+        request: &CreateResponse,
+        _call: CallInfo<'_>,
+    ) -> Result<InputTokens, Error> {
+        openai_chat::count::generic_body(request).map(|body| InputTokens::Estimate(Box::new(body)))
+    }
 }
 
 /// What a provider's constructor reads: the config entry, the upstream model (a wildcard

@@ -11,10 +11,12 @@
 use http::HeaderMap;
 use switchyard_types::responses::{CreateResponse, Input, Item, Response, ResponseStreamEvent};
 
+use super::count::count_at;
 use super::opaque;
 use super::{
-    BoxFuture, CallInfo, Credential, Decoder, PreparedCall, Provider, ProviderOptions, Upstream,
-    UpstreamRequest, classify_openai_error, join_url, json_body, openai_style_headers,
+    BoxFuture, CallInfo, CountCall, Credential, Decoder, InputTokens, PreparedCall, Provider,
+    ProviderOptions, Upstream, UpstreamRequest, classify_openai_error, join_url, json_body,
+    openai_style_headers,
 };
 use crate::error::{Error, ErrorKind};
 use crate::secret::{Secret, redact};
@@ -41,6 +43,22 @@ pub const GATEWAY_FIELDS: &[&str] = &[
     "api_version",
     "litellm_trace_id",
     "tags",
+];
+
+/// The fields `POST /responses/input_tokens` takes (the OpenAI API reference, "Get input token
+/// counts"); it refuses the rest of a create's (`stream`, `max_output_tokens`, sampling…).
+pub const INPUT_TOKENS_FIELDS: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "previous_response_id",
+    "conversation",
+    "text",
+    "reasoning",
+    "truncation",
 ];
 
 /// A deployment that speaks the Responses API.
@@ -88,6 +106,22 @@ impl ResponsesProvider {
         self.credential = credential;
         self
     }
+
+    /// The request as the upstream gets it: the deployment's defaults and model, the
+    /// gateway's own fields and state left out.
+    fn outgoing(&self, request: &CreateResponse, stream: bool) -> CreateResponse {
+        let mut outgoing = request.clone();
+        self.options.defaults.apply(&mut outgoing);
+        outgoing.model = Some(self.model.clone());
+        outgoing.stream = stream.then_some(true);
+        for field in GATEWAY_FIELDS {
+            outgoing.extra.shift_remove(*field);
+        }
+        if let Some(Input::Items(items)) = &mut outgoing.input {
+            strip_gateway_state(items);
+        }
+        outgoing
+    }
 }
 
 impl Provider for ResponsesProvider {
@@ -109,17 +143,7 @@ impl Provider for ResponsesProvider {
 
     fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
         let stream = call.stream;
-        let mut outgoing = request.clone();
-        self.options.defaults.apply(&mut outgoing);
-        outgoing.model = Some(self.model.clone());
-        outgoing.stream = stream.then_some(true);
-        for field in GATEWAY_FIELDS {
-            outgoing.extra.shift_remove(*field);
-        }
-        if let Some(Input::Items(items)) = &mut outgoing.input {
-            strip_gateway_state(items);
-        }
-        let body = json_body(&outgoing)?;
+        let body = json_body(&self.outgoing(request, stream))?;
         let headers = openai_style_headers(
             &self.credential,
             self.organization.as_deref(),
@@ -137,6 +161,46 @@ impl Provider for ResponsesProvider {
                     .with_secrets(self.credential.secret().into_iter().cloned().collect()),
             ),
         })
+    }
+
+    fn count_input_tokens(
+        &self,
+        request: &CreateResponse,
+        _call: CallInfo<'_>,
+    ) -> Result<InputTokens, Error> {
+        let outgoing = serde_json::to_value(self.outgoing(request, false)).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("could not encode the request: {e}"),
+            )
+        })?;
+        let mut body = serde_json::Map::new();
+        if let serde_json::Value::Object(fields) = outgoing {
+            body.extend(
+                fields
+                    .into_iter()
+                    .filter(|(name, _)| INPUT_TOKENS_FIELDS.contains(&name.as_str())),
+            );
+        }
+        let mut url = self.url.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::new(ErrorKind::Internal, "the Responses URL takes no path"))?
+            .push("input_tokens");
+        let headers = openai_style_headers(
+            &self.credential,
+            self.organization.as_deref(),
+            false,
+            &self.options,
+        );
+        Ok(InputTokens::Upstream(Box::new(CountCall {
+            request: UpstreamRequest {
+                url,
+                headers,
+                body: json_body(&body)?,
+            },
+            read: |answer| count_at(answer, "/input_tokens"),
+            fallback: None,
+        })))
     }
 
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
@@ -313,5 +377,58 @@ fn strip_gateway_state(items: &mut Vec<Item>) {
             _ => continue,
         };
         extra.shift_remove(crate::stream::CALL_STATE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    #[test]
+    fn input_tokens_forwards_the_counted_fields_only() {
+        let provider = ResponsesProvider::new(
+            "openai",
+            "gpt-5",
+            "https://api.openai.com/v1".into(),
+            Some(Secret::new("sk-test")),
+            Some("org-1".into()),
+            ProviderOptions::default(),
+        )
+        .unwrap();
+        let request: CreateResponse = serde_json::from_value(json!({
+            "model": "group", "instructions": "Be brief.", "input": "hi",
+            "previous_response_id": "resp_upstream", "stream": true, "store": false,
+            "max_output_tokens": 10, "temperature": 0.2, "fallbacks": ["other"],
+            "tools": [{"type": "web_search"}], "tool_choice": "auto", "truncation": "auto",
+            "text": {"format": {"type": "text"}}
+        }))
+        .unwrap();
+        let InputTokens::Upstream(counter) = provider
+            .count_input_tokens(&request, CallInfo::new(false))
+            .unwrap()
+        else {
+            panic!("the Responses API counts upstream")
+        };
+        assert_eq!(
+            counter.request.url.as_str(),
+            "https://api.openai.com/v1/responses/input_tokens"
+        );
+        let body: Value = serde_json::from_slice(&counter.request.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"model": "gpt-5", "input": "hi", "instructions": "Be brief.",
+                "previous_response_id": "resp_upstream",
+                "tools": [{"type": "web_search"}], "tool_choice": "auto",
+                "text": {"format": {"type": "text"}}, "truncation": "auto"})
+        );
+        assert_eq!(counter.request.headers["authorization"], "Bearer sk-test");
+        assert_eq!(counter.request.headers["openai-organization"], "org-1");
+        assert!(counter.request.headers.get("accept").is_none());
+        assert_eq!(
+            (counter.read)(br#"{"object": "response.input_tokens", "input_tokens": 11}"#),
+            Some(11)
+        );
     }
 }

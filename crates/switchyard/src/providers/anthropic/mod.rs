@@ -16,6 +16,7 @@
 //!   ([`opaque`](super::opaque) tag `anthropic`) and are put back at their place in the next
 //!   turn's assistant message.
 
+pub mod count;
 pub mod errors;
 pub mod request;
 pub mod response;
@@ -31,10 +32,11 @@ use std::sync::Arc;
 use http::HeaderMap;
 use switchyard_types::responses::CreateResponse;
 
+use super::count::count_at;
 use super::translate::defaults::with_defaults;
 use super::{
-    BuiltProvider, CallInfo, PreparedCall, Provider, ProviderConfig, ProviderOptions, TokenSource,
-    UpstreamRequest, json_body,
+    BuiltProvider, CallInfo, CountCall, InputTokens, PreparedCall, Provider, ProviderConfig,
+    ProviderOptions, TokenSource, UpstreamRequest, json_body,
 };
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
@@ -53,15 +55,18 @@ pub const OPAQUE_TAG: &str = "anthropic";
 /// How requests reach the model and are authenticated.
 #[derive(Debug)]
 enum Endpoint {
-    /// `POST {api_base}/v1/messages` with `x-api-key`.
+    /// `POST {api_base}/v1/messages` (and `/v1/messages/count_tokens`) with `x-api-key`.
     FirstParty {
         url: reqwest::Url,
+        count_url: reqwest::Url,
         api_key: Option<Secret>,
     },
-    /// Vertex AI's `:rawPredict` / `:streamRawPredict`, with a Google OAuth token.
+    /// Vertex AI's `:rawPredict` / `:streamRawPredict` (and the publisher's
+    /// `count-tokens:rawPredict`), with a Google OAuth token.
     Vertex {
         url: reqwest::Url,
         stream_url: reqwest::Url,
+        count_url: reqwest::Url,
         tokens: Arc<dyn TokenSource>,
     },
 }
@@ -93,13 +98,21 @@ impl AnthropicProvider {
         } else {
             format!("{base}/v1/messages")
         };
-        let url = reqwest::Url::parse(&full)
-            .map_err(|e| format!("`{api_base}` is not a usable base URL: {e}"))?;
+        let parse = |full: &str| {
+            reqwest::Url::parse(full)
+                .map_err(|e| format!("`{api_base}` is not a usable base URL: {e}"))
+        };
+        let url = parse(&full)?;
+        let count_url = parse(&format!("{full}/count_tokens"))?;
         Ok(AnthropicProvider {
             name: "anthropic",
             model: model.into(),
             api_base,
-            endpoint: Endpoint::FirstParty { url, api_key },
+            endpoint: Endpoint::FirstParty {
+                url,
+                count_url,
+                api_key,
+            },
             options,
         })
     }
@@ -117,13 +130,15 @@ impl AnthropicProvider {
     ) -> Result<Self, String> {
         let model = model.into();
         let base = url_base.trim_end_matches('/');
-        let parse = |method: &str| {
+        let parse = |model: &str, method: &str| {
             let full = format!("{base}/publishers/anthropic/models/{model}:{method}");
             reqwest::Url::parse(&full)
                 .map_err(|e| format!("`{url_base}` is not a usable Vertex AI base URL: {e}"))
         };
-        let url = parse("rawPredict")?;
-        let stream_url = parse("streamRawPredict")?;
+        let url = parse(&model, "rawPredict")?;
+        let stream_url = parse(&model, "streamRawPredict")?;
+        // One counter serves every Claude model of the location; the body names the model.
+        let count_url = parse("count-tokens", "rawPredict")?;
         Ok(AnthropicProvider {
             name: "vertex_ai",
             api_base: base.to_string(),
@@ -131,6 +146,7 @@ impl AnthropicProvider {
             endpoint: Endpoint::Vertex {
                 url,
                 stream_url,
+                count_url,
                 tokens,
             },
             options,
@@ -142,6 +158,27 @@ impl AnthropicProvider {
             Endpoint::FirstParty { api_key, .. } => api_key.iter().cloned().collect(),
             Endpoint::Vertex { .. } => Vec::new(),
         }
+    }
+
+    /// The request as the Messages API gets it, and the tool names to map back.
+    fn translate(
+        &self,
+        request: &CreateResponse,
+        stream: bool,
+    ) -> Result<(wire::MessagesRequest, request::ToolMap), Error> {
+        // The cap the client set, before deployment defaults blur it with the configured one.
+        let explicit_cap = request.max_output_tokens;
+        let request = with_defaults(&self.options.defaults, request);
+        let vertex = matches!(self.endpoint, Endpoint::Vertex { .. });
+        let target = Target {
+            label: self.label(),
+            model: &self.model,
+            drop_params: self.options.drop_params,
+            stream,
+            explicit_cap,
+            vertex,
+        };
+        messages_request(&request, &target)
     }
 
     fn label(&self) -> &'static str {
@@ -215,19 +252,7 @@ impl Provider for AnthropicProvider {
     }
 
     fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
-        // The cap the client set, before deployment defaults blur it with the configured one.
-        let explicit_cap = request.max_output_tokens;
-        let request = with_defaults(&self.options.defaults, request);
-        let vertex = matches!(self.endpoint, Endpoint::Vertex { .. });
-        let target = Target {
-            label: self.label(),
-            model: &self.model,
-            drop_params: self.options.drop_params,
-            stream: call.stream,
-            explicit_cap,
-            vertex,
-        };
-        let (body, tools) = messages_request(&request, &target)?;
+        let (body, tools) = self.translate(request, call.stream)?;
         let body = json_body(&body)?;
         let url = match &self.endpoint {
             Endpoint::FirstParty { url, .. } => url.clone(),
@@ -249,6 +274,28 @@ impl Provider for AnthropicProvider {
             },
             decoder: Box::new(MessagesDecoder::new(self.label(), tools, self.secrets())),
         })
+    }
+
+    fn count_input_tokens(
+        &self,
+        request: &CreateResponse,
+        call: CallInfo<'_>,
+    ) -> Result<InputTokens, Error> {
+        let (body, _) = self.translate(request, false)?;
+        let (url, vertex) = match &self.endpoint {
+            Endpoint::FirstParty { count_url, .. } => (count_url.clone(), false),
+            Endpoint::Vertex { count_url, .. } => (count_url.clone(), true),
+        };
+        let counted = count::CountTokensRequest::new(&body, &self.model, vertex);
+        Ok(InputTokens::Upstream(Box::new(CountCall {
+            request: UpstreamRequest {
+                url,
+                headers: self.headers(call.client_headers),
+                body: json_body(&counted)?,
+            },
+            read: |answer| count_at(answer, "/input_tokens"),
+            fallback: None,
+        })))
     }
 
     fn authorize<'a>(

@@ -13,7 +13,8 @@ use super::response::MessagesDecoder;
 use super::{AnthropicProvider, OPAQUE_TAG, errors};
 use crate::error::{Error, ErrorKind};
 use crate::providers::{
-    BoxFuture, CallInfo, Decoder, Provider, ProviderOptions, RequestDefaults, TokenSource, opaque,
+    BoxFuture, CallInfo, CountCall, Decoder, InputTokens, Provider, ProviderOptions,
+    RequestDefaults, TokenSource, opaque,
 };
 use crate::secret::Secret;
 use crate::stream::{ResponseBuilder, envelope, grammar};
@@ -1088,4 +1089,98 @@ fn tool_schemas_always_declare_an_object() {
         body["tools"][1]["input_schema"]["properties"]["q"]["type"],
         "string"
     );
+}
+
+// ----- input token counts ------------------------------------------------------------------
+
+fn counter(provider: &AnthropicProvider, request: Value, headers: &HeaderMap) -> CountCall {
+    let call = CallInfo {
+        stream: false,
+        client_headers: headers,
+    };
+    match provider.count_input_tokens(&req(request), call).unwrap() {
+        InputTokens::Upstream(counter) => *counter,
+        InputTokens::Estimate(_) => panic!("Anthropic counts upstream"),
+    }
+}
+
+#[test]
+fn count_tokens_sends_the_messages_without_the_output_fields() {
+    let provider = AnthropicProvider::new(
+        MODEL,
+        "https://api.anthropic.com".into(),
+        Some(Secret::new("sk-ant-test")),
+        ProviderOptions::default(),
+    )
+    .unwrap();
+    let mut client = HeaderMap::new();
+    client.insert(
+        "anthropic-beta",
+        "token-efficient-tools-2025-02-19".parse().unwrap(),
+    );
+    let counter = counter(
+        &provider,
+        json!({"model": "g", "instructions": "Be terse.", "input": "Weather in Paris?",
+            "max_output_tokens": 9000, "stream": true, "user": "u-1",
+            "reasoning": {"effort": "low"},
+            "tools": [{"type": "function", "name": "get_weather", "description": "Look it up",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+            "tool_choice": "auto"}),
+        &client,
+    );
+    assert_eq!(
+        counter.request.url.as_str(),
+        "https://api.anthropic.com/v1/messages/count_tokens"
+    );
+    let body: Value = serde_json::from_slice(&counter.request.body).unwrap();
+    assert_eq!(
+        body,
+        json!({
+            "model": MODEL,
+            "system": [{"type": "text", "text": "Be terse."}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]}],
+            "tools": [{"name": "get_weather", "description": "Look it up",
+                "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+            "tool_choice": {"type": "auto"},
+            "thinking": {"type": "enabled", "budget_tokens": 1024}
+        })
+    );
+    let headers = &counter.request.headers;
+    assert_eq!(headers["x-api-key"], "sk-ant-test");
+    assert_eq!(headers["anthropic-version"], "2023-06-01");
+    assert_eq!(
+        headers["anthropic-beta"],
+        "token-efficient-tools-2025-02-19"
+    );
+    assert_eq!((counter.read)(br#"{"input_tokens": 42}"#), Some(42));
+    assert_eq!((counter.read)(br#"{"type": "error"}"#), None);
+    assert!(counter.fallback.is_none());
+}
+
+#[test]
+fn vertex_counts_at_the_publisher_counter_with_the_model_in_the_body() {
+    let base = "https://us-east5-aiplatform.googleapis.com/v1/projects/p/locations/us-east5";
+    let provider = AnthropicProvider::vertex(
+        "claude-sonnet-4-5@20250929",
+        base,
+        Arc::new(StaticToken),
+        ProviderOptions::default(),
+    )
+    .unwrap();
+    let counter = counter(
+        &provider,
+        json!({"model": "g", "input": "Hello", "max_output_tokens": 1024}),
+        &HeaderMap::new(),
+    );
+    assert_eq!(
+        counter.request.url.as_str(),
+        format!("{base}/publishers/anthropic/models/count-tokens:rawPredict")
+    );
+    let body: Value = serde_json::from_slice(&counter.request.body).unwrap();
+    assert_eq!(
+        body,
+        json!({"anthropic_version": "vertex-2023-10-16", "model": "claude-sonnet-4-5@20250929",
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello"}]}]})
+    );
+    assert!(counter.request.headers.get("x-api-key").is_none());
 }

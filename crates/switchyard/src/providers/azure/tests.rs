@@ -324,3 +324,63 @@ fn foundry_refuses_files_by_name_unless_dropped() {
         "the file is dropped: {parts}"
     );
 }
+
+fn counter(yaml: &str) -> crate::providers::CountCall {
+    use crate::providers::InputTokens;
+    let config = Config::from_yaml_with_env(yaml, &Env::default()).unwrap();
+    let (registry, _) = Registry::from_config(&config).unwrap();
+    let request: CreateResponse = serde_json::from_value(json!({
+        "model": "m", "input": "hi", "max_output_tokens": 50, "stream": true,
+        "reasoning": {"effort": "low"}
+    }))
+    .unwrap();
+    match registry
+        .resolve("m")
+        .unwrap()
+        .provider
+        .count_input_tokens(&request, CallInfo::new(false))
+        .unwrap()
+    {
+        InputTokens::Upstream(counter) => *counter,
+        InputTokens::Estimate(_) => panic!("Azure's Responses API counts upstream"),
+    }
+}
+
+#[test]
+fn responses_deployments_count_at_the_upstream_input_tokens_route() {
+    let dated = counter(&azure("api_key: k-azure, api_version: 2025-04-01-preview"));
+    assert_eq!(
+        dated.request.url.as_str(),
+        "https://res.openai.azure.com/openai/responses/input_tokens?api-version=2025-04-01-preview"
+    );
+    assert_eq!(header(&dated.request, "api-key"), Some("k-azure"));
+    assert_eq!(
+        body(&dated.request),
+        json!({"model": "my-gpt5", "input": "hi", "reasoning": {"effort": "low", "summary": null}})
+    );
+    let v1 = counter(&azure("api_key: k-azure, api_version: v1"));
+    assert_eq!(
+        v1.request.url.as_str(),
+        "https://res.openai.azure.com/openai/v1/responses/input_tokens"
+    );
+}
+
+#[test]
+fn chat_deployments_are_estimated() {
+    use crate::providers::InputTokens;
+    let yaml = azure("api_key: k-azure, use_chat_completions_api: true");
+    let config = Config::from_yaml_with_env(&yaml, &Env::default()).unwrap();
+    let (registry, _) = Registry::from_config(&config).unwrap();
+    let request: CreateResponse =
+        serde_json::from_value(json!({"model": "m", "input": "hi"})).unwrap();
+    let counted = registry
+        .resolve("m")
+        .unwrap()
+        .provider
+        .count_input_tokens(&request, CallInfo::new(false))
+        .unwrap();
+    let InputTokens::Estimate(chat) = counted else {
+        panic!("Chat Completions on Azure has no counter")
+    };
+    assert_eq!(chat.messages.len(), 1);
+}

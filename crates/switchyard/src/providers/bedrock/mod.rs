@@ -8,6 +8,7 @@
 //! encoding (`application/vnd.amazon.eventstream`) for streamed answers.
 
 pub mod auth;
+pub mod count;
 pub mod errors;
 pub mod request;
 pub mod response;
@@ -25,8 +26,8 @@ use switchyard_types::responses::CreateResponse;
 use super::path::{PathModel, check_model_in_path};
 use super::translate::defaults::with_defaults;
 use super::{
-    BoxFuture, BuiltProvider, CallInfo, PreparedCall, Provider, ProviderConfig, ProviderOptions,
-    UpstreamRequest, headers, join_url, json_body,
+    BoxFuture, BuiltProvider, CallInfo, CountCall, CountFallback, InputTokens, PreparedCall,
+    Provider, ProviderConfig, ProviderOptions, UpstreamRequest, headers, join_url, json_body,
 };
 use crate::error::Error;
 use crate::secret::Secret;
@@ -53,6 +54,7 @@ pub struct BedrockProvider {
     region: String,
     converse_url: reqwest::Url,
     stream_url: reqwest::Url,
+    count_url: reqwest::Url,
     auth: BedrockAuth,
     options: ProviderOptions,
 }
@@ -73,12 +75,15 @@ impl BedrockProvider {
         let segment = encode_path_segment(model);
         let converse_url = join_url(&api_base, &format!("model/{segment}/converse"))?;
         let stream_url = join_url(&api_base, &format!("model/{segment}/converse-stream"))?;
+        let counted = encode_path_segment(count::counted_model(model));
+        let count_url = join_url(&api_base, &format!("model/{counted}/count-tokens"))?;
         Ok(BedrockProvider {
             model: model.to_string(),
             api_base,
             region: region.to_string(),
             converse_url,
             stream_url,
+            count_url,
             auth,
             options,
         })
@@ -86,6 +91,19 @@ impl BedrockProvider {
 
     fn secrets(&self) -> Vec<Secret> {
         self.auth.secrets()
+    }
+
+    /// Request headers: JSON in, `accept` for the answer, the extra headers.
+    fn headers(&self, accept: &str) -> HeaderMap {
+        let mut pairs: Vec<(&str, &str)> =
+            vec![("content-type", "application/json"), ("accept", accept)];
+        pairs.extend(
+            self.options
+                .extra_headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        headers(pairs)
     }
 }
 
@@ -115,14 +133,6 @@ impl Provider for BedrockProvider {
         } else {
             "application/json"
         };
-        let mut pairs: Vec<(&str, &str)> =
-            vec![("content-type", "application/json"), ("accept", accept)];
-        pairs.extend(
-            self.options
-                .extra_headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
         let url = if call.stream {
             self.stream_url.clone()
         } else {
@@ -131,11 +141,37 @@ impl Provider for BedrockProvider {
         Ok(PreparedCall {
             request: UpstreamRequest {
                 url,
-                headers: headers(pairs),
+                headers: self.headers(accept),
                 body,
             },
             decoder: Box::new(ConverseDecoder::new(ctx, self.secrets())),
         })
+    }
+
+    fn count_input_tokens(
+        &self,
+        request: &CreateResponse,
+        _call: CallInfo<'_>,
+    ) -> Result<InputTokens, Error> {
+        let defaulted = with_defaults(&self.options.defaults, request);
+        let target = ConverseTarget {
+            model: &self.model,
+            drop_params: self.options.drop_params,
+        };
+        let (converse, _) = converse_request(&defaulted, &target)?;
+        let estimate = super::openai_chat::count::generic_body(&defaulted)?;
+        Ok(InputTokens::Upstream(Box::new(CountCall {
+            request: UpstreamRequest {
+                url: self.count_url.clone(),
+                headers: self.headers("application/json"),
+                body: json_body(&count::CountTokensRequest::new(&converse))?,
+            },
+            read: |answer| super::count::count_at(answer, "/inputTokens"),
+            fallback: Some(CountFallback {
+                when: count::cannot_count,
+                estimate: Box::new(estimate),
+            }),
+        })))
     }
 
     fn authorize<'a>(

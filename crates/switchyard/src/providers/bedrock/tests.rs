@@ -921,3 +921,58 @@ fn claude_rules_on_bedrock() {
     let blank = out.to_string().contains("{\"text\":\" \"}");
     assert!(!blank, "no blank text blocks: {out}");
 }
+
+// ----- input token counts ------------------------------------------------------------------
+
+#[test]
+fn count_tokens_wraps_the_converse_input_for_the_foundation_model() {
+    use crate::providers::{CallInfo, InputTokens, Provider, ProviderOptions};
+    let provider = super::BedrockProvider::new(
+        "us.anthropic.claude-sonnet-4-20250514-v1:0",
+        "us-east-1",
+        None,
+        super::auth::BedrockAuth::Bearer(crate::secret::Secret::new("k-bedrock")),
+        ProviderOptions::default(),
+    )
+    .unwrap();
+    let request = req(
+        json!({"model": "g", "instructions": "Be brief.", "input": "Weather?",
+        "max_output_tokens": 2000, "temperature": 0.5,
+        "tools": [{"type": "function", "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]}),
+    );
+    let InputTokens::Upstream(counter) = provider
+        .count_input_tokens(&request, CallInfo::new(false))
+        .unwrap()
+    else {
+        panic!("Bedrock counts upstream")
+    };
+    assert_eq!(
+        counter.request.url.as_str(),
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/anthropic.claude-sonnet-4-20250514-v1%3A0/count-tokens"
+    );
+    let body: Value = serde_json::from_slice(&counter.request.body).unwrap();
+    assert_eq!(
+        body,
+        json!({"input": {"converse": {
+            "messages": [{"role": "user", "content": [{"text": "Weather?"}]}],
+            "system": [{"text": "Be brief."}],
+            "toolConfig": {"tools": [{"toolSpec": {"name": "get_weather",
+                "inputSchema": {"json": {"type": "object",
+                    "properties": {"city": {"type": "string"}}}}}}]}
+        }}})
+    );
+    assert_eq!(counter.request.headers["accept"], "application/json");
+    assert_eq!((counter.read)(br#"{"inputTokens": 17}"#), Some(17));
+    // A model the counter does not serve is estimated from the same request.
+    let fallback = counter
+        .fallback
+        .expect("an estimate for models it cannot count");
+    let unsupported = crate::Error::upstream(
+        ErrorKind::InvalidRequest,
+        "The provided model doesn't support counting tokens. (ValidationException)",
+    );
+    assert!((fallback.when)(&unsupported));
+    assert_eq!(fallback.estimate.messages.len(), 2);
+    assert_eq!(fallback.estimate.tools.as_ref().map(Vec::len), Some(1));
+}

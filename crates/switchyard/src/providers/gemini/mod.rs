@@ -6,6 +6,7 @@
 //! and its guide to thought signatures,
 //! <https://ai.google.dev/gemini-api/docs/thought-signatures>.
 
+pub mod count;
 pub mod errors;
 pub mod request;
 pub mod response;
@@ -22,8 +23,8 @@ use switchyard_types::responses::CreateResponse;
 use super::path::{PathModel, check_model_in_path};
 use super::translate::defaults::with_defaults;
 use super::{
-    BoxFuture, BuiltProvider, CallInfo, PreparedCall, Provider, ProviderConfig, ProviderOptions,
-    TokenSource, UpstreamRequest, headers, json_body,
+    BoxFuture, BuiltProvider, CallInfo, CountCall, InputTokens, PreparedCall, Provider,
+    ProviderConfig, ProviderOptions, TokenSource, UpstreamRequest, headers, json_body,
 };
 use crate::error::{Error, ErrorKind};
 use crate::secret::Secret;
@@ -93,6 +94,44 @@ impl GeminiProvider {
             _ => Vec::new(),
         }
     }
+
+    /// The request as Google gets it, and the function names to map back.
+    fn translate(
+        &self,
+        request: &CreateResponse,
+    ) -> Result<
+        (
+            wire::GenerateContentRequest,
+            crate::providers::translate::ToolNames,
+        ),
+        Error,
+    > {
+        let request = with_defaults(&self.options.defaults, request);
+        let target = GeminiTarget {
+            label: self.endpoint.label,
+            model: &self.model,
+            drop_params: self.options.drop_params,
+        };
+        to_gemini(&request, &target)
+    }
+
+    /// Request headers: JSON, the API key, `accept` for streams, the extra headers.
+    fn headers(&self, stream: bool) -> HeaderMap {
+        let mut pairs: Vec<(&str, &str)> = vec![("content-type", "application/json")];
+        if let GeminiAuth::ApiKey(key) = &self.auth {
+            pairs.push(("x-goog-api-key", key.expose()));
+        }
+        if stream {
+            pairs.push(("accept", "text/event-stream"));
+        }
+        pairs.extend(
+            self.options
+                .extra_headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        headers(pairs)
+    }
 }
 
 impl Provider for GeminiProvider {
@@ -109,26 +148,7 @@ impl Provider for GeminiProvider {
     }
 
     fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
-        let request = with_defaults(&self.options.defaults, request);
-        let target = GeminiTarget {
-            label: self.endpoint.label,
-            model: &self.model,
-            drop_params: self.options.drop_params,
-        };
-        let (body, tools) = to_gemini(&request, &target)?;
-        let mut pairs: Vec<(&str, &str)> = vec![("content-type", "application/json")];
-        if let GeminiAuth::ApiKey(key) = &self.auth {
-            pairs.push(("x-goog-api-key", key.expose()));
-        }
-        if call.stream {
-            pairs.push(("accept", "text/event-stream"));
-        }
-        pairs.extend(
-            self.options
-                .extra_headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
+        let (body, tools) = self.translate(request)?;
         let url = if call.stream {
             self.endpoint.stream_url.clone()
         } else {
@@ -138,7 +158,7 @@ impl Provider for GeminiProvider {
         Ok(PreparedCall {
             request: UpstreamRequest {
                 url,
-                headers: headers(pairs),
+                headers: self.headers(call.stream),
                 body: json_body(&body)?,
             },
             decoder: Box::new(GeminiDecoder::new(
@@ -148,6 +168,24 @@ impl Provider for GeminiProvider {
                 signatures,
             )),
         })
+    }
+
+    fn count_input_tokens(
+        &self,
+        request: &CreateResponse,
+        _call: CallInfo<'_>,
+    ) -> Result<InputTokens, Error> {
+        let (body, _) = self.translate(request)?;
+        let vertex = self.endpoint.name == "vertex_ai";
+        Ok(InputTokens::Upstream(Box::new(CountCall {
+            request: UpstreamRequest {
+                url: count::count_url(&self.endpoint.generate_url),
+                headers: self.headers(false),
+                body: count::count_body(&body, &self.model, vertex)?,
+            },
+            read: |answer| super::count::count_at(answer, "/totalTokens"),
+            fallback: None,
+        })))
     }
 
     fn authorize<'a>(

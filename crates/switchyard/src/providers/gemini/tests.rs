@@ -557,3 +557,103 @@ fn truncated_streams_and_in_band_errors_fail() {
     let e = decode_with(json!({"input": "x"}), body.as_bytes(), &[], true).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Overloaded);
 }
+
+// ----- input token counts ------------------------------------------------------------------
+
+fn counted(
+    endpoint: super::GeminiEndpoint,
+    auth: super::GeminiAuth,
+) -> crate::providers::CountCall {
+    use crate::providers::{CallInfo, InputTokens, Provider, ProviderOptions};
+    let provider = super::GeminiProvider::new(
+        endpoint,
+        "gemini-2.5-flash",
+        auth,
+        ProviderOptions::default(),
+    );
+    let request = req(
+        json!({"model": "g", "instructions": "Be brief.", "input": "Weather?",
+        "max_output_tokens": 100, "temperature": 0.3, "reasoning": {"effort": "low"},
+        "tools": [{"type": "function", "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        "tool_choice": "required"}),
+    );
+    match provider
+        .count_input_tokens(&request, CallInfo::new(false))
+        .unwrap()
+    {
+        InputTokens::Upstream(counter) => *counter,
+        InputTokens::Estimate(_) => panic!("Gemini counts upstream"),
+    }
+}
+
+fn prompt_fields() -> Value {
+    json!({
+        "contents": [{"role": "user", "parts": [{"text": "Weather?"}]}],
+        "systemInstruction": {"parts": [{"text": "Be brief."}]},
+        "tools": [{"functionDeclarations": [{"name": "get_weather",
+            "parametersJsonSchema": {"type": "object", "properties": {"city": {"type": "string"}}}}]}]
+    })
+}
+
+#[test]
+fn gemini_api_counts_a_whole_generate_content_request() {
+    let (generate_url, stream_url) = super::method_urls(
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash",
+    )
+    .unwrap();
+    let endpoint = super::GeminiEndpoint {
+        name: "gemini",
+        label: "Gemini",
+        api_base: "https://generativelanguage.googleapis.com".into(),
+        generate_url,
+        stream_url,
+    };
+    let counter = counted(
+        endpoint,
+        super::GeminiAuth::ApiKey(crate::secret::Secret::new("AIza-test")),
+    );
+    assert_eq!(
+        counter.request.url.as_str(),
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:countTokens"
+    );
+    let mut inner = prompt_fields();
+    inner["model"] = json!("models/gemini-2.5-flash");
+    let body: Value = serde_json::from_slice(&counter.request.body).unwrap();
+    assert_eq!(body, json!({"generateContentRequest": inner}));
+    assert_eq!(counter.request.headers["x-goog-api-key"], "AIza-test");
+    assert!(counter.request.headers.get("accept").is_none());
+    assert_eq!(
+        (counter.read)(br#"{"totalTokens": 31, "promptTokensDetails": []}"#),
+        Some(31)
+    );
+}
+
+#[test]
+fn vertex_counts_the_prompt_fields_at_the_top_level() {
+    let url = |method: &str| {
+        crate::providers::vertex::publisher_url(
+            "https://us-central1-aiplatform.googleapis.com",
+            "p",
+            "us-central1",
+            "google",
+            "gemini-2.5-flash",
+            method,
+        )
+        .unwrap()
+    };
+    let endpoint = super::GeminiEndpoint {
+        name: "vertex_ai",
+        label: "Vertex AI",
+        api_base: "https://us-central1-aiplatform.googleapis.com".into(),
+        generate_url: url("generateContent"),
+        stream_url: url("streamGenerateContent?alt=sse"),
+    };
+    let counter = counted(endpoint, super::GeminiAuth::None);
+    assert_eq!(
+        counter.request.url.as_str(),
+        "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:countTokens"
+    );
+    let body: Value = serde_json::from_slice(&counter.request.body).unwrap();
+    assert_eq!(body, prompt_fields());
+}

@@ -6,6 +6,7 @@
 //! <https://platform.openai.com/docs/api-reference/chat>, and each compatible server's own API
 //! reference for its deviations (the `flavor` module).
 
+pub mod count;
 pub mod flavor;
 pub mod request;
 pub mod response;
@@ -21,13 +22,16 @@ pub use flavor::{FLAVORS, Flavor, flavor};
 
 use super::translate::defaults::with_defaults;
 use super::{
-    BoxFuture, CallInfo, Credential, PreparedCall, Provider, ProviderOptions, UpstreamRequest,
-    classify_openai_error, join_url, json_body, openai_style_headers,
+    BoxFuture, CallInfo, Credential, InputTokens, PreparedCall, Provider, ProviderOptions,
+    UpstreamRequest, classify_openai_error, join_url, json_body, openai_style_headers,
 };
 use crate::error::Error;
 use crate::secret::Secret;
 use request::{ChatTarget, to_chat};
 use response::ChatDecoder;
+
+/// The flavor of vLLM servers, the one Chat Completions server with a token counter.
+const VLLM: &str = "hosted_vllm";
 
 /// A deployment reached through Chat Completions.
 #[derive(Debug)]
@@ -88,6 +92,23 @@ impl ChatProvider {
     fn secrets(&self) -> Vec<Secret> {
         self.credential.secret().into_iter().cloned().collect()
     }
+
+    /// The request as this server gets it.
+    fn translate(
+        &self,
+        request: &CreateResponse,
+        stream: bool,
+    ) -> Result<(wire::ChatCompletionsRequest, super::translate::ToolNames), Error> {
+        let request = with_defaults(&self.options.defaults, request);
+        let target = ChatTarget {
+            flavor: self.flavor,
+            model: &self.model,
+            drop_params: self.options.drop_params,
+            stream,
+            replay_reasoning: self.replay_reasoning,
+        };
+        to_chat(&request, &target)
+    }
 }
 
 impl Provider for ChatProvider {
@@ -105,15 +126,7 @@ impl Provider for ChatProvider {
 
     fn prepare(&self, request: &CreateResponse, call: CallInfo<'_>) -> Result<PreparedCall, Error> {
         let stream = call.stream;
-        let request = with_defaults(&self.options.defaults, request);
-        let target = ChatTarget {
-            flavor: self.flavor,
-            model: &self.model,
-            drop_params: self.options.drop_params,
-            stream,
-            replay_reasoning: self.replay_reasoning,
-        };
-        let (chat, tools) = to_chat(&request, &target)?;
+        let (chat, tools) = self.translate(request, stream)?;
         let body = json_body(&chat)?;
         let headers = openai_style_headers(
             &self.credential,
@@ -129,6 +142,30 @@ impl Provider for ChatProvider {
             },
             decoder: Box::new(ChatDecoder::new(self.flavor, tools, self.secrets())),
         })
+    }
+
+    fn count_input_tokens(
+        &self,
+        request: &CreateResponse,
+        _call: CallInfo<'_>,
+    ) -> Result<InputTokens, Error> {
+        let (chat, _) = self.translate(request, false)?;
+        if self.flavor.name != VLLM {
+            return Ok(InputTokens::Estimate(Box::new(chat)));
+        }
+        let url = count::tokenize_url(&self.api_base).map_err(|e| {
+            Error::new(
+                crate::error::ErrorKind::Internal,
+                format!("no vLLM /tokenize URL: {e}"),
+            )
+        })?;
+        let headers = openai_style_headers(
+            &self.credential,
+            self.organization.as_deref(),
+            false,
+            &self.options,
+        );
+        count::tokenize_call(url, headers, &chat).map(|call| InputTokens::Upstream(Box::new(call)))
     }
 
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {

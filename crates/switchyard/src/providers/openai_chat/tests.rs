@@ -574,3 +574,66 @@ fn openrouter_costs_include_the_providers_charge_under_byok() {
     assert_eq!(reported_cost(&usage(json!({"cost": -1.0}))), None);
     assert_eq!(reported_cost(&usage(json!({"prompt_tokens": 3}))), None);
 }
+
+// ----- input token counts ------------------------------------------------------------------
+
+fn provider(name: &str, api_base: &str) -> super::ChatProvider {
+    super::ChatProvider::new(
+        flavor(name).unwrap(),
+        "mock-llama",
+        api_base.to_string(),
+        Some(crate::secret::Secret::new("k-test")),
+        None,
+        None,
+        crate::providers::ProviderOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn vllm_counts_with_its_tokenizer() {
+    use crate::providers::{CallInfo, InputTokens, Provider};
+    let request = req(
+        json!({"model": "g", "instructions": "Be brief.", "input": "hello there",
+        "max_output_tokens": 10, "stream": true,
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}]}),
+    );
+    let counted = provider("hosted_vllm", "http://vllm:8000/v1")
+        .count_input_tokens(&request, CallInfo::new(false))
+        .unwrap();
+    let InputTokens::Upstream(counter) = counted else {
+        panic!("vLLM has /tokenize")
+    };
+    assert_eq!(counter.request.url.as_str(), "http://vllm:8000/tokenize");
+    let body: Value = serde_json::from_slice(&counter.request.body).unwrap();
+    assert_eq!(
+        body,
+        json!({"model": "mock-llama",
+            "messages": [{"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "hello there"}],
+            "tools": [{"type": "function", "function": {"name": "f",
+                "parameters": {"type": "object"}}}],
+            "add_generation_prompt": true})
+    );
+    assert_eq!(counter.request.headers["authorization"], "Bearer k-test");
+    assert_eq!(
+        (counter.read)(br#"{"count": 7, "max_model_len": 8192, "tokens": [1,2,3,4,5,6,7]}"#),
+        Some(7)
+    );
+}
+
+#[test]
+fn other_servers_are_estimated_over_their_own_translation() {
+    use crate::providers::{CallInfo, InputTokens, Provider};
+    let request = req(json!({"model": "g", "instructions": "Be brief.", "input": "hello there"}));
+    let counted = provider("mistral", "https://api.mistral.ai/v1")
+        .count_input_tokens(&request, CallInfo::new(false))
+        .unwrap();
+    let InputTokens::Estimate(chat) = counted else {
+        panic!("Mistral has no counter")
+    };
+    assert_eq!(chat.model, "mock-llama");
+    assert_eq!(chat.messages.len(), 2);
+    assert_eq!(chat.stream, None);
+    assert_eq!(super::count::estimate(&chat), 3 + 1 + 3 + 3 + 1 + 2 + 3);
+}
