@@ -37,6 +37,7 @@ pub async fn count(
             client_headers: headers,
             meta,
             caller: caller(&extensions),
+            state: None,
         };
         state.gateway().count_input_tokens(request, ctx).await
     }

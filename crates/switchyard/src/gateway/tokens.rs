@@ -102,7 +102,7 @@ impl Gateway {
             None => None,
         };
         // Read for the whole context only: a count stores nothing.
-        self.resolve_state(request, &ctx.caller, &target).await?;
+        self.resolve_state(request, ctx, &target).await?;
         self.rewrite_previous(request);
         request.stream = None;
         let deployment = match self
