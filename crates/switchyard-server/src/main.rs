@@ -244,8 +244,13 @@ async fn stop(
         grace.as_secs_f64()
     );
     server.drain();
+    // Open requests, and background responses (running detached from any connection).
+    let drained = async {
+        server.finished().await;
+        gateway.background_finished().await;
+    };
     let cut = tokio::select! {
-        () = server.finished() => None,
+        () = drained => None,
         () = tokio::time::sleep(grace) => Some("the grace period is over"),
         again = signals.next() => Some(if again == signal { "second signal" } else { again }),
     };
@@ -256,7 +261,11 @@ async fn stop(
             gateway.sinks().cut_open_requests();
             // Cut streams end with `response.failed` and finish their records; give the
             // last events a moment to reach their clients, then drop the connections.
-            let _ = tokio::time::timeout(CUT_STREAMS_LIMIT, server.finished()).await;
+            let _ = tokio::time::timeout(CUT_STREAMS_LIMIT, async {
+                server.finished().await;
+                gateway.background_finished().await;
+            })
+            .await;
             server.close();
             server.finished().await;
         }

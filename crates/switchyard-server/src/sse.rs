@@ -82,3 +82,19 @@ fn encode(out: &mut BytesMut, event: &ResponseStreamEvent) {
         }
     }
 }
+
+/// A `text/event-stream` answer of `stream`, with the headers that keep proxies from buffering
+/// it.
+pub fn response(stream: ResponseStream) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use http::{HeaderValue, StatusCode, header};
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tells nginx-style proxies not to buffer the stream.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    (StatusCode::OK, headers, body(stream)).into_response()
+}

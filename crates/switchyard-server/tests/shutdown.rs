@@ -290,3 +290,46 @@ async fn the_grace_period_bounds_shutdown() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_background_response_still_running_at_shutdown_ends_failed_not_stuck() {
+    let mock = MockServer::start().await;
+    let mut gateway = start(&mock, 0.5);
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    // One stalled before its first output, one in the middle of its stream.
+    for input in ["slow [[mock:slow=20000]]", "slow [[mock:stall=20000]]"] {
+        let queued: serde_json::Value = client
+            .post(format!("{}/v1/responses", gateway.base))
+            .json(&json!({"model": "bridged", "input": input, "background": true}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(queued["status"], "queued", "{queued}");
+        ids.push(queued["id"].as_str().unwrap().to_string());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&gateway.child, "TERM");
+    let status = wait_exit(&mut gateway.child, Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "{status:?}");
+    let database = switchyard_store::Database::open(&gateway.spend_url)
+        .await
+        .unwrap();
+    let store = switchyard_store::SqlStateStore::new(database.clone());
+    for id in ids {
+        use switchyard::state::StateStore;
+        let record = store.response(&id).await.unwrap().expect("stored");
+        assert_eq!(
+            record.response.status,
+            switchyard::types::responses::ResponseStatus::Failed,
+            "{id}: {:?}",
+            record.response
+        );
+        assert_eq!(record.lease_until, None, "{id}: no lease left");
+    }
+    database.close().await;
+    assert_eq!(rows(&gateway).await.len(), 2);
+}

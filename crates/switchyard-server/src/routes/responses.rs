@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 
 use axum::extract::ConnectInfo;
-use http::{Extensions, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri, header};
 use switchyard::state::Caller;
 use switchyard::types::responses::CreateResponse;
 use switchyard::{CallContext, Error, ErrorKind, Execution, Output, ids};
@@ -158,17 +158,7 @@ fn answer(execution: Execution) -> Response {
     } = execution;
     let mut response = match output {
         Output::Response(response) => Json(response).into_response(),
-        Output::Stream(stream) => {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream; charset=utf-8"),
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            // Tells nginx-style proxies not to buffer the stream.
-            headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            (StatusCode::OK, headers, sse::body(stream)).into_response()
-        }
+        Output::Stream(stream) => sse::response(stream),
     };
     let headers = response.headers_mut();
     let retries = attempted_retries.to_string();

@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{Extensions, HeaderMap, Uri};
 use serde::Deserialize;
-use serde_json::Value;
 use switchyard::Error;
 use switchyard::state::ListQuery;
 use switchyard::types::responses::Item;
@@ -51,18 +50,32 @@ pub async fn retrieve(
     uri: Uri,
     extensions: Extensions,
 ) -> Response {
-    let stream = pairs(&uri)
-        .iter()
-        .any(|(k, v)| k == "stream" && v == "true");
-    if stream {
-        return ApiError(
-            Error::invalid_request(
-                "Streaming a stored response is only possible for background responses.",
-                Some("stream"),
-            )
-            .with_code("invalid_value"),
-        )
-        .into_response();
+    let pairs = pairs(&uri);
+    if pairs.iter().any(|(k, v)| k == "stream" && v == "true") {
+        let after = match pairs.iter().find(|(k, _)| k == "starting_after") {
+            None => None,
+            Some((_, v)) => match v.parse::<u64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    return ApiError(
+                        Error::invalid_request(
+                            "Invalid 'starting_after': expected a sequence number.",
+                            Some("starting_after"),
+                        )
+                        .with_code("invalid_value"),
+                    )
+                    .into_response();
+                }
+            },
+        };
+        return match state
+            .gateway()
+            .replay(&id, &caller(&extensions), after)
+            .await
+        {
+            Ok(events) => crate::sse::response(events),
+            Err(error) => ApiError(error).into_response(),
+        };
     }
     let result = state
         .gateway()
@@ -106,26 +119,14 @@ pub async fn input_items(
     answer(result)
 }
 
-/// `POST /v1/responses/{id}/cancel`: only background responses can be cancelled, and the
-/// gateway runs none yet, so a stored response answers OpenAI's 400 for a foreground one.
+/// `POST /v1/responses/{id}/cancel`: cancels a background response, on whichever replica
+/// runs it.
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
     extensions: Extensions,
 ) -> Response {
-    let result = async {
-        state
-            .gateway()
-            .state()
-            .retrieve(&id, &caller(&extensions), false)
-            .await?;
-        Err::<Value, Error>(
-            Error::invalid_request("Only background responses can be cancelled.", None)
-                .with_code("invalid_request"),
-        )
-    }
-    .await;
-    answer(result)
+    answer(state.gateway().cancel(&id, &caller(&extensions)).await)
 }
 
 /// The body of `POST /v1/conversations`.

@@ -10,6 +10,7 @@ mod common;
 mod accounting;
 mod anthropic;
 mod azure;
+mod background;
 mod bedrock;
 mod bridge;
 mod failures;

@@ -143,6 +143,10 @@ pub struct SwitchyardSettings {
     /// `state_database_url`: a database of its own for stored responses and conversations
     /// (`None`: the spend-log database).
     pub state_database_url: Option<Secret>,
+    /// `max_background_responses`: background responses running at once on this gateway.
+    pub max_background: usize,
+    /// `max_background_responses_per_key`: background responses one key may run at once.
+    pub max_background_per_key: usize,
 }
 
 impl Default for SwitchyardSettings {
@@ -155,6 +159,8 @@ impl Default for SwitchyardSettings {
             max_connections: None,
             response_retention_days: crate::state::DEFAULT_RETENTION_DAYS,
             state_database_url: None,
+            max_background: 256,
+            max_background_per_key: 32,
         }
     }
 }
@@ -430,6 +436,12 @@ impl Config {
             .map(|n| n.min(usize::MAX as u64) as usize);
         if let Some(days) = own.u64("response_retention_days")? {
             config.switchyard.response_retention_days = days.max(1);
+        }
+        if let Some(n) = own.u64("max_background_responses")? {
+            config.switchyard.max_background = n.clamp(1, 1_000_000) as usize;
+        }
+        if let Some(n) = own.u64("max_background_responses_per_key")? {
+            config.switchyard.max_background_per_key = n.clamp(1, 1_000_000) as usize;
         }
         config.switchyard.state_database_url = own
             .string("state_database_url")?

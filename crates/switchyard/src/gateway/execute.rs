@@ -99,9 +99,22 @@ impl Progress {
         })
     }
 
+    /// Finishes a background request that ended before any output (cancelled, or cut by a
+    /// shutdown) with the response it ended as; a failure was finished by [`Self::fail`].
+    pub(super) fn end_early(&mut self, response: &switchyard_types::responses::Response) {
+        if let Some(record) = self.record.as_mut() {
+            match response.status {
+                switchyard_types::responses::ResponseStatus::Cancelled => {
+                    record.finish_cancelled(response)
+                }
+                _ => record.finish_cut(response),
+            }
+        }
+    }
+
     /// Finishes the request with `error`: its record, or, when no deployment was ever tried,
     /// a rejection.
-    fn fail(&mut self, plan: &Plan, sinks: &Sinks, error: &Error) {
+    pub(super) fn fail(&mut self, plan: &Plan, sinks: &Sinks, error: &Error) {
         match self.record.as_mut() {
             Some(record) => record.finish_error(error),
             None => record::log_rejected(
@@ -147,6 +160,9 @@ impl Gateway {
             .router
             .start(|| self.inner.registry.deployments().cloned().collect());
         self.start_health_checks();
+        if request.background == Some(true) {
+            return self.execute_background(request, ctx).await;
+        }
         let (plan, target) = self.admit(request, ctx).await?;
         let mut progress = Progress::default();
         match self.serve(&plan, target, &mut progress).await {
@@ -159,7 +175,7 @@ impl Gateway {
     }
 
     /// Admits `request`, or records its refusal and returns the error to answer.
-    async fn admit(
+    pub(super) async fn admit(
         &self,
         mut request: CreateResponse,
         ctx: CallContext,
@@ -228,7 +244,7 @@ impl Gateway {
     }
 
     /// Tries `target`, then the fallbacks its failure leads to, until one answers.
-    async fn serve(
+    pub(super) async fn serve(
         &self,
         plan: &Plan,
         mut target: Target,
@@ -293,7 +309,7 @@ impl Gateway {
     }
 
     /// The execution of a request that `answered`: a stream takes over the request's record.
-    fn execution(
+    pub(super) fn execution(
         &self,
         plan: &Plan,
         progress: Progress,

@@ -14,6 +14,7 @@
 
 mod affinity;
 mod attempt;
+mod background;
 mod execute;
 mod health;
 mod ids_map;
@@ -70,6 +71,8 @@ struct Inner {
     /// Stored responses and conversations; in memory unless [`Gateway::set_state`] gave
     /// another store.
     state: OnceLock<State>,
+    /// Background responses running here.
+    runs: background::Runs,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -156,6 +159,10 @@ impl Gateway {
             router,
             config.switchyard.stream_keepalive,
             config.accounting.include_cost_in_usage,
+            background::Runs::new(
+                config.switchyard.max_background,
+                config.switchyard.max_background_per_key,
+            ),
         )
         .map_err(|e| ConfigError(e.message))?;
         // Connects to Redis now when built inside a runtime; otherwise on the first request.
@@ -198,6 +205,7 @@ impl Gateway {
             Router::new(RouterSettings::default()),
             None,
             false,
+            background::Runs::new(256, 32),
         )
     }
 
@@ -206,6 +214,7 @@ impl Gateway {
         router: Router,
         keepalive: Option<Duration>,
         cost_in_usage: bool,
+        runs: background::Runs,
     ) -> Result<Gateway, Error> {
         // ring keeps the build free of toolchains beyond `cc` (aws-lc wants more).
         crate::install_crypto_provider();
@@ -233,6 +242,7 @@ impl Gateway {
                 cost_in_usage,
                 health: health::Background::default(),
                 state: OnceLock::new(),
+                runs,
             }),
         })
     }

@@ -3,7 +3,7 @@
 //! ends, before the client sees the terminal event, so that a continuation sent the next
 //! instant, to this gateway or to another on the same database, finds it.
 
-use switchyard_types::responses::{CreateResponse, Response};
+use switchyard_types::responses::{CreateResponse, Response, ResponseStatus};
 
 use super::{CallContext, Gateway};
 use crate::error::Error;
@@ -16,8 +16,22 @@ pub(super) struct Persist {
     state: State,
     resolved: Resolved,
     caller: Caller,
-    /// The response is kept (`store` is not false).
+    /// The response is kept (`store` is not false, or the state keeps everything).
     keep: bool,
+    /// The client's `store` (not false), echoed on the response.
+    stored: bool,
+    /// A background response: its id, fixed before the work starts (the client has it), and
+    /// the signal that cancels it.
+    background: Option<BackgroundRun>,
+}
+
+/// What a background response's work knows of it.
+#[derive(Debug)]
+pub(super) struct BackgroundRun {
+    /// The response id the client was given.
+    pub id: String,
+    /// Becomes true when the response is to be cancelled.
+    pub cancel: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Persist {
@@ -33,7 +47,55 @@ impl Persist {
                 serde_json::json!({ "id": conversation }),
             );
         }
-        response.store = self.keep;
+        response.store = self.stored;
+        if let Some(run) = &self.background {
+            response.id.clone_from(&run.id);
+            response.background = true;
+            response.status = ResponseStatus::Queued;
+        }
+    }
+
+    /// Makes this the state of a background response with `id`, cancelled through `cancel`.
+    pub fn run_in_background(&mut self, id: String, cancel: tokio::sync::watch::Receiver<bool>) {
+        self.background = Some(BackgroundRun { id, cancel });
+        // Background responses are kept whatever `store` says: polling needs them.
+        self.keep = true;
+    }
+
+    /// The background run, when this is one.
+    pub fn background(&self) -> Option<&BackgroundRun> {
+        self.background.as_ref()
+    }
+
+    /// Resolves when the background response is to be cancelled; never for others.
+    pub fn cancelled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let cancel = self.background.as_ref().map(|run| run.cancel.clone());
+        async move {
+            match cancel {
+                Some(mut cancel) => {
+                    let _ = cancel.wait_for(|cancelled| *cancelled).await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Stores a background response that is still running, under a lease its runner renews.
+    pub async fn save_running(&self, response: &Response, lease_until: u64) {
+        let mut record = self.state.record(response, &self.resolved, &self.caller);
+        record.lease_until = Some(lease_until);
+        if let Err(error) = self.state.save(record).await {
+            tracing::error!(
+                response_id = %response.id,
+                error = %error.message,
+                "a background response could not be stored"
+            );
+        }
+    }
+
+    /// The state this request reads and writes.
+    pub fn state(&self) -> &State {
+        &self.state
     }
 
     /// True when the response is to be kept.
@@ -67,6 +129,8 @@ impl Persist {
             resolved: Resolved::default(),
             caller: Caller::admin(),
             keep: false,
+            stored: false,
+            background: None,
         }
     }
 }
@@ -92,6 +156,8 @@ impl Gateway {
             resolved,
             caller: caller.clone(),
             keep: request.store != Some(false) || state.keeps_unstored(),
+            stored: request.store != Some(false),
+            background: None,
             state,
         })
     }

@@ -57,6 +57,8 @@ pub enum Outcome {
     Disconnected,
     /// The gateway ended it: still open when a shutdown's grace period ran out.
     ServerShutdown,
+    /// A background response cancelled through `POST /responses/{id}/cancel`.
+    Cancelled,
 }
 
 impl Outcome {
@@ -69,6 +71,7 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Disconnected => "client_disconnected",
             Outcome::ServerShutdown => "server_shutdown",
+            Outcome::Cancelled => "cancelled",
         }
     }
 
@@ -217,6 +220,20 @@ impl CallRecord {
             status: 503,
             error_class: Some(ErrorKind::Overloaded.openai_type().to_string()),
             error_code: Some("server_shutdown".to_string()),
+            usage: response.usage.as_ref(),
+            response: Some(response),
+        });
+    }
+
+    /// Finishes a background response cancelled by its client, charging what the upstream
+    /// had produced by then.
+    pub fn finish_cancelled(&mut self, response: &Response) {
+        self.write(Ending {
+            outcome: Outcome::Cancelled,
+            // 499: ended at the client's request, as nginx logs a client that closed.
+            status: 499,
+            error_class: None,
+            error_code: Some("cancelled".to_string()),
             usage: response.usage.as_ref(),
             response: Some(response),
         });

@@ -50,6 +50,11 @@ pub(crate) struct Driver {
     cut: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
     /// The gateway cut this stream.
     was_cut: bool,
+    /// Resolves when a background response is cancelled; `None` for other streams and once
+    /// it has fired.
+    cancel: Option<Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    /// The stream was cancelled.
+    was_cancelled: bool,
     /// Writes the finished response to the state store before the terminal event goes out;
     /// taken when it has.
     persist: Option<Arc<Persist>>,
@@ -109,12 +114,17 @@ impl Driver {
             provider: deployment.provider.name().to_string(),
             cut: None,
             was_cut: false,
+            cancel: None,
+            was_cancelled: false,
             persist: None,
         }
     }
 
     /// The same driver, storing the response (see [`Persist`]) before its terminal event.
     pub fn persisting(mut self, persist: Arc<Persist>) -> Self {
+        if persist.background().is_some() {
+            self.cancel = Some(Box::pin(persist.cancelled()));
+        }
         self.persist = persist.keeps().then_some(persist);
         self
     }
@@ -268,6 +278,7 @@ impl Driver {
             let deadline = self.read_deadline();
             let keepalive = self.keepalive;
             let mut cut = self.cut.take();
+            let mut cancel = self.cancel.take();
             // `None`: the upstream was silent for the keepalive interval.
             let read = tokio::select! {
                 biased;
@@ -281,6 +292,19 @@ impl Driver {
                     self.was_cut = true;
                     Some(Err(shutting_down()))
                 }
+                () = async {
+                    match cancel.as_mut() {
+                        Some(cancel) => cancel.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    cancel = None;
+                    self.was_cancelled = true;
+                    // Dropping the body ends the upstream call.
+                    self.body = UpstreamBody::Ended;
+                    self.builder.cancel();
+                    Some(Ok(()))
+                }
                 result = self.read(deadline) => Some(result),
                 () = async {
                     match keepalive {
@@ -290,6 +314,7 @@ impl Driver {
                 } => None,
             };
             self.cut = cut;
+            self.cancel = cancel;
             let result = read.unwrap_or_else(|| {
                 self.builder.keepalive();
                 Ok(())
@@ -317,6 +342,8 @@ impl Driver {
         record.report_cost(self.builder.reported_cost());
         if self.was_cut {
             record.finish_cut(response);
+        } else if self.was_cancelled {
+            record.finish_cancelled(response);
         } else {
             record.finish_response(response);
         }
@@ -378,6 +405,11 @@ impl std::fmt::Debug for ResponseStream {
 }
 
 impl ResponseStream {
+    /// A stream of `events`.
+    pub(crate) fn new(events: Pin<Box<dyn Stream<Item = ResponseStreamEvent> + Send>>) -> Self {
+        ResponseStream { inner: events }
+    }
+
     /// Calls `observe` with every event before the client gets it; whatever `observe` holds
     /// lives as long as the stream (the router's in-flight guard does).
     pub(crate) fn observed(

@@ -158,7 +158,7 @@ impl Gateway {
         let mut builder = self.builder(call, true);
         if !deployment.provider.is_native_responses() {
             builder.start();
-        } else if waiting {
+        } else if waiting || call.persist.background().is_some() {
             // The gateway's own `response.created`; the upstream's, when it comes, is
             // folded into it.
             builder.ensure_started();
@@ -195,12 +195,17 @@ impl Gateway {
             created_at,
         );
         call.persist.annotate(&mut envelope);
-        ResponseBuilder::new(
+        let builder = ResponseBuilder::new(
             envelope,
             streaming,
             call.request.includes("reasoning.encrypted_content"),
         )
-        .with_cost_in_usage(self.inner.cost_in_usage, deployment.price.clone())
+        .with_cost_in_usage(self.inner.cost_in_usage, deployment.price.clone());
+        if call.persist.background().is_some() {
+            builder.after_queued()
+        } else {
+            builder
+        }
     }
 
     /// Sends `request`; a non-2xx answer becomes the provider's [`Error`]. The rate limits of

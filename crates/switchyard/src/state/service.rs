@@ -7,7 +7,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 use switchyard_types::JsonMap;
-use switchyard_types::responses::{CreateResponse, Input, Item, Response, metadata_problem};
+use switchyard_types::responses::{
+    CreateResponse, Input, Item, Response, ResponseError, ResponseStatus, metadata_problem,
+};
 
 use super::context::{self, call_id, item_id};
 use super::list::{self, ItemList, ListQuery};
@@ -151,9 +153,40 @@ impl State {
 
     async fn visible_response(&self, id: &str, caller: &Caller) -> Result<ResponseRecord, Error> {
         match self.store.response(id).await? {
-            Some(record) if caller.may_see(record.owner.as_deref()) => Ok(record),
+            Some(record) if caller.may_see(record.owner.as_deref()) => {
+                Ok(self.settle_abandoned(record).await)
+            }
             _ => Err(not_found("Response", id)),
         }
+    }
+
+    /// A background response still marked running whose lease ran out was abandoned (the
+    /// gateway instance running it stopped): it is failed, for good.
+    async fn settle_abandoned(&self, mut record: ResponseRecord) -> ResponseRecord {
+        let running = matches!(
+            record.response.status,
+            ResponseStatus::Queued | ResponseStatus::InProgress
+        );
+        if !running || record.lease_until.is_none_or(|until| until >= now()) {
+            return record;
+        }
+        record.response.status = ResponseStatus::Failed;
+        record.response.error = Some(ResponseError {
+            code: "server_error".into(),
+            message: "The gateway instance running this background response stopped before \
+                      it finished; create it again."
+                .into(),
+        });
+        record.lease_until = None;
+        if let Err(e) = self.store.save_response(record.clone()).await {
+            tracing::warn!(response_id = %record.response.id, error = %e, "could not fail an abandoned response");
+        }
+        record
+    }
+
+    /// The stored record of a response `caller` may see (with its lease).
+    pub async fn record_of(&self, id: &str, caller: &Caller) -> Result<ResponseRecord, Error> {
+        self.visible_response(id, caller).await
     }
 
     /// `GET /responses/{id}`: the stored response as its creator saw it (reasoning blobs only

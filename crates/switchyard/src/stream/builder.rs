@@ -75,6 +75,9 @@ pub struct ResponseBuilder {
     cost_in_usage: Option<Option<Arc<ModelPrice>>>,
     /// The cost the upstream reported for the request (OpenRouter's `usage.cost`).
     reported_cost: Option<f64>,
+    /// `response.created` and `response.queued` were sent before this builder (a background
+    /// response): it starts at `response.in_progress`.
+    queue_announced: bool,
 }
 
 /// Emits an event only when the builder streams; the expression is not evaluated otherwise.
@@ -105,6 +108,7 @@ impl ResponseBuilder {
             relay: Relay::default(),
             cost_in_usage: None,
             reported_cost: None,
+            queue_announced: false,
         }
     }
 
@@ -135,17 +139,54 @@ impl ResponseBuilder {
     /// Emits `response.created` and `response.in_progress` unless any event has been emitted
     /// already (a relayed stream that has not started yet gets the gateway's own).
     pub fn ensure_started(&mut self) {
-        if self.next_sequence == 0 && self.out.is_empty() {
+        let fresh = if self.queue_announced {
+            self.next_sequence == 2
+        } else {
+            self.next_sequence == 0
+        };
+        if fresh && self.out.is_empty() {
             self.relay.started = true;
             self.start();
         }
     }
 
-    /// Emits `response.created` and `response.in_progress`.
+    /// Emits `response.created` and `response.in_progress`; a response that starts queued (a
+    /// background response) emits `response.created` and `response.queued` while queued, then
+    /// `response.in_progress`.
     pub fn start(&mut self) {
         self.relay.id_exposed = self.emit;
+        if self.queue_announced {
+            // `response.created` and `response.queued` went out when the response was queued.
+            self.response.status = ResponseStatus::InProgress;
+            emit!(self, ResponseStreamEvent::InProgress(self.lifecycle()));
+            return;
+        }
         emit!(self, ResponseStreamEvent::Created(self.lifecycle()));
+        if self.response.status == ResponseStatus::Queued {
+            self.announce_queued_events();
+            self.response.status = ResponseStatus::InProgress;
+        }
         emit!(self, ResponseStreamEvent::InProgress(self.lifecycle()));
+    }
+
+    /// Emits what a background response's stream opens with while it waits: `response.created`
+    /// and `response.queued` (sequence numbers 0 and 1).
+    pub fn announce_queued(&mut self) {
+        self.relay.id_exposed = self.emit;
+        emit!(self, ResponseStreamEvent::Created(self.lifecycle()));
+        self.announce_queued_events();
+    }
+
+    fn announce_queued_events(&mut self) {
+        emit!(self, ResponseStreamEvent::Queued(self.lifecycle()));
+    }
+
+    /// The same builder for a background response whose queued events
+    /// ([`Self::announce_queued`]) were already sent: it goes on from sequence number 2.
+    pub fn after_queued(mut self) -> Self {
+        self.queue_announced = true;
+        self.next_sequence = 2;
+        self
     }
 
     /// The events produced since the last call, in order.
@@ -811,6 +852,38 @@ impl ResponseBuilder {
         self.terminate(ResponseStreamEvent::Failed);
     }
 
+    /// The terminal event of a finished `response` (`response.completed`, `.incomplete` or
+    /// `.failed` by its status), numbered `sequence_number`: what a replay of a stored
+    /// response ends with when its own terminal event was not kept.
+    pub fn terminal_event(response: Response, sequence_number: u64) -> ResponseStreamEvent {
+        let wrap = match response.status {
+            ResponseStatus::Completed => ResponseStreamEvent::Completed,
+            ResponseStatus::Incomplete => ResponseStreamEvent::Incomplete,
+            _ => ResponseStreamEvent::Failed,
+        };
+        wrap(LifecycleEvent {
+            sequence_number,
+            response: Box::new(response),
+            extra: JsonMap::new(),
+        })
+    }
+
+    /// Ends a background response that was cancelled: the open item is left incomplete and
+    /// the stream ends with `response.failed` carrying status `cancelled` (the stream grammar
+    /// has no event of its own for it).
+    pub fn cancel(&mut self) {
+        if self.terminal {
+            return;
+        }
+        self.close_item(ItemStatus::Incomplete);
+        self.response.status = ResponseStatus::Cancelled;
+        self.response.error = Some(ResponseError {
+            code: "cancelled".into(),
+            message: "The response was cancelled.".into(),
+        });
+        self.terminate(ResponseStreamEvent::Failed);
+    }
+
     fn terminate(&mut self, wrap: fn(LifecycleEvent) -> ResponseStreamEvent) {
         let mut usage = self.response.usage.take();
         self.annotate_cost(usage.as_mut());
@@ -1002,6 +1075,8 @@ impl ResponseBuilder {
                 .extra
                 .insert("conversation".into(), conversation.clone());
         }
+        // A background response runs detached from the upstream, which was not asked for one.
+        upstream.background |= self.response.background;
         self.response = upstream.clone();
     }
 }
