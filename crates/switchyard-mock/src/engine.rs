@@ -93,6 +93,8 @@ pub(crate) fn plan(req: &Incoming<'_>, shared: &Shared) -> Planned {
         responses::handle(body)
     } else if post && path.ends_with("/responses/input_tokens") {
         responses::input_tokens(body)
+    } else if post && path.ends_with("/responses/compact") {
+        responses::compact(body)
     } else if method == "GET" && path.ends_with("/models") {
         Reply::json(
             json!({"object": "list", "data": [{"id": "mock-model", "object": "model",

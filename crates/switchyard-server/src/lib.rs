@@ -85,6 +85,10 @@ fn stateful_routes(router: Router<AppState>, prefix: &str) -> Router<AppState> {
         )
         .route(&format!("{prefix}/responses/{{id}}/cancel"), post(cancel))
         .route(
+            &format!("{prefix}/responses/compact"),
+            post(routes::compact::compact),
+        )
+        .route(
             &format!("{prefix}/conversations"),
             post(create_conversation),
         )

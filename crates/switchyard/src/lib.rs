@@ -42,6 +42,7 @@ pub mod gateway;
 pub mod ids;
 pub mod providers;
 pub mod router;
+pub mod seal;
 pub mod secret;
 pub mod sse;
 pub mod state;

@@ -127,3 +127,37 @@ pub(crate) fn input_tokens(body: &Value) -> Planned {
         .with_header("x-request-id", &crate::ids::request_id())
         .into()
 }
+
+/// Answers `POST /responses/compact` as OpenAI does: the input's user messages, then one
+/// `compaction` item whose opaque content the mock recognises when it comes back (it holds the
+/// number of items compacted).
+pub(crate) fn compact(body: &Value) -> Planned {
+    let Some(input) = body.get("input").and_then(Value::as_array) else {
+        let message = "Missing required parameter: 'input'.";
+        return errors::openai(400, message, "invalid_request_error", Some("input"), None).into();
+    };
+    let mut output: Vec<Value> = input
+        .iter()
+        .filter(|i| i.get("role").and_then(Value::as_str) == Some("user"))
+        .cloned()
+        .collect();
+    output.push(serde_json::json!({
+        "type": "compaction",
+        "id": format!("cmp_{}", crate::ids::request_id()),
+        "encrypted_content": format!("mock-compaction:{}", input.len()),
+    }));
+    let words: usize = input
+        .iter()
+        .map(|i| i.to_string().split_whitespace().count())
+        .sum();
+    crate::reply::Reply::json(serde_json::json!({
+        "id": format!("resp_{}", crate::ids::request_id()),
+        "object": "response.compaction",
+        "created_at": 1_700_000_000,
+        "output": output,
+        "usage": {"input_tokens": words, "output_tokens": 10, "total_tokens": words + 10,
+                  "input_tokens_details": {"cached_tokens": 0},
+                  "output_tokens_details": {"reasoning_tokens": 0}},
+    }))
+    .into()
+}

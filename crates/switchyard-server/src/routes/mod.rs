@@ -1,5 +1,6 @@
 //! HTTP routes.
 
+pub mod compact;
 pub mod health;
 pub mod input_tokens;
 pub mod metrics;

@@ -54,14 +54,7 @@ pub async fn create(
                 return Err(Refusal::from(error));
             }
         };
-        let meta = identity::request_meta(&state, uri.path(), &headers, &request, client);
-        let ctx = CallContext {
-            request_id: request_id.clone(),
-            client_headers: headers,
-            meta,
-            caller: caller(&extensions),
-            state: None,
-        };
+        let ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
         if let Err(refusal) = identity::check_budget(&state, ctx.meta.end_user.as_deref()) {
             let stream = request.is_stream();
             state
@@ -84,6 +77,29 @@ pub async fn create(
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// The context of a request that creates a response: who asked (for the accounting record
+/// and the state it may see) and the client's headers.
+pub(crate) fn call_context(
+    state: &AppState,
+    uri: &Uri,
+    headers: HeaderMap,
+    extensions: &Extensions,
+    request: &CreateResponse,
+    request_id: &str,
+) -> CallContext {
+    let client = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let meta = identity::request_meta(state, uri.path(), &headers, request, client);
+    CallContext {
+        request_id: request_id.to_string(),
+        client_headers: headers,
+        meta,
+        caller: caller(extensions),
+        state: None,
+    }
 }
 
 /// Who is asking, as the authentication middleware found out.

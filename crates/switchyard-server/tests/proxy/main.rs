@@ -13,6 +13,7 @@ mod azure;
 mod background;
 mod bedrock;
 mod bridge;
+mod compaction;
 mod failures;
 mod gemini;
 mod hardening;

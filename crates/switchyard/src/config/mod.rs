@@ -147,6 +147,10 @@ pub struct SwitchyardSettings {
     pub max_background: usize,
     /// `max_background_responses_per_key`: background responses one key may run at once.
     pub max_background_per_key: usize,
+    /// `encryption_key`: the key of the blobs the gateway seals for clients (compaction
+    /// summaries); else `SWITCHYARD_ENCRYPTION_KEY`, LiteLLM's `LITELLM_SALT_KEY`, or the
+    /// master key.
+    pub encryption_key: Option<Secret>,
 }
 
 impl Default for SwitchyardSettings {
@@ -161,6 +165,7 @@ impl Default for SwitchyardSettings {
             state_database_url: None,
             max_background: 256,
             max_background_per_key: 32,
+            encryption_key: None,
         }
     }
 }
@@ -443,6 +448,10 @@ impl Config {
         if let Some(n) = own.u64("max_background_responses_per_key")? {
             config.switchyard.max_background_per_key = n.clamp(1, 1_000_000) as usize;
         }
+        config.switchyard.encryption_key = own
+            .string("encryption_key")?
+            .filter(|k| !k.is_empty())
+            .map(Secret::new);
         config.switchyard.state_database_url = own
             .string("state_database_url")?
             .filter(|u| !u.is_empty())
@@ -475,6 +484,20 @@ impl Config {
         config.not_acted_on = notes.later;
         config.unknown = notes.unknown;
         Ok(config)
+    }
+
+    /// The secret that keys sealed blobs: `switchyard_settings.encryption_key`, else
+    /// `SWITCHYARD_ENCRYPTION_KEY` or `LITELLM_SALT_KEY`, else the master key.
+    pub fn sealing_secret(&self) -> Option<Secret> {
+        self.switchyard
+            .encryption_key
+            .clone()
+            .or_else(|| {
+                self.env
+                    .first(&["SWITCHYARD_ENCRYPTION_KEY", "LITELLM_SALT_KEY"])
+                    .map(Secret::new)
+            })
+            .or_else(|| self.master_key.clone())
     }
 
     /// The startup warning about keys not acted on, if any.

@@ -163,7 +163,15 @@ impl Gateway {
         if request.background == Some(true) {
             return self.execute_background(request, ctx).await;
         }
-        let (plan, target) = self.admit(request, ctx).await?;
+        let (mut plan, target) = self.admit(request, ctx).await?;
+        if let Some(answer) = self.compact_on_create(&plan, &target).await {
+            return answer;
+        }
+        if let Some(blob) = self.compact_past_threshold(&mut plan, &target).await?
+            && let Some(persist) = Arc::get_mut(&mut plan.persist)
+        {
+            persist.lead_with_compaction(blob);
+        }
         let mut progress = Progress::default();
         match self.serve(&plan, target, &mut progress).await {
             Ok(answered) => self.execution(&plan, progress, answered),
@@ -225,6 +233,8 @@ impl Gateway {
             None => None,
         };
         let persist = self.resolve_state(request, ctx, &target).await?;
+        // The gateway's compaction items stand for their summaries from here on.
+        self.open_compactions(request)?;
         self.rewrite_previous(request);
         // Read after the rewrites so that per-target copies carry them too.
         let fallbacks = router::request_fallbacks(request)?;

@@ -15,6 +15,7 @@
 mod affinity;
 mod attempt;
 mod background;
+mod compaction;
 mod execute;
 mod health;
 mod ids_map;
@@ -73,6 +74,8 @@ struct Inner {
     state: OnceLock<State>,
     /// Background responses running here.
     runs: background::Runs,
+    /// Seals the blobs clients hold for the gateway (compaction summaries).
+    sealer: crate::seal::Sealer,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -163,6 +166,7 @@ impl Gateway {
                 config.switchyard.max_background,
                 config.switchyard.max_background_per_key,
             ),
+            crate::seal::Sealer::new(config.sealing_secret().as_ref().map(|s| s.expose())),
         )
         .map_err(|e| ConfigError(e.message))?;
         // Connects to Redis now when built inside a runtime; otherwise on the first request.
@@ -206,6 +210,11 @@ impl Gateway {
             None,
             false,
             background::Runs::new(256, 32),
+            crate::seal::Sealer::new(
+                Env::process()
+                    .first(&["SWITCHYARD_ENCRYPTION_KEY", "LITELLM_SALT_KEY"])
+                    .as_deref(),
+            ),
         )
     }
 
@@ -215,6 +224,7 @@ impl Gateway {
         keepalive: Option<Duration>,
         cost_in_usage: bool,
         runs: background::Runs,
+        sealer: crate::seal::Sealer,
     ) -> Result<Gateway, Error> {
         // ring keeps the build free of toolchains beyond `cc` (aws-lc wants more).
         crate::install_crypto_provider();
@@ -243,6 +253,7 @@ impl Gateway {
                 health: health::Background::default(),
                 state: OnceLock::new(),
                 runs,
+                sealer,
             }),
         })
     }
@@ -313,6 +324,12 @@ impl Gateway {
     /// given back.
     pub fn set_state(&self, state: State) -> Result<(), State> {
         self.inner.state.set(state)
+    }
+
+    /// True when sealed blobs open only on this instance until it restarts (no key was
+    /// configured; see [`Config::sealing_secret`]).
+    pub fn sealing_key_is_ephemeral(&self) -> bool {
+        self.inner.sealer.is_ephemeral()
     }
 
     /// The sinks every finished request is handed to (spend logs, metrics); add yours.

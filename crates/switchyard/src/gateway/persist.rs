@@ -23,6 +23,9 @@ pub(super) struct Persist {
     /// A background response: its id, fixed before the work starts (the client has it), and
     /// the signal that cancels it.
     background: Option<BackgroundRun>,
+    /// A compaction item (its sealed blob) that leads the response's output: the history was
+    /// compacted past `context_management`'s threshold.
+    leading_compaction: Option<String>,
 }
 
 /// What a background response's work knows of it.
@@ -60,6 +63,16 @@ impl Persist {
         self.background = Some(BackgroundRun { id, cancel });
         // Background responses are kept whatever `store` says: polling needs them.
         self.keep = true;
+    }
+
+    /// Makes the response's output start with the compaction item `blob`.
+    pub fn lead_with_compaction(&mut self, blob: String) {
+        self.leading_compaction = Some(blob);
+    }
+
+    /// The compaction item that leads the response's output, if any.
+    pub fn leading_compaction(&self) -> Option<&str> {
+        self.leading_compaction.as_deref()
     }
 
     /// The background run, when this is one.
@@ -131,6 +144,7 @@ impl Persist {
             keep: false,
             stored: false,
             background: None,
+            leading_compaction: None,
         }
     }
 }
@@ -158,6 +172,7 @@ impl Gateway {
             keep: request.store != Some(false) || state.keeps_unstored(),
             stored: request.store != Some(false),
             background: None,
+            leading_compaction: None,
             state,
         })
     }

@@ -20,7 +20,7 @@ use crate::error::{Error, ErrorKind};
 use crate::ids;
 use crate::providers::{BoxFuture, CallInfo, PreparedCall, UpstreamRequest};
 use crate::router::Deployment;
-use crate::stream::{ResponseBuilder, envelope};
+use crate::stream::{ResponseBuilder, StreamEvent, envelope};
 
 /// How much of an upstream error body is read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -201,6 +201,10 @@ impl Gateway {
             call.request.includes("reasoning.encrypted_content"),
         )
         .with_cost_in_usage(self.inner.cost_in_usage, deployment.price.clone());
+        let builder = match call.persist.leading_compaction() {
+            Some(blob) => builder.leading_with(StreamEvent::Compaction(blob.to_string())),
+            None => builder,
+        };
         if call.persist.background().is_some() {
             builder.after_queued()
         } else {
@@ -224,7 +228,7 @@ impl Gateway {
 
     /// [`Gateway::send`] as a future that owns what it needs, so that a stream can be handed
     /// to the client while it still waits for the upstream's headers.
-    fn dispatch(
+    pub(super) fn dispatch(
         &self,
         deployment: &Arc<Deployment>,
         mut request: UpstreamRequest,

@@ -154,6 +154,13 @@ pub trait Provider: Send + Sync + fmt::Debug {
     ) -> Result<InputTokens, Error> {
         openai_chat::count::generic_body(request).map(|body| InputTokens::Estimate(Box::new(body)))
     }
+
+    /// For an upstream with compaction of its own (`POST /responses/compact`: OpenAI and
+    /// Azure), the request that compacts `request`'s input there; `None` for the others, whose
+    /// compaction the gateway does with the model itself.
+    fn compact_request(&self, _request: &CreateResponse) -> Option<Result<UpstreamRequest, Error>> {
+        None
+    }
 }
 
 /// What a provider's constructor reads: the config entry, the upstream model (a wildcard

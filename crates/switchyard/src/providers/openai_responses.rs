@@ -203,6 +203,40 @@ impl Provider for ResponsesProvider {
         })))
     }
 
+    fn compact_request(&self, request: &CreateResponse) -> Option<Result<UpstreamRequest, Error>> {
+        Some((|| {
+            let outgoing = serde_json::to_value(self.outgoing(request, false)).map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("could not encode the request: {e}"),
+                )
+            })?;
+            let mut body = serde_json::Map::new();
+            if let serde_json::Value::Object(fields) = outgoing {
+                body.extend(
+                    fields
+                        .into_iter()
+                        .filter(|(name, _)| COMPACT_FIELDS.contains(&name.as_str())),
+                );
+            }
+            let mut url = self.url.clone();
+            url.path_segments_mut()
+                .map_err(|()| Error::new(ErrorKind::Internal, "the Responses URL takes no path"))?
+                .push("compact");
+            let headers = openai_style_headers(
+                &self.credential,
+                self.organization.as_deref(),
+                false,
+                &self.options,
+            );
+            Ok(UpstreamRequest {
+                url,
+                headers,
+                body: json_body(&body)?,
+            })
+        })())
+    }
+
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
         let secrets: Vec<&Secret> = self.credential.secret().into_iter().collect();
         classify_openai_error(&self.name, status, headers, body, &secrets)
@@ -215,6 +249,21 @@ impl Provider for ResponsesProvider {
         Box::pin(self.credential.authorize(request))
     }
 }
+
+/// The fields of a create that `POST /responses/compact` takes.
+const COMPACT_FIELDS: &[&str] = &[
+    "model",
+    "input",
+    "instructions",
+    "previous_response_id",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "service_tier",
+    "reasoning",
+    "text",
+    "tools",
+    "parallel_tool_calls",
+];
 
 /// Reads a Responses answer: one `Response` body, or its event stream.
 pub struct ResponsesDecoder {

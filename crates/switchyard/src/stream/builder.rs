@@ -78,6 +78,9 @@ pub struct ResponseBuilder {
     /// `response.created` and `response.queued` were sent before this builder (a background
     /// response): it starts at `response.in_progress`.
     queue_announced: bool,
+    /// An event that goes before the provider's output (the compaction item of a history
+    /// compacted on the way in).
+    leading: Option<StreamEvent>,
 }
 
 /// Emits an event only when the builder streams; the expression is not evaluated otherwise.
@@ -109,7 +112,14 @@ impl ResponseBuilder {
             cost_in_usage: None,
             reported_cost: None,
             queue_announced: false,
+            leading: None,
         }
+    }
+
+    /// The same builder, with `event` before anything the provider produces.
+    pub fn leading_with(mut self, event: StreamEvent) -> Self {
+        self.leading = Some(event);
+        self
     }
 
     /// With `on`, adds `cost` (USD) to the final usage of the response: the upstream's
@@ -297,6 +307,9 @@ impl ResponseBuilder {
 
     /// Applies one normalized event.
     pub fn push(&mut self, event: StreamEvent) -> Result<(), Error> {
+        if let Some(leading) = self.leading.take() {
+            self.push(leading)?;
+        }
         if self.terminal {
             return Ok(());
         }
@@ -322,6 +335,7 @@ impl ResponseBuilder {
             StreamEvent::Usage(usage) => self.response.usage = Some(normalize_usage(usage)),
             StreamEvent::ReportedCost(cost) => self.reported_cost = Some(cost),
             StreamEvent::Finish(reason) => self.finish = Some(reason),
+            StreamEvent::Compaction(blob) => self.compaction(blob),
         }
         Ok(())
     }
@@ -543,6 +557,18 @@ impl ResponseBuilder {
         {
             reasoning.encrypted_content = Some(blob);
         }
+    }
+
+    /// A complete `compaction` item: announced and done at once.
+    fn compaction(&mut self, blob: String) {
+        self.close_item(ItemStatus::Completed);
+        let item = Item::Other(serde_json::json!({
+            "type": "compaction",
+            "id": self.next_item_id("cmp"),
+            "encrypted_content": blob,
+        }));
+        self.announce(item, Open::Relayed);
+        self.close_item(ItemStatus::Completed);
     }
 
     fn open_reasoning(&mut self) {

@@ -57,6 +57,9 @@ pub enum StreamEvent {
     ToolCallState(String),
     /// The open item is complete (for upstreams that mark block boundaries).
     ItemDone,
+    /// A `compaction` item: the conversation so far, summarised and sealed by the gateway
+    /// (the blob is its `encrypted_content`). Closes whatever item was open.
+    Compaction(String),
     /// Token usage so far; the latest report wins.
     Usage(Usage),
     /// What the provider says the request cost, in USD (OpenRouter); charged ahead of any

@@ -101,6 +101,16 @@ pub(crate) fn read_item<'a>(
                 "`item_reference` needs the provider's stored items; send the item itself",
             ));
         }
+        // A compaction item the gateway did not seal is another service's (OpenAI's): its
+        // content cannot be read here, so the history goes on without it. The gateway's own
+        // were turned into their summaries before translation.
+        Item::Other(_) if item.kind() == "compaction" => {
+            tracing::debug!(
+                param,
+                "dropping a compaction item this provider cannot read"
+            );
+            return Ok(None);
+        }
         Item::Other(_) => {
             gate.unsupported(&format!("{param} (type `{}`)", item.kind()))?;
             return Ok(None);
