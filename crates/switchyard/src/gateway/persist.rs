@@ -16,7 +16,10 @@ pub(super) struct Persist {
     state: State,
     resolved: Resolved,
     caller: Caller,
-    /// The response is kept (`store` is not false).
+    /// The client asked for the response to be stored (`store` is not false).
+    stored: bool,
+    /// The response is written to the state: stored, or kept by a connection's own state
+    /// (which keeps `store: false` responses too, and only for itself).
     keep: bool,
 }
 
@@ -33,7 +36,9 @@ impl Persist {
                 serde_json::json!({ "id": conversation }),
             );
         }
-        response.store = self.keep;
+        // What the client asked for, whether or not a connection keeps it for itself: a
+        // connection's store passes on to the gateway's only the responses marked stored.
+        response.store = self.stored;
     }
 
     /// True when the response is to be kept.
@@ -66,6 +71,7 @@ impl Persist {
             state,
             resolved: Resolved::default(),
             caller: Caller::admin(),
+            stored: false,
             keep: false,
         }
     }
@@ -88,10 +94,12 @@ impl Gateway {
             .first()
             .is_some_and(|d| d.provider.is_native_responses());
         let resolved = state.resolve(request, caller, native).await?;
+        let stored = request.store != Some(false);
         Ok(Persist {
             resolved,
             caller: caller.clone(),
-            keep: request.store != Some(false) || state.keeps_unstored(),
+            stored,
+            keep: stored || state.keeps_unstored(),
             state,
         })
     }
