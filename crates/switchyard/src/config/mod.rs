@@ -143,7 +143,14 @@ pub struct SwitchyardSettings {
     /// `state_database_url`: a database of its own for stored responses and conversations
     /// (`None`: the spend-log database).
     pub state_database_url: Option<Secret>,
+    /// `websocket_max_lifetime_seconds`: how long a WebSocket on `/v1/responses` may be used
+    /// (OpenAI's limit is 60 minutes); past it the next `response.create` is refused with
+    /// `websocket_connection_limit_reached` and the socket closed.
+    pub websocket_max_lifetime: Duration,
 }
+
+/// The default lifetime of a Responses WebSocket (OpenAI's 60 minutes).
+pub const DEFAULT_WEBSOCKET_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl Default for SwitchyardSettings {
     fn default() -> Self {
@@ -155,6 +162,7 @@ impl Default for SwitchyardSettings {
             max_connections: None,
             response_retention_days: crate::state::DEFAULT_RETENTION_DAYS,
             state_database_url: None,
+            websocket_max_lifetime: DEFAULT_WEBSOCKET_MAX_LIFETIME,
         }
     }
 }
@@ -430,6 +438,9 @@ impl Config {
             .map(|n| n.min(usize::MAX as u64) as usize);
         if let Some(days) = own.u64("response_retention_days")? {
             config.switchyard.response_retention_days = days.max(1);
+        }
+        if let Some(t) = own.seconds("websocket_max_lifetime_seconds")? {
+            config.switchyard.websocket_max_lifetime = t;
         }
         config.switchyard.state_database_url = own
             .string("state_database_url")?
