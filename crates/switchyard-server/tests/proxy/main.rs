@@ -22,3 +22,4 @@ mod routing;
 mod state;
 mod streaming;
 mod surface;
+mod websocket;

@@ -32,8 +32,8 @@ use crate::providers::BoxFuture;
 
 pub use list::{ItemList, ListQuery, Order};
 pub use memory::MemoryStore;
-pub use service::{ConversationObject, Resolved, State};
 pub use service::previous_not_found;
+pub use service::{ConversationObject, Resolved, State};
 
 /// The default time a stored response is kept (OpenAI's: 30 days).
 pub const DEFAULT_RETENTION_DAYS: u64 = 30;
