@@ -515,6 +515,13 @@ async fn a_client_that_leaves_mid_response_is_still_accounted() {
     )
     .await;
     let mut ws = connect(&h).await;
+    let warm = ws
+        .create(
+            json!({"model": "passthrough", "input": "ready", "user": "ws-user",
+            "generate": false}),
+        )
+        .await
+        .response();
     let done = ws
         .create(json!({"model": "passthrough", "input": "counted", "user": "ws-user"}))
         .await
@@ -533,18 +540,30 @@ async fn a_client_that_leaves_mid_response_is_still_accounted() {
         let (status, rows) = h.get_json("/spend/logs?end_user=ws-user").await;
         assert_eq!(status, 200, "{rows}");
         let rows = rows.as_array().cloned().unwrap();
-        if rows.len() >= 2 || tokio::time::Instant::now() > until {
+        if rows.len() >= 3 || tokio::time::Instant::now() > until {
             break rows;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows.len(), 3, "{rows:?}");
     let mut outcomes: Vec<&str> = rows
         .iter()
         .map(|r| r["outcome"].as_str().unwrap())
         .collect();
     outcomes.sort_unstable();
-    assert_eq!(outcomes, ["client_disconnected", "completed"], "{rows:?}");
+    assert_eq!(
+        outcomes,
+        ["client_disconnected", "completed", "completed"],
+        "{rows:?}"
+    );
+    // The warm-up is on record, free, with no deployment.
+    let warm_row = rows
+        .iter()
+        .find(|r| r["response_id"] == warm["id"])
+        .unwrap_or_else(|| panic!("no row for the warm-up: {rows:?}"));
+    assert_eq!(warm_row["spend"], 0.0, "{warm_row}");
+    assert_eq!(warm_row["prompt_tokens"], 0, "{warm_row}");
+    assert_eq!(warm_row["model_group"], "passthrough", "{warm_row}");
     assert!(
         rows.iter()
             .all(|r| r["stream"] == true && r["route"] == "/v1/responses"),

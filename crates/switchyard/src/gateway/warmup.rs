@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use switchyard_types::responses::{CreateResponse, ResponseStreamEvent};
 
 use super::{CallContext, Gateway, validate};
+use crate::accounting::RequestLog;
 use crate::error::Error;
 use crate::ids;
 use crate::state::previous_not_found;
@@ -18,20 +19,20 @@ impl Gateway {
     /// model and the state it names (`ctx.state`, else the gateway's), and completes an empty
     /// response (`output: []`, zero usage), stored as the request's input. Returns the
     /// response's events, `response.created` first and `response.completed` last. Nothing is
-    /// sent upstream and nothing is charged; a refused request is recorded as refused.
+    /// sent upstream; the request is recorded as completed at no cost (or refused).
     pub async fn warm_up(
         &self,
         mut request: CreateResponse,
         ctx: CallContext,
     ) -> Result<Vec<ResponseStreamEvent>, Error> {
+        let started = SystemTime::now();
         match self.warm(&mut request, &ctx).await {
             Ok(events) => {
-                tracing::info!(
-                    target: "switchyard::request",
-                    request_id = %ctx.request_id,
-                    model = %crate::text::echo(request.model.as_deref().unwrap_or("")),
-                    "warm-up completed without calling a model"
-                );
+                let response_id = events
+                    .last()
+                    .and_then(|e| e.response())
+                    .map(|r| r.id.clone());
+                self.log_warm_up(ctx, request.model.as_deref(), response_id, started);
                 Ok(events)
             }
             Err(error) => {
@@ -39,6 +40,57 @@ impl Gateway {
                 Err(error)
             }
         }
+    }
+
+    /// The warm-up's log line and record: a completed request of its model group that no
+    /// deployment served, with no tokens and no cost.
+    fn log_warm_up(
+        &self,
+        ctx: CallContext,
+        model: Option<&str>,
+        response_id: Option<String>,
+        started: SystemTime,
+    ) {
+        let ended = SystemTime::now();
+        let model = model.map(|m| crate::text::echo(m).into_owned());
+        tracing::info!(
+            target: "switchyard::request",
+            request_id = %ctx.request_id,
+            response_id = response_id.as_deref().unwrap_or(""),
+            model = model.as_deref().unwrap_or(""),
+            stream = true,
+            status = 200,
+            outcome = "completed",
+            "warm-up completed without calling a model"
+        );
+        let unix_ms = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        };
+        let meta = ctx.meta;
+        self.inner.sinks.emit(RequestLog {
+            request_id: ctx.request_id,
+            response_id,
+            call_type: "responses",
+            route: meta.route,
+            api_key_hash: meta.api_key_hash,
+            end_user: meta.end_user,
+            model_group: model,
+            stream: true,
+            status: "success",
+            outcome: "completed",
+            http_status: 200,
+            cost: Some(0.0),
+            start_time_ms: unix_ms(started),
+            end_time_ms: unix_ms(ended),
+            duration_ms: ended
+                .duration_since(started)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+            request_tags: meta.tags,
+            metadata: meta.metadata,
+            client_ip: meta.client_ip,
+            ..RequestLog::default()
+        });
     }
 
     async fn warm(
@@ -95,9 +147,20 @@ model_list:
         serde_json::from_value(value).unwrap()
     }
 
+    #[derive(Default)]
+    struct Collect(std::sync::Mutex<Vec<std::sync::Arc<RequestLog>>>);
+
+    impl crate::accounting::LogSink for Collect {
+        fn record(&self, log: &std::sync::Arc<RequestLog>) {
+            self.0.lock().unwrap().push(log.clone());
+        }
+    }
+
     #[tokio::test]
     async fn completes_empty_and_chains_with_store_false() {
         let gateway = gateway();
+        let collect = std::sync::Arc::new(Collect::default());
+        gateway.sinks().add(collect.clone());
         let state = gateway.state().for_connection();
         let ctx = || CallContext {
             state: Some(state.clone()),
@@ -123,6 +186,14 @@ model_list:
         assert_eq!(done["usage"]["output_tokens"], 0);
         assert_eq!(done["store"], false);
         let id = done["id"].as_str().unwrap().to_string();
+        // One record, completed, at no cost, with no deployment.
+        let logs = collect.0.lock().unwrap().clone();
+        assert_eq!(logs.len(), 1);
+        assert_eq!(logs[0].outcome, "completed");
+        assert_eq!(logs[0].response_id.as_deref(), Some(id.as_str()));
+        assert_eq!(logs[0].model_group.as_deref(), Some("g"));
+        assert_eq!(logs[0].cost, Some(0.0));
+        assert!(logs[0].deployment_id.is_none());
 
         // A continuation on the same connection sees the warm-up's input first.
         let mut next = request(json!({"model": "g", "store": false,
