@@ -203,7 +203,11 @@ impl Socket {
                 Some(Ok(Message::Binary(_))) => return Ok(Incoming::Binary),
                 // Pings are answered by the socket itself.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return Err("client"),
+                Some(Err(e)) => {
+                    refuse_broken(ws, &e).await;
+                    return Err("client");
+                }
+                Some(Ok(Message::Close(_))) | None => return Err("client"),
             }
         }
     }
@@ -273,7 +277,11 @@ impl Socket {
         }
         let gateway = self.state.gateway();
         if !generate {
-            return match gateway.warm_up(request, ctx).await {
+            let warming = gateway.warm_up(request, ctx);
+            let Some(warmed) = listening(warming, ws, queued, &mut self.handle).await else {
+                return Served::Gone;
+            };
+            return match warmed {
                 Ok(events) => {
                     let events = futures_util::stream::iter(events);
                     forward(ws, events, queued, &mut self.handle).await
@@ -281,7 +289,13 @@ impl Socket {
                 Err(error) => send_error(ws, &Refusal::from(error)).await,
             };
         }
-        match gateway.execute(request, ctx).await {
+        // Priming may take a while (a model thinking before its first output): a client that
+        // leaves meanwhile cancels it too.
+        let executing = gateway.execute(request, ctx);
+        let Some(executed) = listening(executing, ws, queued, &mut self.handle).await else {
+            return Served::Gone;
+        };
+        match executed {
             Ok(execution) => match execution.output {
                 Output::Stream(stream) => forward(ws, stream, queued, &mut self.handle).await,
                 // `stream` is forced on: the gateway answers with events.
@@ -378,9 +392,8 @@ fn read_create(bytes: &[u8]) -> Result<(CreateResponse, bool), Error> {
     Ok((request, generate))
 }
 
-/// Sends `events` to the client, one text frame each, until the terminal one. Frames the
-/// client sends meanwhile are queued for after it; a client that closes the socket (or a
-/// server that closes its connections) drops the stream, which cancels the upstream call.
+/// Sends `events` to the client, one text frame each, until the terminal one; see
+/// [`listening`] for what the client does meanwhile.
 async fn forward(
     ws: &mut WebSocket,
     events: impl futures_core::Stream<Item = impl serde::Serialize> + Unpin,
@@ -389,30 +402,60 @@ async fn forward(
 ) -> Served {
     let mut events = events;
     loop {
-        tokio::select! {
-            event = events.next() => {
-                let Some(event) = event else {
-                    return Served::Open;
-                };
-                let text = match serde_json::to_string(&event) {
-                    Ok(text) => text,
-                    Err(e) => {
-                        tracing::error!(error = %e, "an event could not be serialized");
-                        continue;
-                    }
-                };
-                if ws.send(Message::Text(text.into())).await.is_err() {
-                    return Served::Gone;
-                }
+        let Some(event) = listening(events.next(), ws, queued, handle).await else {
+            return Served::Gone;
+        };
+        let Some(event) = event else {
+            return Served::Open;
+        };
+        let text = match serde_json::to_string(&event) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::error!(error = %e, "an event could not be serialized");
+                continue;
             }
+        };
+        if ws.send(Message::Text(text.into())).await.is_err() {
+            return Served::Gone;
+        }
+    }
+}
+
+/// Waits for `work` (a response being prepared or streamed) while reading the socket: frames
+/// the client sends meanwhile are queued for after the response; a client that closes the
+/// socket (or a server that drops its connections) drops `work`, which cancels the upstream
+/// call. `None` then.
+async fn listening<T>(
+    work: impl std::future::Future<Output = T>,
+    ws: &mut WebSocket,
+    queued: &mut VecDeque<Incoming>,
+    handle: &mut Option<ConnectionHandle>,
+) -> Option<T> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return Some(done),
             frame = ws.recv(), if queued.len() < MAX_QUEUED_FRAMES => match frame {
                 Some(Ok(Message::Text(text))) => queued.push_back(Incoming::Text(text)),
                 Some(Ok(Message::Binary(_))) => queued.push_back(Incoming::Binary),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return Served::Gone,
+                Some(Err(e)) => {
+                    refuse_broken(ws, &e).await;
+                    return None;
+                }
+                Some(Ok(Message::Close(_))) | None => return None,
             },
-            () = closed_signal(handle.as_mut()) => return Served::Gone,
+            () = closed_signal(handle.as_mut()) => return None,
         }
+    }
+}
+
+/// Closes the socket after a read error with the code that says why, when it is a message
+/// over the size limit (the client may fix that); other errors leave nothing to tell.
+async fn refuse_broken(ws: &mut WebSocket, error: &axum::Error) {
+    // tungstenite's capacity error is not re-exported by axum; its text is stable.
+    if error.to_string().contains("Message too long") {
+        close(ws, close_code::SIZE, "message over the request size limit").await;
     }
 }
 

@@ -617,3 +617,70 @@ async fn a_drain_lets_the_response_finish_then_closes_the_socket() {
         .await
         .expect("the server finishes once its sockets closed");
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_before_the_first_output_cancels_the_call() {
+    let (url, dir) = crate::accounting::sqlite();
+    let (h, _acct) = Harness::with_accounting(
+        |mock| {
+            format!(
+                "model_list:{}\ngeneral_settings: {{master_key: {KEY}}}\n",
+                default_models(mock)
+            )
+        },
+        &url,
+    )
+    .await;
+    let mut ws = connect(&h).await;
+    // The upstream takes 3 s to answer; the client leaves long before.
+    ws.send(json!({"model": "bridged", "user": "ws-early", "input": "[[mock:slow=3000]] hi"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let left = tokio::time::Instant::now();
+    ws.socket.close(None).await.unwrap();
+    let rows = loop {
+        let (_, rows) = h.get_json("/spend/logs?end_user=ws-early").await;
+        let rows = rows.as_array().cloned().unwrap_or_default();
+        if !rows.is_empty() || left.elapsed() > Duration::from_secs(10) {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["outcome"], "client_disconnected", "{rows:?}");
+    assert!(
+        left.elapsed() < Duration::from_millis(2500),
+        "recorded only when the upstream answered: the call was not cancelled"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_frame_over_the_size_limit_closes_the_socket_saying_so() {
+    let h = Harness::with_limit(
+        |mock| {
+            format!(
+                "model_list:{}\ngeneral_settings: {{master_key: {KEY}}}\n",
+                default_models(mock)
+            )
+        },
+        4096,
+    )
+    .await;
+    let mut ws = connect(&h).await;
+    ws.send(json!({"model": "passthrough", "input": "x".repeat(8192)}))
+        .await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let frame = closed.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
+}
