@@ -122,8 +122,9 @@ plugins = false
 def websocket_log(log_text: str, model: str) -> tuple[int, int]:
     """(sockets opened, warm-ups of `model`) in the gateway's log."""
     opened = len(re.findall(r"websocket opened route=/v1/responses", log_text))
-    warm = [m for m in re.finditer(r"warm-up completed without calling a model (.*)$", log_text, re.M)
-            if f"model={model}" in m.group(1).split()]
+    lines = re.finditer(r"warm-up completed without calling a model (.*)$", log_text, re.M)
+    fields = [{k: v.strip('"') for k, v in LOG_FIELD.findall(m.group(1))} for m in lines]
+    warm = [f for f in fields if f.get("model") == model and f.get("outcome") == "completed"]
     return opened, len(warm)
 
 

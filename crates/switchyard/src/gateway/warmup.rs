@@ -57,7 +57,7 @@ impl Gateway {
             target: "switchyard::request",
             request_id = %ctx.request_id,
             response_id = response_id.as_deref().unwrap_or(""),
-            model = model.as_deref().unwrap_or(""),
+            model = %model.as_deref().unwrap_or(""),
             stream = true,
             status = 200,
             outcome = "completed",
