@@ -27,7 +27,10 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     let mut authenticated = Router::new();
     for path in routes::MODEL_ROUTES {
-        authenticated = authenticated.route(path, post(routes::responses::create));
+        authenticated = authenticated.route(
+            path,
+            post(routes::responses::create).get(routes::websocket::upgrade),
+        );
     }
     for prefix in routes::API_PREFIXES {
         authenticated = stateful_routes(authenticated, prefix);

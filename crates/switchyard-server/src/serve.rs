@@ -91,6 +91,39 @@ pub enum Stop {
     Close,
 }
 
+/// What a request learns of the connection it came on (in its extensions): whether the
+/// server is stopping, and a share of the connection's place under the connection cap. A
+/// request that takes the connection over (a WebSocket, which outlives the HTTP exchange)
+/// keeps it for as long as it uses the connection, so that the cap counts it and a shutdown
+/// waits for it as for any open request.
+#[derive(Debug, Clone)]
+pub struct ConnectionHandle {
+    stop: watch::Receiver<Stop>,
+    _place: Arc<OwnedSemaphorePermit>,
+}
+
+impl ConnectionHandle {
+    /// Where the server is now.
+    pub fn state(&self) -> Stop {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once the server is no longer [`Stop::Run`]ning (at once if it is not), with
+    /// its state then.
+    pub async fn stopping(&mut self) -> Stop {
+        match self.stop.wait_for(|s| *s != Stop::Run).await {
+            Ok(state) => *state,
+            // The server is gone: nothing is served any more.
+            Err(_) => Stop::Close,
+        }
+    }
+
+    /// Resolves once the server drops its connections ([`Stop::Close`]).
+    pub async fn closed(&mut self) {
+        let _ = self.stop.wait_for(|s| *s == Stop::Close).await;
+    }
+}
+
 /// A running server: [`Server::drain`] and [`Server::close`] move it towards its end, and
 /// [`Server::finished`] waits for the last connection.
 #[derive(Debug)]
@@ -185,7 +218,12 @@ async fn accept_loop(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
-        let service = connection_service(app.clone(), remote);
+        let permit = Arc::new(permit);
+        let handle = ConnectionHandle {
+            stop: stopped.clone(),
+            _place: permit.clone(),
+        };
+        let service = connection_service(app.clone(), remote, handle);
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout);
@@ -207,8 +245,9 @@ async fn serve_connection<C>(
     remote: SocketAddr,
     mut stopped: watch::Receiver<Stop>,
     // Released only after the connection (and every request future it owns) is dropped, so
-    // that "all permits back" means every request's accounting record is finished.
-    _permit: OwnedSemaphorePermit,
+    // that "all permits back" means every request's accounting record is finished (a
+    // WebSocket holds a share of it, see `ConnectionHandle`).
+    _permit: Arc<OwnedSemaphorePermit>,
 ) where
     C: Future<Output = Result<(), hyper::Error>> + GracefulClose,
 {
@@ -254,10 +293,11 @@ where
 }
 
 /// The router as one connection's service, with the peer address where axum's `ConnectInfo`
-/// extractor looks for it.
+/// extractor looks for it, and the connection's [`ConnectionHandle`].
 fn connection_service(
     app: Router,
     remote: SocketAddr,
+    handle: ConnectionHandle,
 ) -> impl tower::Service<
     http::Request<hyper::body::Incoming>,
     Response = axum::response::Response,
@@ -267,6 +307,7 @@ fn connection_service(
 + Send {
     tower::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(ConnectInfo(remote));
+        request.extensions_mut().insert(handle.clone());
         app.clone().oneshot(request.map(axum::body::Body::new))
     })
 }

@@ -28,6 +28,7 @@ struct Inner {
     master_key: Option<Secret>,
     max_body: usize,
     body_read_timeout: Duration,
+    websocket_max_lifetime: Duration,
     started_at: u64,
     accounting: Option<Arc<Accounting>>,
     observability: Option<Arc<Observability>>,
@@ -42,6 +43,7 @@ impl AppState {
                 master_key,
                 max_body,
                 body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+                websocket_max_lifetime: switchyard::config::DEFAULT_WEBSOCKET_MAX_LIFETIME,
                 started_at: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_secs())
@@ -60,6 +62,7 @@ impl AppState {
             .map_or(DEFAULT_MAX_BODY, |mb| (mb * 1024.0 * 1024.0) as usize);
         AppState::new(gateway, config.master_key.clone(), max_body)
             .with_body_read_timeout(config.switchyard.body_read_timeout)
+            .with_websocket_max_lifetime(config.switchyard.websocket_max_lifetime)
     }
 
     fn with(self, change: impl FnOnce(&mut Inner)) -> Self {
@@ -73,6 +76,11 @@ impl AppState {
     /// The same state with another body-read deadline.
     pub fn with_body_read_timeout(self, timeout: Duration) -> Self {
         self.with(|inner| inner.body_read_timeout = timeout)
+    }
+
+    /// The same state with another lifetime for Responses WebSockets.
+    pub fn with_websocket_max_lifetime(self, lifetime: Duration) -> Self {
+        self.with(|inner| inner.websocket_max_lifetime = lifetime)
     }
 
     /// The same state with spend logs, end users and budgets; registers the spend-log sink
@@ -136,6 +144,11 @@ impl AppState {
     /// How long a client has to send a whole request body.
     pub fn body_read_timeout(&self) -> Duration {
         self.inner.body_read_timeout
+    }
+
+    /// How long a Responses WebSocket may be used.
+    pub fn websocket_max_lifetime(&self) -> Duration {
+        self.inner.websocket_max_lifetime
     }
 
     /// When the server started (Unix seconds), reported as models' `created`.

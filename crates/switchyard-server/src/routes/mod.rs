@@ -8,6 +8,7 @@ pub mod models;
 pub mod responses;
 pub mod spend;
 pub mod state;
+pub mod websocket;
 
 use axum::response::{IntoResponse, Response};
 use http::{Method, Uri};

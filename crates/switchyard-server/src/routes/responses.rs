@@ -267,7 +267,7 @@ fn parse(bytes: &[u8]) -> Result<CreateResponse, Error> {
 }
 
 /// Parses a JSON body, naming the parameter at fault when a field has the wrong type.
-fn parse_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let request: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();

@@ -125,7 +125,8 @@ impl Harness {
         let config = Config::from_yaml_with_env(&yaml, &Env::default()).expect("config");
         let (gateway, _) = switchyard::Gateway::from_config(&config).expect("gateway");
         let state = AppState::new(gateway, config.master_key.clone(), max_body)
-            .with_body_read_timeout(config.switchyard.body_read_timeout);
+            .with_body_read_timeout(config.switchyard.body_read_timeout)
+            .with_websocket_max_lifetime(config.switchyard.websocket_max_lifetime);
         let limits = ConnectionLimits {
             header_read_timeout: config.switchyard.header_read_timeout,
             max_connections: config.switchyard.max_connections.unwrap_or(1024),

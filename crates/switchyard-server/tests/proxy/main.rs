@@ -25,3 +25,4 @@ mod routing;
 mod state;
 mod streaming;
 mod surface;
+mod websocket;

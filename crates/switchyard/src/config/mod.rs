@@ -151,7 +151,14 @@ pub struct SwitchyardSettings {
     /// summaries); else `SWITCHYARD_ENCRYPTION_KEY`, LiteLLM's `LITELLM_SALT_KEY`, or the
     /// master key.
     pub encryption_key: Option<Secret>,
+    /// `websocket_max_lifetime_seconds`: how long a WebSocket on `/v1/responses` may be used
+    /// (OpenAI's limit is 60 minutes); past it the next `response.create` is refused with
+    /// `websocket_connection_limit_reached` and the socket closed.
+    pub websocket_max_lifetime: Duration,
 }
+
+/// The default lifetime of a Responses WebSocket (OpenAI's 60 minutes).
+pub const DEFAULT_WEBSOCKET_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
 impl Default for SwitchyardSettings {
     fn default() -> Self {
@@ -166,6 +173,7 @@ impl Default for SwitchyardSettings {
             max_background: 256,
             max_background_per_key: 32,
             encryption_key: None,
+            websocket_max_lifetime: DEFAULT_WEBSOCKET_MAX_LIFETIME,
         }
     }
 }
@@ -452,6 +460,9 @@ impl Config {
             .string("encryption_key")?
             .filter(|k| !k.is_empty())
             .map(Secret::new);
+        if let Some(t) = own.seconds("websocket_max_lifetime_seconds")? {
+            config.switchyard.websocket_max_lifetime = t;
+        }
         config.switchyard.state_database_url = own
             .string("state_database_url")?
             .filter(|u| !u.is_empty())

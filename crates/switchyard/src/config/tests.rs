@@ -271,6 +271,31 @@ fn switchyard_settings() {
 }
 
 #[test]
+fn websocket_lifetime_defaults_to_an_hour() {
+    let config = Config::from_yaml_with_env("model_list: []", &env(&[])).unwrap();
+    assert_eq!(
+        config.switchyard.websocket_max_lifetime,
+        Duration::from_secs(3600)
+    );
+    let config = Config::from_yaml_with_env(
+        "switchyard_settings: {websocket_max_lifetime_seconds: 1.5}",
+        &env(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.switchyard.websocket_max_lifetime,
+        Duration::from_millis(1500)
+    );
+    assert!(
+        Config::from_yaml_with_env(
+            "switchyard_settings: {websocket_max_lifetime_seconds: 0}",
+            &env(&[])
+        )
+        .is_err()
+    );
+}
+
+#[test]
 fn reads_the_accounting_settings() {
     let yaml = r#"
 model_list:

@@ -10,7 +10,8 @@
 //! * `upstream.rs`: one call to one deployment — send, read, build the response;
 //! * `affinity.rs`: continuations routed to the deployment that holds their state;
 //! * `stream.rs`: priming and driving a streamed answer; `record.rs`: the per-request record;
-//! * `registry.rs`: model groups and their deployments; `health.rs`: health probes.
+//! * `registry.rs`: model groups and their deployments; `health.rs`: health probes;
+//! * `warmup.rs`: `generate: false`, a response completed without calling a model.
 
 mod affinity;
 mod attempt;
@@ -26,6 +27,7 @@ mod stream;
 pub mod tokens;
 mod upstream;
 mod validate;
+mod warmup;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
