@@ -49,6 +49,10 @@ pub use record::Outcome;
 pub use stream::ResponseStream;
 pub use validate::validate;
 
+/// Idle connections kept per upstream host for reuse (enough for steady load; a burst beyond it
+/// opens new ones).
+pub const UPSTREAM_IDLE_CONNECTIONS: usize = 128;
+
 /// The whole-request timeout when neither the deployment nor `litellm_settings.request_timeout`
 /// sets one (LiteLLM's default).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6000);
@@ -233,6 +237,11 @@ impl Gateway {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(30))
             .pool_idle_timeout(Duration::from_secs(90))
+            // Idle connections are reaped only when the pool is next used: after a burst of
+            // 2,000 streams, 700 stayed open for good, with their buffers (measured: RSS grew
+            // from 13 to 175 MB and stayed). Past this many per upstream host, a connection is
+            // closed when its request ends.
+            .pool_max_idle_per_host(UPSTREAM_IDLE_CONNECTIONS)
             .tcp_nodelay(true)
             .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
             .build()
