@@ -153,24 +153,53 @@ async fn tool_call_round_trip_with_thoughts_and_signatures() {
 #[tokio::test]
 async fn gemini3_history_without_encrypted_content_still_works() {
     let h = Harness::start().await;
-    // The client did not ask for encrypted_content, so it cannot send a signature back, and
-    // with `store: false` the gateway keeps nothing: Google's documented placeholder goes.
-    let first = json!({"model": "gemini-3", "input": "Weather?", "tools": tools(), "store": false});
-    let (_, response) = h.call(first).await;
-    let call = items(&response)
-        .into_iter()
-        .find(|i| i["type"] == "function_call")
-        .unwrap();
-    let input = json!([{"role": "user", "content": "Weather?"}, call,
-        {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]);
+    // The client did not ask for encrypted_content and `store: false` keeps nothing: the
+    // signature rides in the call id, which every client echoes.
+    for stream in [false, true] {
+        let first =
+            json!({"model": "gemini-3", "input": "Weather?", "tools": tools(), "store": false});
+        let response = if stream {
+            let (_, events) = h.stream(first).await;
+            final_response(&events)
+        } else {
+            h.call(first).await.1
+        };
+        let call = items(&response)
+            .into_iter()
+            .find(|i| i["type"] == "function_call")
+            .unwrap();
+        assert!(call["call_id"].as_str().unwrap().contains('~'), "{call}");
+        // A hand-written loop: the call rebuilt from call_id, name, arguments.
+        let bare = json!({"type": "function_call", "call_id": call["call_id"],
+            "name": call["name"], "arguments": call["arguments"]});
+        let input = json!([{"role": "user", "content": "Weather?"}, bare,
+            {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]);
+        let (status, answer) = h
+            .call(json!({"model": "gemini-3", "input": input, "tools": tools(), "store": false}))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(output_text(&answer), "The tool returned: sunny");
+        let sent = h.last_upstream().body;
+        let part = &sent["contents"][1]["parts"][0];
+        // The mock accepts only the signatures it minted (or Google's placeholder).
+        assert!(part["thoughtSignature"].is_string(), "{sent}");
+        assert_ne!(
+            part["thoughtSignature"], "skip_thought_signature_validator",
+            "{sent}"
+        );
+        // No upstream sees the carrier.
+        assert!(!sent.to_string().contains('~'), "{sent}");
+    }
+    // A call id from elsewhere, without a signature: Google's placeholder.
+    let input = json!([{"role": "user", "content": "Weather?"},
+        {"type": "function_call", "call_id": "call_from_elsewhere", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+        {"type": "function_call_output", "call_id": "call_from_elsewhere", "output": "sunny"}]);
     let (status, answer) = h
-        .call(json!({"model": "gemini-3", "input": input, "tools": tools()}))
+        .call(json!({"model": "gemini-3", "input": input, "tools": tools(), "store": false}))
         .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(output_text(&answer), "The tool returned: sunny");
-    let sent = h.last_upstream().body;
     assert_eq!(
-        sent["contents"][1]["parts"][0]["thoughtSignature"],
+        h.last_upstream().body["contents"][1]["parts"][0]["thoughtSignature"],
         "skip_thought_signature_validator"
     );
 }
@@ -372,4 +401,26 @@ general_settings: {{master_key: {KEY}}}
     }
     // No Vertex call was made without a token.
     assert!(h.mock.requests().iter().all(|r| r.path == "/token"));
+}
+
+#[tokio::test]
+async fn a_carried_signature_never_reaches_another_provider() {
+    let h = Harness::start().await;
+    let (_, response) = h
+        .call(json!({"model": "gemini-3", "input": "Weather?", "tools": tools(), "store": false}))
+        .await;
+    let call = items(&response)
+        .into_iter()
+        .find(|i| i["type"] == "function_call")
+        .unwrap();
+    for group in ["anthropic", "bedrock", "bridged", "passthrough"] {
+        let input = json!([{"role": "user", "content": "Weather?"}, call,
+            {"type": "function_call_output", "call_id": call["call_id"], "output": "sunny"}]);
+        let (status, answer) = h
+            .call(json!({"model": group, "input": input, "tools": tools(), "store": false}))
+            .await;
+        assert_eq!(status, 200, "{group}: {answer}");
+        let sent = h.last_upstream().body.to_string();
+        assert!(!sent.contains('~'), "{group}: {sent}");
+    }
 }

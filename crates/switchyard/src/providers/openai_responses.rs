@@ -419,13 +419,24 @@ fn strip_gateway_state(items: &mut Vec<Item>) {
         !matches!(item, Item::Reasoning(r)
             if r.encrypted_content.as_deref().is_some_and(opaque::is_gateway_blob))
     });
+    let carrier_free = |id: &mut String| {
+        let bare = super::translate::ids::split_call_carrier(id).0.len();
+        id.truncate(bare);
+    };
     for item in items.iter_mut() {
-        let extra = match item {
-            Item::FunctionCall(call) => &mut call.extra,
-            Item::CustomToolCall(call) => &mut call.extra,
-            _ => continue,
-        };
-        extra.shift_remove(crate::stream::CALL_STATE);
+        match item {
+            Item::FunctionCall(call) => {
+                call.extra.shift_remove(crate::stream::CALL_STATE);
+                carrier_free(&mut call.call_id);
+            }
+            Item::CustomToolCall(call) => {
+                call.extra.shift_remove(crate::stream::CALL_STATE);
+                carrier_free(&mut call.call_id);
+            }
+            Item::FunctionCallOutput(output) => carrier_free(&mut output.call_id),
+            Item::CustomToolCallOutput(output) => carrier_free(&mut output.call_id),
+            _ => {}
+        }
     }
 }
 

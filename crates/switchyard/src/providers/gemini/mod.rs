@@ -161,12 +161,10 @@ impl Provider for GeminiProvider {
                 headers: self.headers(call.stream),
                 body: json_body(&body)?,
             },
-            decoder: Box::new(GeminiDecoder::new(
-                self.endpoint.label,
-                tools,
-                self.secrets(),
-                signatures,
-            )),
+            decoder: Box::new(
+                GeminiDecoder::new(self.endpoint.label, tools, self.secrets(), signatures)
+                    .carrying_signatures_in_call_ids(request.store == Some(false)),
+            ),
         })
     }
 

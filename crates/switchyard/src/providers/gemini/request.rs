@@ -45,6 +45,7 @@ use crate::providers::translate::content::{plain_text, tool_output_text};
 use crate::providers::translate::history::{
     CallInput, HistoryItem, ReplayedCall, call_name, read_item,
 };
+use crate::providers::translate::ids::split_call_carrier;
 use crate::providers::translate::tool_choice::{Choice, requested_choice};
 use crate::providers::translate::tools::{custom_tool_arguments, offered_functions};
 
@@ -545,7 +546,7 @@ fn call_names(items: &[Item]) -> HashMap<&str, String> {
             Item::CustomToolCall(call) => Some((&call.call_id, call_name(&call.extra, &call.name))),
             _ => None,
         })
-        .map(|(id, name)| (id.as_str(), name))
+        .map(|(id, name)| (split_call_carrier(id).0, name))
         .collect()
 }
 

@@ -30,6 +30,9 @@ pub struct GeminiDecoder {
     /// Emit thought signatures (the client asked for `reasoning.encrypted_content`; without
     /// it they could not come back, and would only add empty reasoning items).
     signatures: bool,
+    /// Nothing keeps a call's signature for the next turn (`store: false`, no blobs): it rides
+    /// in the call id (see `translate::ids::split_call_carrier`).
+    carry_in_call_id: bool,
     sse: SseDecoder,
     model_seen: bool,
     response_id: Option<String>,
@@ -52,6 +55,7 @@ impl GeminiDecoder {
             tools,
             secrets,
             signatures,
+            carry_in_call_id: false,
             sse: SseDecoder::new(),
             model_seen: false,
             response_id: None,
@@ -129,7 +133,7 @@ impl GeminiDecoder {
     }
 
     fn part(&mut self, part: &Part, out: &mut Vec<Upstream>) {
-        let call_id = part.function_call.as_ref().map(|call| match &call.id {
+        let mut call_id = part.function_call.as_ref().map(|call| match &call.id {
             Some(id) if !id.is_empty() => id.clone(),
             _ => self.mint_call_id(&call.name),
         });
@@ -152,6 +156,13 @@ impl GeminiDecoder {
         let call_state = match signature {
             Some(blob) if self.signatures => {
                 out.push(Upstream::Event(StreamEvent::ReasoningEncrypted(blob)));
+                None
+            }
+            Some(blob) if self.carry_in_call_id && call_id.is_some() => {
+                if let Some(id) = call_id.as_mut() {
+                    id.push(crate::providers::translate::ids::CALL_CARRIER);
+                    id.push_str(&blob);
+                }
                 None
             }
             other => other.filter(|_| part.function_call.is_some()),
@@ -190,6 +201,13 @@ impl GeminiDecoder {
             }
             out.push(Upstream::Event(StreamEvent::ItemDone));
         }
+    }
+
+    /// The same decoder, carrying each call's thought signature in its call id (for a
+    /// request that keeps nothing: `store: false` and no `reasoning.encrypted_content`).
+    pub fn carrying_signatures_in_call_ids(mut self, on: bool) -> Self {
+        self.carry_in_call_id = on && !self.signatures;
+        self
     }
 
     /// A call id for a call Gemini sent without one: derived from the response id (or the

@@ -10,6 +10,7 @@ use switchyard_types::responses::{
     CustomToolCallOutputItem, FunctionCallOutputItem, Item, MessageItem, ReasoningItem, ToolOutput,
 };
 
+use super::ids::split_call_carrier;
 use super::tools::chat_function_name;
 use crate::error::Error;
 use crate::providers::gate::Gate;
@@ -66,18 +67,24 @@ pub(crate) fn read_item<'a>(
 ) -> Result<Option<HistoryItem<'a>>, Error> {
     Ok(Some(match item {
         Item::Message(m) => HistoryItem::Message(m),
-        Item::FunctionCall(call) => HistoryItem::Call(ReplayedCall {
-            call_id: &call.call_id,
-            name: call_name(&call.extra, &call.name),
-            input: CallInput::Arguments(&call.arguments),
-            state: call_state(&call.extra),
-        }),
-        Item::CustomToolCall(call) => HistoryItem::Call(ReplayedCall {
-            call_id: &call.call_id,
-            name: call_name(&call.extra, &call.name),
-            input: CallInput::Custom(&call.input),
-            state: call_state(&call.extra),
-        }),
+        Item::FunctionCall(call) => {
+            let (call_id, carried) = split_call_carrier(&call.call_id);
+            HistoryItem::Call(ReplayedCall {
+                call_id,
+                name: call_name(&call.extra, &call.name),
+                input: CallInput::Arguments(&call.arguments),
+                state: call_state(&call.extra).or(carried),
+            })
+        }
+        Item::CustomToolCall(call) => {
+            let (call_id, carried) = split_call_carrier(&call.call_id);
+            HistoryItem::Call(ReplayedCall {
+                call_id,
+                name: call_name(&call.extra, &call.name),
+                input: CallInput::Custom(&call.input),
+                state: call_state(&call.extra).or(carried),
+            })
+        }
         Item::FunctionCallOutput(FunctionCallOutputItem {
             call_id,
             output,
@@ -90,7 +97,7 @@ pub(crate) fn read_item<'a>(
             extra,
             ..
         }) => HistoryItem::Result(ToolResult {
-            call_id,
+            call_id: split_call_carrier(call_id).0,
             output,
             extra,
         }),

@@ -51,3 +51,20 @@ pub(crate) fn base62_digest(input: &str, len: usize) -> String {
     }
     out
 }
+
+/// What separates a call id from the provider state it carries (see [`split_call_carrier`]);
+/// not a character of base64url or of any provider's ids.
+pub const CALL_CARRIER: char = '~';
+
+/// A call id and the provider state it carries, when it carries one. With `store: false` and
+/// no `reasoning.encrypted_content`, nothing the client keeps could bring a Gemini thought
+/// signature back but the call id itself, which every client echoes (a hand-written loop
+/// replays only `call_id`, `name` and `arguments`): the signature rides in it, after
+/// [`CALL_CARRIER`]. Every translator reads the id through this, so no upstream sees the
+/// carrier.
+pub fn split_call_carrier(call_id: &str) -> (&str, Option<&str>) {
+    match call_id.split_once(CALL_CARRIER) {
+        Some((id, carried)) if !carried.is_empty() => (id, Some(carried)),
+        _ => (call_id, None),
+    }
+}
