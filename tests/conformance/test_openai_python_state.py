@@ -363,3 +363,22 @@ def test_gemini3_bare_function_call_replay(target, gemini3, stream, store):
                             store=store)
     assert second.status == "completed", second
     assert second.output_text == f"The tool returned: {TOOL_OUTPUT}"
+
+
+def test_input_tokens_counts_what_a_create_would_send(target, group):
+    """``responses.input_tokens.count``: the upstream's own counter where it has one, else an
+    estimate; either way a positive count that grows with the history a chain stands for."""
+    client = make_client(target)
+    alone = client.responses.input_tokens.count(model=target.model(group), input="one two three")
+    assert alone.object == "response.input_tokens"
+    assert alone.input_tokens > 0
+    first = client.responses.create(model=target.model(group), input="alpha beta gamma delta")
+    chained = client.responses.input_tokens.count(model=target.model(group), input="one two three",
+                                                  previous_response_id=first.id)
+    assert chained.input_tokens > alone.input_tokens, (alone, chained)
+    if group in RESPONSES_UPSTREAMS:
+        return  # an id the gateway never stored is the upstream's to know
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.input_tokens.count(model=target.model(group), input="x",
+                                            previous_response_id="resp_never_stored")
+    assert refused.value.code == "previous_response_not_found"

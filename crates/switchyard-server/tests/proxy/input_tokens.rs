@@ -326,3 +326,32 @@ async fn errors_are_a_creates() {
     assert_eq!(response.status(), 401);
     assert!(response.headers().get("x-request-id").is_some());
 }
+
+#[tokio::test]
+async fn a_counter_that_cannot_answer_yields_an_estimate() {
+    let h = Harness::with(|mock| {
+        format!(
+            "model_list:
+  - model_name: down
+    litellm_params: {{model: anthropic/claude-sonnet-4-5, api_base: 'http://127.0.0.1:9', api_key: sk-ant}}
+  - model_name: failing
+    litellm_params: {{model: anthropic/claude-sonnet-4-5, api_base: '{mock}', api_key: sk-ant}}
+general_settings: {{master_key: {KEY}}}
+"
+        )
+    })
+    .await;
+    let (status, source, answer) =
+        count(&h, &json!({"model": "down", "input": "Tell me a joke"})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(source, "estimate");
+    assert!(counted(&answer) > 0, "{answer}");
+    let failing = json!({"model": "failing", "input": "Tell me a joke [[mock:error=529]]"});
+    let (status, source, answer) = count(&h, &failing).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(source, "estimate");
+    // A refusal is not an outage: the client hears it.
+    let refused = json!({"model": "failing", "input": "Tell me a joke [[mock:error=401]]"});
+    let (status, _, answer) = count(&h, &refused).await;
+    assert_eq!(status, 401, "{answer}");
+}

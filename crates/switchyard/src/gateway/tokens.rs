@@ -17,6 +17,7 @@ use tokio::time::{Instant, timeout_at};
 use super::upstream::{connection_error, timeout_error};
 use super::{CallContext, Gateway, validate};
 use crate::error::{Error, ErrorKind};
+use crate::providers::openai_chat;
 use crate::providers::openai_chat::count::estimate;
 use crate::providers::openai_chat::wire::ChatCompletionsRequest;
 use crate::providers::{CallInfo, CountCall, InputTokens, UpstreamRequest};
@@ -118,7 +119,21 @@ impl Gateway {
         };
         let (input_tokens, exact) = match deployment.provider.count_input_tokens(request, call)? {
             InputTokens::Estimate(body) => (estimate_off_thread(*body).await?, false),
-            InputTokens::Upstream(counter) => self.ask(&deployment, *counter).await?,
+            InputTokens::Upstream(counter) => match self.ask(&deployment, *counter).await {
+                // A count is advice: an upstream counter that is down, slow or failing
+                // yields the gateway's estimate rather than an error (a create would have
+                // fallen back; a count has nothing to fall back to but the tokenizer).
+                Err(error) if counter_unavailable(&error) => {
+                    tracing::debug!(
+                        deployment = %deployment.id,
+                        error = %error.message,
+                        "the upstream counter is unavailable; estimating"
+                    );
+                    let body = openai_chat::count::generic_body(request)?;
+                    (estimate_off_thread(body).await?, false)
+                }
+                counted => counted?,
+            },
         };
         Ok(InputTokenCount {
             input_tokens,
@@ -214,4 +229,13 @@ async fn estimate_off_thread(body: ChatCompletionsRequest) -> Result<u64, Error>
                 format!("the token estimate failed: {e}"),
             )
         })
+}
+
+/// True for a counter that could not answer (unreachable, timed out, overloaded, failing),
+/// as opposed to one that refused the request.
+fn counter_unavailable(error: &Error) -> bool {
+    matches!(
+        error.kind,
+        ErrorKind::Upstream | ErrorKind::Timeout | ErrorKind::Overloaded
+    )
 }
