@@ -1,5 +1,5 @@
-//! HTTP error replies in each provider's own envelope (`providers.md` §1.5, §8;
-//! `responses-api.md` §8.3).
+//! HTTP error replies in each provider's own envelope: OpenAI's `{"error": {message, type, param,
+//! code}}` and each vendor's variant of it.
 
 use serde_json::json;
 

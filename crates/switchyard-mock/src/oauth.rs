@@ -1,4 +1,4 @@
-//! Google's OAuth2 token endpoint for service accounts (`POST /token`, `providers.md` §5.3),
+//! Google's OAuth2 token endpoint for service accounts (`POST /token`, the JWT-bearer grant),
 //! and the test service-account keys.
 //!
 //! The endpoint checks the JWT assertion the way Google does: RS256 signature against the

@@ -1,5 +1,5 @@
 //! Errors in Anthropic's envelope: `{"type":"error","error":{"type","message"},"request_id"}`
-//! with Anthropic's status codes (`providers.md` §4.5).
+//! with Anthropic's status codes (as its API reference lists them).
 
 use serde_json::json;
 

@@ -1,5 +1,5 @@
 //! Anthropic's Messages API: `POST …/v1/messages`, also the body Vertex AI's `:rawPredict` /
-//! `:streamRawPredict` take (`providers.md` §4), and its token counter
+//! `:streamRawPredict` take, and its token counter
 //! `POST …/v1/messages/count_tokens` (Vertex: `…/models/count-tokens:rawPredict`).
 //!
 //! The mock checks what the real API rejects and a gateway could get wrong: a missing

@@ -1,7 +1,7 @@
 //! A [`Plan`] in the Messages wire format: the complete `message` object, or the event stream
 //! with Anthropic's framing (`event:` + `data:`), a `ping`, JSON padded with spaces before its
 //! closing brace, the empty `thinking_delta` before the `signature_delta`, arguments split into
-//! `input_json_delta` pieces, and cumulative usage in `message_delta` (`providers.md` §4.4).
+//! `input_json_delta` pieces, and cumulative usage in `message_delta`, as recorded from the real API.
 
 use bytes::Bytes;
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! AWS Bedrock Converse and ConverseStream (`providers.md` §6): `POST /model/{id}/converse`
+//! AWS Bedrock Converse and ConverseStream: `POST /model/{id}/converse`
 //! answers JSON, `POST /model/{id}/converse-stream` a binary `application/vnd.amazon.eventstream`
 //! (real prelude, headers and CRCs; every payload padded with `p`; frames cut across HTTP
 //! chunks at odd places). Requests must carry a bearer key or a well-formed SigV4 signature for

@@ -1,5 +1,5 @@
 //! Bedrock's wire formats: the Converse JSON answer, ConverseStream event stream frames, and
-//! errors with `x-amzn-ErrorType` (`providers.md` §6.3, §6.5–§6.7).
+//! errors with `x-amzn-ErrorType`, as the Bedrock runtime API reference documents them.
 
 use std::time::Duration;
 

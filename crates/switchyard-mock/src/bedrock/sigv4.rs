@@ -1,5 +1,5 @@
 //! The mock's check of Bedrock request authentication: a bearer key, or a well-formed SigV4
-//! `Authorization` header scoped to service `bedrock` (`providers.md` §6.4). Signatures made
+//! `Authorization` header scoped to service `bedrock`. Signatures made
 //! with the documented example credentials (`AKIDEXAMPLE`) are recomputed and compared, so a
 //! test using them proves the whole signature, path encoding included.
 

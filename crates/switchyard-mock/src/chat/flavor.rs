@@ -1,5 +1,5 @@
 //! Which Chat Completions server a path imitates, and the request checks each one enforces
-//! (`providers.md` §8).
+//! (as each vendor documents them).
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,5 @@
 //! OpenAI Chat Completions and the OpenAI-compatible servers that imitate it, each with its
-//! documented deviations (`providers.md` §1, §8), and vLLM's `POST /tokenize`.
+//! documented deviations, and vLLM's `POST /tokenize`.
 
 mod complete;
 mod flavor;

@@ -1,5 +1,4 @@
-//! Chat Completions streams, chunk by chunk, in each server's shape (`providers.md` §1.3, §1.4,
-//! §8).
+//! Chat Completions streams, chunk by chunk, in each server's shape.
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
@@ -206,7 +205,7 @@ pub(crate) fn stream(ctx: &ChatCtx, plan: &Plan) -> Vec<Bytes> {
     }
     if flavor == Flavor::Azure {
         // Azure opens with a chunk that only carries the prompt's filter verdicts: empty
-        // `choices`, `id` and `model`, `created: 0` (recorded, `providers.md` §3.3).
+        // `choices`, `id` and `model`, `created: 0` (as recorded from Azure).
         out.push(sse::data(
             &json!({"choices": [], "created": 0, "id": "", "model": "",
             "object": "", "prompt_filter_results": super::prompt_filter_results()}),

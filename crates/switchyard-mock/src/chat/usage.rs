@@ -1,4 +1,4 @@
-//! Token usage in each server's own accounting (`providers.md` §0.3, §8).
+//! Token usage in each server's own accounting.
 
 use serde_json::{Value, json};
 

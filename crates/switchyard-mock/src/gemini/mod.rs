@@ -1,4 +1,4 @@
-//! Google Gemini `generateContent` upstreams (`providers.md` §5): the Gemini API
+//! Google Gemini `generateContent` upstreams: the Gemini API
 //! (`/v1beta/models/{model}:…`, `x-goog-api-key`) and Vertex AI
 //! (`/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:…`, a bearer token from
 //! the mock's `/token`).

@@ -1,4 +1,4 @@
-//! The OpenAI Responses API upstream: `POST …/responses` (`providers.md` §2), and its token
+//! The OpenAI Responses API upstream: `POST …/responses`, and its token
 //! counter `POST …/responses/input_tokens`.
 
 mod object;

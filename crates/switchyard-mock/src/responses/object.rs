@@ -1,4 +1,4 @@
-//! The OpenAI Responses `Response` object (`responses-api.md` §4): the request echo, the output
+//! The OpenAI Responses `Response` object: the request echo, the output
 //! items of a [`Plan`] and the terminal state shared by the JSON reply and the stream.
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,4 +1,4 @@
-//! The OpenAI Responses event stream of a [`Plan`] (`responses-api.md` §6-§7): lifecycle events
+//! The OpenAI Responses event stream of a [`Plan`]: lifecycle events
 //! carrying the full `Response`, every item added then done, deltas with `obfuscation`, and no
 //! `[DONE]`.
 
@@ -89,7 +89,7 @@ fn initial(item: &Item) -> Item {
     item
 }
 
-/// The frames of the complete event stream (`responses-api.md` §7 grammar). With
+/// The frames of the complete event stream (in the order OpenAI emits them). With
 /// `midstream_error`, the stream ends after the answer's first delta with an `error` event and
 /// `response.failed`.
 pub(crate) fn stream(ctx: &ResponsesCtx, plan: &Plan) -> Vec<Bytes> {

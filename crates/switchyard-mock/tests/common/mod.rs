@@ -198,7 +198,7 @@ pub async fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     condition()
 }
 
-/// Checks a Responses event stream against the grammar of `responses-api.md` §7: sequence
+/// Checks a Responses event stream against the Responses stream grammar: sequence
 /// numbers 0..n, `response.created` first, one terminal event last, items added then done one
 /// after another, deltas adding up to the done texts, terminal output equal to the done items.
 /// Returns the terminal event.

@@ -12,7 +12,7 @@ fn env(pairs: &[(&str, &str)]) -> Env {
     )
 }
 
-/// The representative config of `litellm-compat.md` §1, as a LiteLLM user would have it.
+/// A representative LiteLLM proxy config, as a LiteLLM user would have it.
 const LITELLM_CONFIG: &str = r#"
 model_list:
   - model_name: gpt-4o                      # the name clients send as "model"

@@ -2,7 +2,7 @@
 //!
 //! [`ResponseBuilder`] consumes normalized [`StreamEvent`]s (from translated providers) or native
 //! Responses events (relayed from providers that speak the Responses API) and owns everything the
-//! grammar in `responses-api.md` §7 demands: sequence numbers from 0, `output_index` appended in
+//! Responses stream grammar demands: sequence numbers from 0, `output_index` appended in
 //! order with one item open at a time, item ids, `added`/`delta`/`done` pairing, content and
 //! summary indexes, and exactly one terminal event carrying the complete `Response`.
 //!

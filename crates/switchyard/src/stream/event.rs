@@ -78,7 +78,7 @@ pub enum ToolCallKind {
     Custom,
 }
 
-/// Why generation stopped, normalized across providers (see `providers.md` §9.1).
+/// Why generation stopped, normalized across providers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FinishReason {
     /// Natural end, stop sequence, or tool calls issued.

@@ -1,6 +1,6 @@
 //! Golden tests of the Anthropic provider, both ways. Expected bodies are written by hand from
 //! the documented Messages format; the stream fixtures follow the recordings quoted in
-//! `providers.md` §4.4 (padding, `ping`, the thinking signature, split tool arguments).
+//! real Anthropic streams (padding, `ping`, the thinking signature, split tool arguments).
 
 use std::sync::Arc;
 
@@ -643,7 +643,7 @@ fn decode_everywhere(request: &Value, body: &str) -> Value {
     whole
 }
 
-/// A thinking stream shaped like the recording in `providers.md` §4.4: padded JSON, a ping,
+/// A thinking stream shaped like a recorded one: padded JSON, a ping,
 /// the empty `thinking_delta` before the signature, cumulative usage in `message_delta`, a
 /// multi-byte character split across deltas.
 const THINKING_STREAM: &str = concat!(
@@ -711,7 +711,7 @@ fn thinking_stream_at_every_split() {
 }
 
 /// Tool use after text, with cache reads and writes, split arguments and a call without
-/// arguments (`providers.md` §4.4, tool-use recording and `anthropic-tool-no-args`).
+/// arguments (as recorded for a tool use, also one without arguments).
 const TOOL_STREAM: &str = concat!(
     "event: message_start\n",
     "data: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-5-20250929\",\"id\":\"msg_01\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":3,\"cache_creation_input_tokens\":100,\"cache_read_input_tokens\":9511,\"output_tokens\":1}}}\n\n",

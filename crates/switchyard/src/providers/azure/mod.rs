@@ -3,7 +3,7 @@
 //! pass-through and the Chat Completions bridge; what is Azure's own is the URL, the
 //! `api-version`, the credential and, for Foundry, the `extra-parameters` header.
 //!
-//! Azure OpenAI URL forms (`providers.md` §3.1), chosen from `api_version`:
+//! Azure OpenAI URL forms, chosen from `api_version`:
 //! * `v1`, `latest` or `preview` (or an `api_base` ending in `/openai/v1`): the v1 API,
 //!   `{resource}/openai/v1/responses` and `{resource}/openai/v1/chat/completions`, deployment in
 //!   the body (`?api-version=preview` only for `preview`);

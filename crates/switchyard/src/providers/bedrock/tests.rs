@@ -1,5 +1,5 @@
 //! Golden tests of the Bedrock Converse translation, both ways. Expected bodies are written by
-//! hand from `providers.md` §6; stream fixtures are encoded here with the event stream encoder,
+//! hand from the Converse API reference; stream fixtures are encoded here with the event stream encoder,
 //! modelled on the recorded ConverseStream captures (same events, headers and `p` padding).
 
 use aws_smithy_eventstream::frame::write_message_to;

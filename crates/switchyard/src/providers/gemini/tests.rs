@@ -1,5 +1,5 @@
 //! Golden tests of the Gemini translation, both ways. Expected bodies are written by hand from
-//! the documented format (`providers.md` §5).
+//! the documented format.
 
 use serde_json::{Value, json};
 use switchyard_types::responses::{CreateResponse, ResponseStreamEvent};
@@ -327,7 +327,7 @@ fn final_response(events: &[ResponseStreamEvent]) -> Value {
 const INCLUDE: &str = "reasoning.encrypted_content";
 
 /// Thoughts, then a function call with a signature, in CRLF-framed SSE (shape of the recorded
-/// stream in `providers.md` §5.4, with a thought summary in front).
+/// stream, with a thought summary in front).
 fn tool_call_stream() -> String {
     [
         r#"{"candidates": [{"content": {"parts": [{"text": "Thinking about the ", "thought": true}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 29,"candidatesTokenCount": 0,"totalTokenCount": 129,"thoughtsTokenCount": 100},"modelVersion": "gemini-3-pro-preview","responseId": "QUVVadTSNJ6_qtsPvN7J8Q0"}"#,

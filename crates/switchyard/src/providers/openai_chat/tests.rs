@@ -1,5 +1,5 @@
 //! Golden tests of the Chat Completions bridge, both ways. Expected bodies are written out by
-//! hand from the vendors' documented formats (`providers.md` §1, §8).
+//! hand from the vendors' documented formats.
 
 use serde_json::{Value, json};
 use switchyard_types::responses::{CreateResponse, Item, ResponseStreamEvent};
@@ -318,7 +318,7 @@ fn final_response(events: &[ResponseStreamEvent]) -> Value {
 }
 
 /// The recorded gpt-4o stream with two parallel tool calls and a trailing usage chunk
-/// (`providers.md` §1.3).
+/// (as OpenAI documents the stream).
 const OPENAI_PARALLEL_TOOLS: &str = concat!(
     "data: {\"id\":\"chatcmpl-C1\",\"object\":\"chat.completion.chunk\",\"created\":1754432618,\"model\":\"gpt-4o-2024-08-06\",\"service_tier\":\"default\",\"system_fingerprint\":\"fp_ff25b2783a\",\"usage\":null,\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null},\"logprobs\":null,\"finish_reason\":null}],\"obfuscation\":\"jP9abrn9XF3\"}\n\n",
     "data: {\"id\":\"chatcmpl-C1\",\"object\":\"chat.completion.chunk\",\"created\":1754432618,\"model\":\"gpt-4o-2024-08-06\",\"usage\":null,\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_3rqTYrA6H21AYUaRGP4F66oq\",\"type\":\"function\",\"function\":{\"name\":\"get_country\",\"arguments\":\"\"}}]},\"logprobs\":null,\"finish_reason\":null}],\"obfuscation\":\"8RXlE4Z5NT\"}\n\n",

@@ -10,8 +10,7 @@
 //! text or a mapping (else `GOOGLE_APPLICATION_CREDENTIALS`). `api_base` replaces the
 //! `https://{location}-aiplatform.googleapis.com` host.
 //!
-//! Reference: <https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference>,
-//! `providers.md` §4.6, §5.1, §5.3.
+//! Reference: <https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference>.
 
 pub mod auth;
 
