@@ -133,6 +133,15 @@ def openai_call(providers: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
 
 @pytest.fixture
 def hanging() -> Any:
+    """An upstream that never answers."""
     server = HangingUpstream()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def stalling() -> Any:
+    """An upstream that starts a stream and then goes silent."""
+    server = HangingUpstream(streaming=True)
     yield server
     server.close()

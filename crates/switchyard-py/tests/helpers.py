@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+#: This directory (subprocesses import helpers from it).
+HERE_PATH = Path(__file__).resolve().parent
 
 # Test-only credential (not a secret), as in conftest.py.
 OPENAI_KEY = "sk-mock-openai-000000000000"
 
 
-class HangingUpstream:
-    """A server that reads requests and never answers; it records when clients hang up."""
+# The start of an OpenAI Responses stream: enough for the gateway to prime it (an output item
+# and a first delta), after which a `streaming` upstream goes silent.
+_STREAM_START = [
+    {"type": "response.created", "sequence_number": 0, "response": {"id": "resp_hang", "object": "response",
+     "created_at": 1, "status": "in_progress", "model": "gpt-hang", "output": []}},
+    {"type": "response.output_item.added", "sequence_number": 1, "output_index": 0,
+     "item": {"type": "message", "id": "msg_hang", "role": "assistant", "status": "in_progress", "content": []}},
+    {"type": "response.content_part.added", "sequence_number": 2, "item_id": "msg_hang", "output_index": 0,
+     "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}},
+    {"type": "response.output_text.delta", "sequence_number": 3, "item_id": "msg_hang", "output_index": 0,
+     "content_index": 0, "delta": "Hello"},
+]
 
-    def __init__(self) -> None:
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+class HangingUpstream:
+    """A server that reads requests and never answers (or, `streaming`, answers the start of
+    a stream and then goes silent); it records when clients hang up."""
+
+    def __init__(self, streaming: bool = False) -> None:
+        self.streaming = streaming
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -42,6 +67,12 @@ class HangingUpstream:
                 if not chunk:
                     return
                 seen += chunk
+            if self.streaming:
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                )
+                for event in _STREAM_START:
+                    conn.sendall(_chunk(b"event: %s\ndata: %s\n\n" % (event["type"].encode(), json.dumps(event).encode())))
             with self._lock:
                 self.requests.append(time.monotonic())
                 self._lock.notify_all()
