@@ -98,20 +98,27 @@ impl NativeGateway {
     fn responses<'py>(
         &self,
         py: Python<'py>,
-        body: &str,
+        body: String,
         want_log: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let request = parse_request(body, false).map_err(|e| e.to_err(py))?;
-        let call = respond(self.gateway.clone(), request, want_log);
+        let gateway = self.gateway.clone();
+        // Parsed detached too: a large request takes a while.
+        let call = async move { respond(gateway, parse_request(&body, false)?, want_log).await };
         let (json, meta) = runtime::block_on(py, call)?.map_err(|f| f.to_err(py))?;
-        PyTuple::new(py, [json.into_pyobject(py)?.into_any(), meta.to_dict(py)?.into_any()])
+        PyTuple::new(
+            py,
+            [
+                json.into_pyobject(py)?.into_any(),
+                meta.to_dict(py)?.into_any(),
+            ],
+        )
     }
 
     /// Starts a stream and waits until it is primed (its first output, or its end). Raises
     /// `NativeError` for failures before any output.
-    fn stream(&self, py: Python<'_>, body: &str, want_log: bool) -> PyResult<NativeStream> {
-        let request = parse_request(body, true).map_err(|e| e.to_err(py))?;
-        let call = open_stream(self.gateway.clone(), request, want_log);
+    fn stream(&self, py: Python<'_>, body: String, want_log: bool) -> PyResult<NativeStream> {
+        let gateway = self.gateway.clone();
+        let call = async move { open_stream(gateway, parse_request(&body, true)?, want_log).await };
         runtime::block_on(py, call)?.map_err(|f| f.to_err(py))
     }
 
@@ -120,18 +127,19 @@ impl NativeGateway {
     /// not.
     fn start(
         &self,
-        body: &str,
+        body: String,
         stream: bool,
         want_log: bool,
         notify: Py<PyAny>,
     ) -> PyResult<CallHandle> {
-        let parsed = parse_request(body, stream);
         let gateway = self.gateway.clone();
         if stream {
-            let call = async move { open_stream(gateway, parsed?, want_log).await };
+            let call =
+                async move { open_stream(gateway, parse_request(&body, true)?, want_log).await };
             runtime::spawn_reporting(call, notify, report_stream)
         } else {
-            let call = async move { respond(gateway, parsed?, want_log).await };
+            let call =
+                async move { respond(gateway, parse_request(&body, false)?, want_log).await };
             runtime::spawn_reporting(call, notify, report_response)
         }
     }
@@ -140,8 +148,8 @@ impl NativeGateway {
 /// Reads a request body, naming the parameter at fault when a field has the wrong type.
 fn parse_request(body: &str, stream: bool) -> Result<CreateResponse, Failure> {
     let mut deserializer = serde_json::Deserializer::from_str(body);
-    let mut request: CreateResponse = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| {
+    let mut request: CreateResponse =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
             let path = e.path().to_string();
             let detail = e.into_inner().to_string();
             let param = (path != ".").then_some(path.as_str());
@@ -174,7 +182,7 @@ async fn respond(
 ) -> Result<(String, Meta), Failure> {
     let capture = Capture::start();
     let failure = |error: Error, capture: &Capture| Failure {
-        error,
+        error: Box::new(error),
         request_id: capture.request_id().to_string(),
         log: capture.take(),
         want_log,
@@ -184,11 +192,17 @@ async fn respond(
         Err(error) => return Err(failure(error, &capture)),
     };
     let Output::Response(response) = execution.output else {
-        let error = Error::new(ErrorKind::Internal, "a stream answered a call without stream");
+        let error = Error::new(
+            ErrorKind::Internal,
+            "a stream answered a call without stream",
+        );
         return Err(failure(error, &capture));
     };
     let json = serde_json::to_string(&response).map_err(|e| {
-        let error = Error::new(ErrorKind::Internal, format!("cannot write the response: {e}"));
+        let error = Error::new(
+            ErrorKind::Internal,
+            format!("cannot write the response: {e}"),
+        );
         failure(error, &capture)
     })?;
     let meta = Meta {
@@ -228,7 +242,7 @@ async fn open_stream(
             }
         }
         Err(error) => Err(Failure {
-            error,
+            error: Box::new(error),
             request_id: capture.request_id().to_string(),
             log: capture.take(),
             want_log,
@@ -240,7 +254,10 @@ async fn open_stream(
 pub fn reported(py: Python<'_>, value: PyResult<Bound<'_, PyAny>>) -> (bool, Py<PyAny>) {
     match value {
         Ok(value) => (true, value.unbind()),
-        Err(err) => failed(py, &Failure::bare(Error::new(ErrorKind::Internal, err.to_string()))),
+        Err(err) => failed(
+            py,
+            &Failure::bare(Error::new(ErrorKind::Internal, err.to_string())),
+        ),
     }
 }
 
@@ -256,10 +273,7 @@ fn report_response(py: Python<'_>, outcome: Result<(String, Meta), Failure>) -> 
     match outcome {
         Ok((json, meta)) => {
             let value = meta.to_dict(py).and_then(|meta: Bound<'_, PyDict>| {
-                let pair = PyTuple::new(
-                    py,
-                    [json.into_pyobject(py)?.into_any(), meta.into_any()],
-                )?;
+                let pair = PyTuple::new(py, [json.into_pyobject(py)?.into_any(), meta.into_any()])?;
                 Ok(pair.into_any())
             });
             reported(py, value)

@@ -91,8 +91,8 @@ fn log_json(log: Option<&RequestLog>) -> Option<String> {
 /// A call that failed.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    /// What went wrong.
-    pub error: Error,
+    /// What went wrong (boxed: failures travel in `Result`s that are mostly `Ok`).
+    pub error: Box<Error>,
     /// The request id of the call.
     pub request_id: String,
     /// The accounting record (always taken: it names the provider and model).
@@ -105,7 +105,7 @@ impl Failure {
     /// A failure outside any request (bad arguments, state look-ups).
     pub fn bare(error: Error) -> Failure {
         Failure {
-            error,
+            error: Box::new(error),
             request_id: String::new(),
             log: None,
             want_log: false,

@@ -61,7 +61,10 @@ fn report(py: Python<'_>, outcome: Result<String, Failure>) -> (bool, Py<PyAny>)
 
 async fn run(op: String, args: String) -> Result<String, Failure> {
     let args: Args = serde_json::from_str(&args).map_err(|e| {
-        Failure::bare(Error::invalid_request(format!("Invalid arguments: {e}."), None))
+        Failure::bare(Error::invalid_request(
+            format!("Invalid arguments: {e}."),
+            None,
+        ))
     })?;
     let answer = operate(&op, args).await.map_err(Failure::bare)?;
     serde_json::to_string(&answer).map_err(|e| {
