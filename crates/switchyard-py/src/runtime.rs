@@ -1,13 +1,13 @@
 //! The process's one Tokio runtime, and the two ways Python waits on it.
 //!
 //! Every gateway of the process shares the runtime (its worker threads drive connections,
-//! timers and streams). A synchronous call runs its future on the calling Python thread with
+//! timers and streams). Every call is a task on it: a synchronous call waits for its task with
 //! the interpreter detached ([`block_on`]), so other Python threads run meanwhile; an
-//! asynchronous call is a task on the runtime that reports to Python when it ends
-//! ([`spawn_reporting`]).
+//! asynchronous call's task reports to Python when it ends ([`spawn_reporting`]).
 
 use std::future::Future;
 use std::sync::OnceLock;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
@@ -32,36 +32,48 @@ pub fn runtime() -> PyResult<&'static Runtime> {
         .map_err(|e| PyRuntimeError::new_err(e.clone()))
 }
 
-/// Runs `future` to its end on this thread, detached from the interpreter. Every
-/// [`SIGNAL_CHECK`] it attaches briefly to run Python's signal handlers: when one raises
-/// (`KeyboardInterrupt` for Ctrl-C), the future is dropped, which closes its upstream
-/// connections, and that exception is returned.
+/// Runs `future` as a task on the runtime and waits for its output, detached from the
+/// interpreter. Every [`SIGNAL_CHECK`] the wait attaches briefly to run Python's signal
+/// handlers: when one raises (`KeyboardInterrupt` for Ctrl-C), the task is aborted, which drops
+/// the future and closes its upstream connections, and that exception is returned.
+///
+/// The future runs on a worker thread rather than this one: the connections it uses are
+/// driven there, and waking this thread once at the end costs less than a wake-up for each
+/// step of the call.
 pub fn block_on<F>(py: Python<'_>, future: F) -> PyResult<F::Output>
 where
-    F: Future + Send,
-    F::Output: Send,
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
 {
     let runtime = runtime()?;
     if tokio::runtime::Handle::try_current().is_ok() {
-        // block_on would panic: the caller is a callback running on the runtime itself.
+        // Blocking a worker on its own runtime can starve the task it waits for.
         return Err(PyRuntimeError::new_err(
             "switchyard's blocking calls cannot be made from inside its own runtime; \
              use the async functions (aresponses, Router.aresponses) there",
         ));
     }
-    py.detach(|| {
-        runtime.block_on(async {
-            tokio::pin!(future);
-            loop {
-                tokio::select! {
-                    biased;
-                    output = &mut future => return Ok(output),
-                    () = tokio::time::sleep(SIGNAL_CHECK) => {
-                        Python::attach(|py| py.check_signals())?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let task = runtime.spawn(async move {
+        let _ = tx.send(future.await);
+    });
+    py.detach(move || {
+        loop {
+            match rx.recv_timeout(SIGNAL_CHECK) {
+                Ok(output) => return Ok(output),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(interrupted) = Python::attach(|py| py.check_signals()) {
+                        task.abort();
+                        return Err(interrupted);
                     }
                 }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(PyRuntimeError::new_err(
+                        "switchyard: the call's task ended without an answer",
+                    ));
+                }
             }
-        })
+        }
     })
 }
 

@@ -210,9 +210,9 @@ class ResponsesStream(_StreamBase):
         event, meta = self._event(item)
         if meta is not None:
             self._done = True
-            error = self._failed(event)
-            if error is not None:
-                _callbacks.failure(self._call, error, meta)
+            ended_failed = self._failed(event)
+            if ended_failed is not None:
+                _callbacks.failure(self._call, ended_failed, meta)
             else:
                 _callbacks.success(self._call, self.completed_response, meta)
         return event
@@ -247,25 +247,42 @@ class AsyncResponsesStream(_StreamBase):
         if self._done:
             raise StopAsyncIteration
         try:
-            ok, value = await wait(self._native.start_next)
+            item = self._native.poll()
+            while item is False:
+                # Nothing read ahead yet: wait to be woken by the stream's reader task.
+                loop = asyncio.get_running_loop()
+                arrived: "asyncio.Future[None]" = loop.create_future()
+
+                def wake() -> None:
+                    try:
+                        loop.call_soon_threadsafe(_settle, arrived, True, None)
+                    except RuntimeError:
+                        pass  # the loop is closed
+
+                item = self._native.poll(wake)
+                if item is False:
+                    await arrived
+                    item = self._native.poll()
+        except _native.NativeError as failure:
+            self._done = True
+            info = failure.args[0]
+            error = _failure(info)
+            await _callbacks.afailure(self._call, error, info)
+            raise error from None
         except BaseException:
+            # A cancelled read (or Ctrl-C) ends the stream and closes the upstream connection.
             self._done = True
             self._native.close()
             raise
-        if not ok:
-            self._done = True
-            error = _failure(value)
-            await _callbacks.afailure(self._call, error, value)
-            raise error
-        if value is None:
+        if item is None:
             self._done = True
             raise StopAsyncIteration
-        event, meta = self._event(value)
+        event, meta = self._event(item)
         if meta is not None:
             self._done = True
-            error = self._failed(event)
-            if error is not None:
-                await _callbacks.afailure(self._call, error, meta)
+            ended_failed = self._failed(event)
+            if ended_failed is not None:
+                await _callbacks.afailure(self._call, ended_failed, meta)
             else:
                 await _callbacks.asuccess(self._call, self.completed_response, meta)
         return event

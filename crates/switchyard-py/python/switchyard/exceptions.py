@@ -165,7 +165,7 @@ class APIStatusError(APIError, _base("APIStatusError", _FallbackAPIStatusError))
     """The call was answered with an error status (4xx or 5xx)."""
 
     def _init_base(self, message: str, status: int, body: Any, request_id: Optional[str]) -> None:
-        _base("APIStatusError", _FallbackAPIStatusError).__init__(
+        _base("APIStatusError", _FallbackAPIStatusError).__init__(  # type: ignore[misc]
             self, message, response=_response(status, body, request_id), body=body
         )
 
@@ -176,7 +176,7 @@ class APIConnectionError(APIError, _base("APIConnectionError", _FallbackAPIConne
     status_code = 502
 
     def _init_base(self, message: str, status: int, body: Any, request_id: Optional[str]) -> None:
-        _base("APIConnectionError", _FallbackAPIConnectionError).__init__(
+        _base("APIConnectionError", _FallbackAPIConnectionError).__init__(  # type: ignore[misc]
             self, message=message, request=_request()
         )
 
@@ -187,7 +187,7 @@ class APITimeoutError(APIConnectionError, _base("APITimeoutError", _FallbackAPIT
     status_code = 504
 
     def _init_base(self, message: str, status: int, body: Any, request_id: Optional[str]) -> None:
-        _base("APITimeoutError", _FallbackAPITimeoutError).__init__(self, request=_request())
+        _base("APITimeoutError", _FallbackAPITimeoutError).__init__(self, request=_request())  # type: ignore[misc]
 
 
 #: LiteLLM's name for :class:`APITimeoutError`.
