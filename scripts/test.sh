@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it on a clean checkout: formatting, lints, the Rust tests,
-# then the official clients (openai-python, openai-node, the Agents SDK, Codex CLI) against the
-# proxy. Installs what it needs into the repository (tests/conformance/.venv, node_modules).
+# the Python package's tests, then the official clients (openai-python, openai-node, the Agents
+# SDK, Codex CLI) against the proxy. Installs what it needs into the repository
+# (crates/switchyard-py/.venv, tests/conformance/.venv, node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
 cargo test --workspace --locked
+
+step "Python package (crates/switchyard-py)"
+# A venv in crates/switchyard-py/.venv, the package built from this checkout with pip (dev
+# profile, sharing the build above), pytest against the mock upstreams.
+cargo build --locked -p switchyard-mock
+SWITCHYARD_MOCK_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/switchyard-mock" \
+  crates/switchyard-py/tests/run.sh
 
 step "real clients (tests/conformance)"
 cargo build --locked -p switchyard-server -p switchyard-mock
