@@ -22,7 +22,15 @@ for endpoint in 127.0.0.1:5432 127.0.0.1:6379; do
   fi
 done
 
-step() { printf '\n== %s\n' "$*"; }
+# Disk is the scarce part of a CI machine: one debug build of the workspace with one feature set,
+# shared by every step below, and no incremental caches (CI builds each crate once).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+step() {
+  printf '\n== %s\n' "$*"
+  df -h . 2>/dev/null | awk 'NR==2 {print "(disk: " $4 " free)"}'
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -30,20 +38,24 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo build"
+# Binaries built here with the tests' features (dev-dependencies enable some, e.g. tokio's
+# test-util), so `cargo test` and the client suites below reuse them: a build of only
+# `-p switchyard-server -p switchyard-mock` would resolve other features and compile the whole
+# graph a second time.
+cargo build --workspace --locked --bins --tests --examples
+
 step "cargo test"
 cargo test --workspace --locked
 
 step "Python package (crates/switchyard-py)"
 # A venv in crates/switchyard-py/.venv, the package built from this checkout with pip (dev
-# profile, sharing the build above), pytest against the mock upstreams.
-cargo build --locked -p switchyard-mock
-SWITCHYARD_MOCK_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/switchyard-mock" \
-  crates/switchyard-py/tests/run.sh
+# profile), pytest against the mock upstreams.
+SWITCHYARD_MOCK_BIN="$TARGET_DIR/debug/switchyard-mock" crates/switchyard-py/tests/run.sh
 
 step "real clients (tests/conformance)"
-cargo build --locked -p switchyard-server -p switchyard-mock
-SWITCHYARD_BIN="$PWD/target/debug/switchyard" \
-SWITCHYARD_MOCK_BIN="$PWD/target/debug/switchyard-mock" \
+SWITCHYARD_BIN="$TARGET_DIR/debug/switchyard" \
+SWITCHYARD_MOCK_BIN="$TARGET_DIR/debug/switchyard-mock" \
   tests/conformance/run.sh
 
 step "all tests passed"

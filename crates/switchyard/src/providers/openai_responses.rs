@@ -109,6 +109,44 @@ impl ResponsesProvider {
 
     /// The request as the upstream gets it: the deployment's defaults and model, the
     /// gateway's own fields and state left out.
+    /// A request to one of the Responses API's sub-routes (`/responses/<segment>`): the body a
+    /// create would send, keeping only the fields that route accepts.
+    fn sub_request(
+        &self,
+        request: &CreateResponse,
+        fields: &[&str],
+        segment: &str,
+    ) -> Result<UpstreamRequest, Error> {
+        let outgoing = serde_json::to_value(self.outgoing(request, false)).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("could not encode the request: {e}"),
+            )
+        })?;
+        let mut body = serde_json::Map::new();
+        if let serde_json::Value::Object(all) = outgoing {
+            body.extend(
+                all.into_iter()
+                    .filter(|(name, _)| fields.contains(&name.as_str())),
+            );
+        }
+        let mut url = self.url.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::new(ErrorKind::Internal, "the Responses URL takes no path"))?
+            .push(segment);
+        let headers = openai_style_headers(
+            &self.credential,
+            self.organization.as_deref(),
+            false,
+            &self.options,
+        );
+        Ok(UpstreamRequest {
+            url,
+            headers,
+            body: json_body(&body)?,
+        })
+    }
+
     fn outgoing(&self, request: &CreateResponse, stream: bool) -> CreateResponse {
         let mut outgoing = request.clone();
         self.options.defaults.apply(&mut outgoing);
@@ -168,73 +206,15 @@ impl Provider for ResponsesProvider {
         request: &CreateResponse,
         _call: CallInfo<'_>,
     ) -> Result<InputTokens, Error> {
-        let outgoing = serde_json::to_value(self.outgoing(request, false)).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("could not encode the request: {e}"),
-            )
-        })?;
-        let mut body = serde_json::Map::new();
-        if let serde_json::Value::Object(fields) = outgoing {
-            body.extend(
-                fields
-                    .into_iter()
-                    .filter(|(name, _)| INPUT_TOKENS_FIELDS.contains(&name.as_str())),
-            );
-        }
-        let mut url = self.url.clone();
-        url.path_segments_mut()
-            .map_err(|()| Error::new(ErrorKind::Internal, "the Responses URL takes no path"))?
-            .push("input_tokens");
-        let headers = openai_style_headers(
-            &self.credential,
-            self.organization.as_deref(),
-            false,
-            &self.options,
-        );
         Ok(InputTokens::Upstream(Box::new(CountCall {
-            request: UpstreamRequest {
-                url,
-                headers,
-                body: json_body(&body)?,
-            },
+            request: self.sub_request(request, INPUT_TOKENS_FIELDS, "input_tokens")?,
             read: |answer| count_at(answer, "/input_tokens"),
             fallback: None,
         })))
     }
 
     fn compact_request(&self, request: &CreateResponse) -> Option<Result<UpstreamRequest, Error>> {
-        Some((|| {
-            let outgoing = serde_json::to_value(self.outgoing(request, false)).map_err(|e| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("could not encode the request: {e}"),
-                )
-            })?;
-            let mut body = serde_json::Map::new();
-            if let serde_json::Value::Object(fields) = outgoing {
-                body.extend(
-                    fields
-                        .into_iter()
-                        .filter(|(name, _)| COMPACT_FIELDS.contains(&name.as_str())),
-                );
-            }
-            let mut url = self.url.clone();
-            url.path_segments_mut()
-                .map_err(|()| Error::new(ErrorKind::Internal, "the Responses URL takes no path"))?
-                .push("compact");
-            let headers = openai_style_headers(
-                &self.credential,
-                self.organization.as_deref(),
-                false,
-                &self.options,
-            );
-            Ok(UpstreamRequest {
-                url,
-                headers,
-                body: json_body(&body)?,
-            })
-        })())
+        Some(self.sub_request(request, COMPACT_FIELDS, "compact"))
     }
 
     fn error_from(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
