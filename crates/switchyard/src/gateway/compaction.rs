@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_types::responses::{
     ContentPart, CreateResponse, Input, Item, MessageContent, MessageItem, Response, Role,
-    ToolOutput, Usage,
+    TextPart, ToolOutput, Usage,
 };
 
 use super::execute::Plan;
@@ -178,8 +178,10 @@ impl Gateway {
             .await?;
         let mut output: Vec<Value> = items
             .iter()
-            .filter(|i| matches!(i, Item::Message(m) if m.role == Role::User))
-            .filter_map(|i| serde_json::to_value(i).ok())
+            .filter_map(|i| match i {
+                Item::Message(m) if m.role == Role::User => Some(kept_user_message(m)),
+                _ => None,
+            })
             .collect();
         output.push(json!({
             "type": "compaction",
@@ -329,6 +331,23 @@ impl Gateway {
         plan.request.input = Some(Input::Items(kept));
         Ok(Some(self.seal_summary(summary)))
     }
+}
+
+/// A user message of the history as the compacted window holds it, in OpenAI's shape: an
+/// item with its id and status whose text is `input_text` parts (a client reads `content` as a
+/// list of parts, whatever form the message came in).
+fn kept_user_message(message: &MessageItem) -> Value {
+    let content: Vec<ContentPart> = match &message.content {
+        MessageContent::Text(text) => vec![ContentPart::InputText(TextPart::new(text.clone()))],
+        MessageContent::Parts(parts) => parts.clone(),
+    };
+    json!({
+        "type": "message",
+        "id": message.id.clone().unwrap_or_else(|| format!("msg_{}", ids::random_hex(24))),
+        "status": "completed",
+        "role": "user",
+        "content": content,
+    })
 }
 
 /// A message of plain text.
