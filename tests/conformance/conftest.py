@@ -270,6 +270,10 @@ model_list:
       api_key: {MOCK_UPSTREAM_KEY}
 router_settings:
   fallbacks: [{{fallback: [anthropic]}}]
+  model_group_alias:                 # OpenAI-style names for clients that insist on one (the Agents SDK's compaction)
+    gpt-compact-passthrough: passthrough
+    gpt-compact-anthropic: anthropic
+    gpt-compact-gemini: gemini
 general_settings:
   master_key: {MASTER_KEY}
 switchyard_settings:
