@@ -15,13 +15,12 @@ import openai
 import pytest
 from openai import OpenAI
 
-from conftest import Target
+from conftest import GROUPS, Target
 
 pytestmark = pytest.mark.gateway_only
 
-# A pass-through and every kind of translation.
-BACKGROUND_GROUPS = pytest.mark.parametrize(
-    "group", ["passthrough", "azure", "anthropic", "gemini", "bedrock", "bridged"])
+# Every group: pass-throughs and every kind of translation.
+BACKGROUND_GROUPS = pytest.mark.parametrize("group", GROUPS)
 ENDED = ("completed", "incomplete", "failed", "cancelled")
 
 

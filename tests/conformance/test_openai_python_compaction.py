@@ -14,13 +14,12 @@ import pytest
 from openai import OpenAI
 from openai.types.responses import CompactedResponse, ResponseCompactionItem
 
-from conftest import Target
+from conftest import GROUPS, Target
 
 pytestmark = pytest.mark.gateway_only
 
-# A pass-through (OpenAI's Responses API, and Azure's) and every kind of translation.
-COMPACT_GROUPS = pytest.mark.parametrize(
-    "group", ["passthrough", "azure", "anthropic", "gemini", "bedrock", "bridged"])
+# Every group: pass-throughs (OpenAI's Responses API, Azure's) and every kind of translation.
+COMPACT_GROUPS = pytest.mark.parametrize("group", GROUPS)
 
 HISTORY = [
     {"role": "user", "content": "My name is Ada and I like compilers."},

@@ -297,3 +297,65 @@ async fn a_compaction_trigger_goes_to_a_responses_upstream() {
     assert_eq!(output_text(&answer), "You said: go on");
     assert_eq!(h.last_upstream().body["input"][0], items[0]);
 }
+
+/// A group whose OpenAI upstream is down, falling back to Anthropic, and one that falls back
+/// to another OpenAI group.
+fn fallback_config(mock: &str) -> String {
+    format!(
+        "model_list:{}
+  - {{model_name: down, litellm_params: {{model: openai/gpt-down, api_base: \"http://127.0.0.1:9/v1\", api_key: sk-down}}}}
+  - {{model_name: down-to-openai, litellm_params: {{model: openai/gpt-down, api_base: \"http://127.0.0.1:9/v1\", api_key: sk-down}}}}
+router_settings: {{fallbacks: [{{down: [anthropic]}}, {{down-to-openai: [passthrough]}}]}}
+general_settings: {{master_key: {KEY}}}
+",
+        default_models(mock)
+    )
+}
+
+#[tokio::test]
+async fn compaction_follows_the_fallbacks_of_a_group_that_compacts_by_itself() {
+    // The requested group would compact by itself, but its upstream is down: the request
+    // goes on to its fallback, which compacts by itself too (the trigger goes there) or is
+    // summarised by the gateway (a translator cannot take the trigger).
+    let h = Harness::with(fallback_config).await;
+    for (group, sealed) in [("down", true), ("down-to-openai", false)] {
+        let (status, compacted) = h
+            .post_json(
+                "/v1/responses/compact",
+                &json!({"model": group, "input": history()}),
+            )
+            .await;
+        assert_eq!(status, 200, "{group}: {compacted}");
+        let items = compaction_items(&compacted["output"]);
+        assert_eq!(items.len(), 1, "{group}: {compacted}");
+        let blob = items[0]["encrypted_content"].as_str().unwrap();
+        assert_eq!(blob.starts_with("swys1."), sealed, "{group}: {blob}");
+        assert_eq!(
+            blob.starts_with("mock-compaction:"),
+            !sealed,
+            "{group}: {blob}"
+        );
+
+        let mut input = history().as_array().unwrap().clone();
+        input.push(json!({"type": "compaction_trigger"}));
+        for stream in [false, true] {
+            let body = json!({"model": group, "input": input.clone(), "stream": stream});
+            let response = if stream {
+                let (status, events) = h.stream(body).await;
+                assert_eq!(status, 200, "{group}");
+                check_stream(&events).unwrap();
+                final_response(&events)
+            } else {
+                let (status, response) = h.call(body).await;
+                assert_eq!(status, 200, "{group}: {response}");
+                response
+            };
+            assert_eq!(response["status"], "completed", "{group}: {response}");
+            let output = response["output"].as_array().unwrap();
+            assert_eq!(output.len(), 1, "{group} stream={stream}: {response}");
+            let blob = output[0]["encrypted_content"].as_str().unwrap();
+            assert_eq!(output[0]["type"], "compaction");
+            assert_eq!(blob.starts_with("swys1."), sealed, "{group}: {blob}");
+        }
+    }
+}
