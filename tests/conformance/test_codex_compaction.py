@@ -28,8 +28,8 @@ import subprocess
 
 import pytest
 
-from conftest import SERVERS, Target, client_env, poll_until, run_client
-from test_codex_cli import CODEX, FALLBACK, MARKER, TIMEOUT, codex, gateway_requests  # noqa: F401
+from conftest import GROUPS, SERVERS, Target, client_env, poll_until, run_client
+from test_codex_cli import CODEX, FALLBACK, LOG_FIELD, MARKER, REQUEST_LOG, TIMEOUT, codex  # noqa: F401
 
 pytestmark = pytest.mark.gateway_only
 
@@ -108,14 +108,22 @@ class Codex:
         return run
 
 
-def model_calls(start: int, model: str, count: int) -> list[dict[str, str]]:
+def model_calls(start: int, models: tuple[str, ...], count: int) -> list[dict[str, str]]:
+    """The gateway's request records of `models` since `start`, in order, once `count` of them
+    completed (or after a few seconds)."""
     gateway = SERVERS["switchyard"]
-    poll_until(lambda: len(gateway_requests(gateway.log_text(start), model)) >= count, timeout=5)
-    return gateway_requests(gateway.log_text(start), model)
+
+    def records():
+        text = gateway.log_text(start)
+        every = [{k: v.strip('"') for k, v in LOG_FIELD.findall(m.group(1))} for m in REQUEST_LOG.finditer(text)]
+        return [r for r in every if r.get("model") in models]
+
+    poll_until(lambda: len([r for r in records() if r.get("outcome") == "completed"]) >= count, timeout=5)
+    return records()
 
 
 @pytest.mark.parametrize("transport,compact_group", [
-    *[("http", g) for g in ("passthrough", "anthropic", "gemini", "bedrock", "bridged")],
+    *[("http", g) for g in GROUPS],
     *[("websocket", g) for g in ("passthrough", "anthropic")],
 ])
 def test_codex_compacts_before_a_turn(codex, target, transport, compact_group, tmp_path):
@@ -133,11 +141,17 @@ def test_codex_compacts_before_a_turn(codex, target, transport, compact_group, t
         assert SUMMARY in second.stdout, f"the summary did not stand for the history\n{second.report()}"
 
     # Two model calls: the compaction of the first turn (whose last user message carries the
-    # usage directive), then the answer.
-    calls = model_calls(start, model, 2)
-    assert len(calls) == 2, calls
-    assert calls[0].get("input_tokens") == "5000", calls
-    assert all(c.get("status") == "200" and c.get("outcome") == "completed" for c in calls), calls
+    # usage directive), then the answer. The fallback group's upstream is down: its compaction
+    # fails there (a record of its own) and Anthropic, its fallback, summarises.
+    models = (model, "anthropic") if compact_group == "fallback" else (model,)
+    calls = model_calls(start, models, 2)
+    completed = [c for c in calls if c.get("outcome") == "completed"]
+    assert len(completed) == 2, calls
+    assert completed[0].get("input_tokens") == "5000", calls
+    assert all(c.get("status") == "200" for c in completed), calls
+    failed = [c for c in calls if c.get("outcome") != "completed"]
+    expected_failures = 1 if compact_group == "fallback" else 0
+    assert len(failed) == expected_failures and all(c.get("model") == model for c in failed), calls
 
 
 @pytest.mark.parametrize("transport", ["http", "websocket"])
@@ -151,6 +165,6 @@ def test_codex_compacts_in_the_middle_of_a_tool_loop(codex, target, transport, t
     final = run.stdout
     assert "The tool returned:" in final, run.report()
     assert MARKER in final.split("The tool returned:", 1)[1], run.report()
-    calls = model_calls(start, model, 3)
+    calls = model_calls(start, (model,), 3)
     assert len(calls) == 3, f"expected the call, the compaction and the answer: {calls}"
     assert all(c.get("status") == "200" and c.get("outcome") == "completed" for c in calls), calls
