@@ -17,14 +17,17 @@ from agents import (Agent, OpenAIResponsesCompactionSession, OpenAIResponsesMode
                     set_tracing_disabled)
 from openai import AsyncOpenAI
 
-from conftest import Target
+from conftest import GROUPS, Target
 
 pytestmark = pytest.mark.gateway_only
 
 set_tracing_disabled(True)  # no trace export to api.openai.com
 
-# A pass-through and two translated groups (summarised by their own model, sealed by the gateway).
-COMPACTION_GROUPS = pytest.mark.parametrize("group", ["passthrough", "anthropic", "gemini"])
+# Every group: pass-throughs (their upstream compacts) and translated ones (summarised by their
+# own model, sealed by the gateway).
+COMPACTION_GROUPS = pytest.mark.parametrize("group", GROUPS)
+# Groups whose compaction items the upstream makes (OpenAI's, Azure's).
+COMPACTING_UPSTREAMS = ("passthrough", "azure")
 FIRST = "[[mock:text]] My name is Ada and the codeword is heliotrope."
 SECOND = "[[mock:text]] What is the codeword?"
 
@@ -61,7 +64,7 @@ def test_compaction_session(target, group, mode):
             ["message", "compaction"], ["user", "compaction"]), history
         compaction = history[-1]
         assert compaction["encrypted_content"], compaction
-        if group != "passthrough":
+        if group not in COMPACTING_UPSTREAMS:
             assert compaction["encrypted_content"].startswith("swys1."), "sealed by the gateway"
 
         second = await Runner.run(agent, SECOND, session=session, max_turns=2)
