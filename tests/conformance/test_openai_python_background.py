@@ -119,3 +119,27 @@ def test_background_stream_dropped_and_resumed(target, group):
     final = rest[-1].response
     assert text == final.output_text == f"You said: {prompt}"
     assert client.responses.retrieve(response_id).model_dump() == final.model_dump()
+
+
+@pytest.mark.parametrize("group", ["passthrough", "anthropic", "bridged"])
+def test_background_stream_cancelled_while_it_runs(target, group):
+    """A background stream whose upstream stalls is cancelled from another call: the live
+    stream ends with ``response.failed`` carrying the cancelled response (no error), and a
+    replay ends the same way."""
+    client = make_client(target)
+    stream = client.responses.create(model=target.model(group), input="[[mock:stall=20000]] wait for it",
+                                     background=True, stream=True)
+    events = []
+    for event in stream:
+        events.append(event)
+        if event.type == "response.in_progress":
+            break
+    response_id = events[0].response.id
+    cancelled = client.responses.cancel(response_id)
+    assert cancelled.status == "cancelled" and cancelled.error is None, cancelled
+    events.extend(stream)  # the live stream goes on to its end
+    assert events[-1].type == "response.failed", [e.type for e in events]
+    assert events[-1].response.status == "cancelled" and events[-1].response.error is None
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    replayed = list(client.responses.retrieve(response_id, stream=True))
+    assert [e.model_dump() for e in replayed] == [e.model_dump() for e in events]
