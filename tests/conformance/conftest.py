@@ -199,6 +199,7 @@ def write_service_account(log_dir: Path, mock_url: str) -> Path:
 
 
 def gateway_config(mock_url: str, service_account: Path, database: Path) -> str:
+    aliases = "\n".join(f"    gpt-compact-{group}: {group}" for group in GROUPS)
     return f"""\
 model_list:
   - model_name: passthrough          # native OpenAI Responses upstream
@@ -270,6 +271,8 @@ model_list:
       api_key: {MOCK_UPSTREAM_KEY}
 router_settings:
   fallbacks: [{{fallback: [anthropic]}}]
+  model_group_alias:                 # OpenAI-style names for clients that insist on one (the Agents SDK's compaction)
+{aliases}
 general_settings:
   master_key: {MASTER_KEY}
 switchyard_settings:

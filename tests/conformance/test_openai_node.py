@@ -1,5 +1,6 @@
 """openai-node v7 against the gateway, one subprocess per scenario: node/responses.mjs (create
-and stream), node/state.mjs (stored responses, chains, conversations; gateway only)."""
+and stream), node/state.mjs (stored responses, chains, conversations; gateway only),
+node/long_running.mjs (background poll and cancel, compaction; gateway only)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from conftest import HERE, NODE_MODULES, client_env, run_client
 
 SCRIPT = HERE / "node" / "responses.mjs"
 STATE_SCRIPT = HERE / "node" / "state.mjs"
+LONG_RUNNING_SCRIPT = HERE / "node" / "long_running.mjs"
+# A pass-through and a translated group.
+LONG_RUNNING_GROUPS = ("passthrough", "anthropic")
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +42,16 @@ def test_openai_node_state(node, target, group, scenario):
     env = client_env(SWITCHYARD_BASE_URL=target.base_url, SWITCHYARD_API_KEY=target.api_key,
                      SWITCHYARD_MODEL=target.model(group))
     run = run_client([node, str(STATE_SCRIPT), scenario], env=env, cwd=HERE, timeout=60)
+    assert run.returncode == 0 and not run.timed_out, run.report()
+    assert run.stdout.startswith(f"ok: {scenario}"), run.report()
+
+
+@pytest.mark.gateway_only
+@pytest.mark.parametrize("long_group", LONG_RUNNING_GROUPS)
+@pytest.mark.parametrize("scenario", ["background-poll", "background-cancel", "compact"])
+def test_openai_node_long_running(node, target, long_group, scenario):
+    env = client_env(SWITCHYARD_BASE_URL=target.base_url, SWITCHYARD_API_KEY=target.api_key,
+                     SWITCHYARD_MODEL=target.model(long_group))
+    run = run_client([node, str(LONG_RUNNING_SCRIPT), scenario], env=env, cwd=HERE, timeout=60)
     assert run.returncode == 0 and not run.timed_out, run.report()
     assert run.stdout.startswith(f"ok: {scenario}"), run.report()

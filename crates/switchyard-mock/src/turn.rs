@@ -106,7 +106,7 @@ impl Turn {
             input_words: req.instructions.as_deref().map_or(0, words),
             ..Turn::default()
         };
-        let items = req.input_items();
+        let items = crate::responses::input_items(req);
         for item in &items {
             match item {
                 Item::Message(m) => {

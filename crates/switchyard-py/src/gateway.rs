@@ -5,7 +5,7 @@
 //! is faster than building the objects field by field from Rust).
 
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -28,6 +28,20 @@ pub fn shared_state() -> &'static State {
     static STATE: LazyLock<State> =
         LazyLock::new(|| State::new(Arc::new(MemoryStore::default()), DEFAULT_RETENTION_DAYS));
     &STATE
+}
+
+/// A gateway of no config on the process's state, for the routes that act on a stored
+/// response rather than create one: cancelling a background response (signalled through the
+/// state to the gateway that runs it) and replaying one's events. Built on first use, on the
+/// runtime.
+pub fn state_gateway() -> Result<Gateway, Error> {
+    static GATEWAY: OnceLock<Gateway> = OnceLock::new();
+    if let Some(gateway) = GATEWAY.get() {
+        return Ok(gateway.clone());
+    }
+    let gateway = Gateway::adhoc()?;
+    let _ = gateway.set_state(shared_state().clone());
+    Ok(GATEWAY.get_or_init(|| gateway).clone())
 }
 
 /// A gateway: a config's model groups, or `provider/model` strings with credentials from the

@@ -29,6 +29,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<report::NativeError>())?;
     m.add_function(wrap_pyfunction!(state::state_call, m)?)?;
     m.add_function(wrap_pyfunction!(state::state_start, m)?)?;
+    m.add_function(wrap_pyfunction!(state::replay_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(state::replay_start, m)?)?;
     m.add_function(wrap_pyfunction!(logs::set_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(logs::flush_logs, m)?)?;
     m.add_function(wrap_pyfunction!(price::completion_cost, m)?)?;

@@ -4,7 +4,8 @@
 //! process owns its state.
 //!
 //! One entry point takes the operation's name and its arguments as a JSON object and answers
-//! JSON, as the proxy would; Python builds the objects.
+//! JSON, as the proxy would; Python builds the objects. Replaying a background response's
+//! events answers a stream instead ([`replay_stream`]).
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -16,9 +17,12 @@ use switchyard::state::{Caller, ListQuery};
 use switchyard::types::JsonMap;
 use switchyard::types::responses::Item;
 
-use crate::gateway::{failed, reported, shared_state};
+use crate::capture::Capture;
+use crate::gateway::{failed, reported, shared_state, state_gateway};
 use crate::report::Failure;
+use crate::report::Meta;
 use crate::runtime::{self, CallHandle};
+use crate::stream::NativeStream;
 
 /// The arguments of every operation; each reads the ones it needs.
 #[derive(Debug, Default, Deserialize)]
@@ -50,6 +54,44 @@ pub fn state_call(py: Python<'_>, op: &str, args: &str) -> PyResult<String> {
 #[pyfunction]
 pub fn state_start(op: String, args: String, notify: Py<PyAny>) -> PyResult<CallHandle> {
     runtime::spawn_reporting(run(op, args), notify, report)
+}
+
+/// The events of the background response `id` after sequence number `after` (from its
+/// `response.created` without one), as a stream that goes on live while the response runs.
+/// Waits until the stream is open. Raises `NativeError` (not found, not a background one).
+#[pyfunction]
+#[pyo3(signature = (id, after=None))]
+pub fn replay_stream(py: Python<'_>, id: String, after: Option<u64>) -> PyResult<NativeStream> {
+    runtime::block_on(py, replay(id, after))?.map_err(|f| f.to_err(py))
+}
+
+/// `replay_stream` in a task; `notify(ok, value)` gets the `Stream` or the failure.
+#[pyfunction]
+#[pyo3(signature = (id, after, notify))]
+pub fn replay_start(id: String, after: Option<u64>, notify: Py<PyAny>) -> PyResult<CallHandle> {
+    runtime::spawn_reporting(replay(id, after), notify, report_replay)
+}
+
+async fn replay(id: String, after: Option<u64>) -> Result<NativeStream, Failure> {
+    let gateway = state_gateway().map_err(Failure::bare)?;
+    let events = gateway
+        .replay(&id, &Caller::admin(), after)
+        .await
+        .map_err(Failure::bare)?;
+    // A replay calls no model: no record, no cost, nobody answering.
+    let capture = Capture::start();
+    let meta = Meta {
+        request_id: capture.request_id().to_string(),
+        ..Meta::default()
+    };
+    Ok(NativeStream::new(events, capture, meta, false))
+}
+
+fn report_replay(py: Python<'_>, outcome: Result<NativeStream, Failure>) -> (bool, Py<PyAny>) {
+    match outcome {
+        Ok(stream) => reported(py, Bound::new(py, stream).map(Bound::into_any)),
+        Err(failure) => failed(py, &failure),
+    }
 }
 
 fn report(py: Python<'_>, outcome: Result<String, Failure>) -> (bool, Py<PyAny>) {
@@ -86,6 +128,7 @@ async fn operate(op: &str, args: Args) -> Result<Value, Error> {
                 .await?,
         ),
         "responses.delete" => state.delete(&args.id, &caller).await?,
+        "responses.cancel" => json(state_gateway()?.cancel(&args.id, &caller).await?),
         "responses.input_items" => json(state.input_items(&args.id, &caller, &query()?).await?),
         "conversations.create" => json(
             state

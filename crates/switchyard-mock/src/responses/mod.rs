@@ -1,15 +1,24 @@
 //! The OpenAI Responses API upstream: `POST …/responses`, and its token
 //! counter `POST …/responses/input_tokens`.
 
+mod compaction;
 mod object;
 mod stream;
 
 use serde::Deserialize;
 use serde_json::Value;
-use switchyard_types::responses::CreateResponse;
+use switchyard_types::responses::{
+    ContentPart, CreateResponse, Item, MessageContent, Role, TextPart, Usage,
+};
 
-pub(crate) use object::{ResponsesCtx, object_bytes, object_json};
+pub(crate) use object::{ResponsesCtx, object_json};
 pub(crate) use stream::stream;
+
+/// The request's input as the model sees it: this mock's compaction items stand for the
+/// history they compacted.
+pub(crate) fn input_items(req: &CreateResponse) -> Vec<Item> {
+    compaction::expand(req.input_items())
+}
 
 use crate::directive::Directives;
 use crate::engine::Planned;
@@ -51,6 +60,12 @@ pub(crate) fn handle(body: &Value) -> Planned {
     }
     let plan = Plan::decide(&turn, &directives);
     let ctx = ResponsesCtx::from_request(&req);
+    // A compaction trigger is answered with exactly one compaction item, and nothing else.
+    let output = if compaction::ends_with_trigger(&req) {
+        vec![compaction::item(req.input_items())]
+    } else {
+        object::items(&ctx, &plan)
+    };
     let mut headers = vec![errors::request_id_header()];
     headers.extend(crate::ratelimit::openai(&directives));
     let reply = if req.is_stream() {
@@ -58,13 +73,17 @@ pub(crate) fn handle(body: &Value) -> Planned {
             "content-type".into(),
             "text/event-stream; charset=utf-8".into(),
         ));
-        sse::into_reply(stream(&ctx, &plan), &plan.faults, MALFORMED, headers)
+        let frames = stream::stream_of(&ctx, &plan, output);
+        sse::into_reply(frames, &plan.faults, MALFORMED, headers)
     } else {
         headers.push(("content-type".into(), "application/json".into()));
         crate::reply::Reply::Chunks {
             status: 200,
             headers,
-            chunks: vec![(std::time::Duration::ZERO, object_bytes(&ctx, &plan))],
+            chunks: vec![(
+                std::time::Duration::ZERO,
+                object::object_bytes_of(&ctx, &plan, output),
+            )],
             then_drop: false,
         }
     };
@@ -129,35 +148,51 @@ pub(crate) fn input_tokens(body: &Value) -> Planned {
 }
 
 /// Answers `POST /responses/compact` as OpenAI does: the input's user messages, then one
-/// `compaction` item whose opaque content the mock recognises when it comes back (it holds the
-/// number of items compacted).
+/// `compaction` item whose opaque content the mock reads back when it comes in a later input
+/// (it holds the other items it compacted).
 pub(crate) fn compact(body: &Value) -> Planned {
     let Some(input) = body.get("input").and_then(Value::as_array) else {
         let message = "Missing required parameter: 'input'.";
         return errors::openai(400, message, "invalid_request_error", Some("input"), None).into();
     };
-    let mut output: Vec<Value> = input
+    let items: Vec<Item> = input
         .iter()
-        .filter(|i| i.get("role").and_then(Value::as_str) == Some("user"))
-        .cloned()
+        .filter_map(|i| serde_json::from_value(i.clone()).ok())
         .collect();
-    output.push(serde_json::json!({
-        "type": "compaction",
-        "id": format!("cmp_{}", crate::ids::request_id()),
-        "encrypted_content": format!("mock-compaction:{}", input.len()),
-    }));
-    let words: usize = input
+    // The user messages as items of their own, text in `input_text` parts.
+    let mut output: Vec<Value> = items
         .iter()
-        .map(|i| i.to_string().split_whitespace().count())
+        .filter_map(|i| match i {
+            Item::Message(m) if m.role == Role::User => Some(serde_json::json!({
+                "type": "message",
+                "id": m.id.clone().unwrap_or_else(|| format!("msg_{}", crate::ids::request_id())),
+                "status": "completed",
+                "role": "user",
+                "content": match &m.content {
+                    MessageContent::Text(text) => vec![ContentPart::InputText(TextPart::new(text.clone()))],
+                    MessageContent::Parts(parts) => parts.clone(),
+                },
+            })),
+            _ => None,
+        })
+        .collect();
+    output.push(serde_json::to_value(compaction::item(items)).unwrap_or_default());
+    let words: u64 = input
+        .iter()
+        .map(|i| i.to_string().split_whitespace().count() as u64)
         .sum();
+    let usage = Usage {
+        input_tokens: words,
+        output_tokens: 10,
+        total_tokens: words + 10,
+        ..Usage::default()
+    };
     crate::reply::Reply::json(serde_json::json!({
         "id": format!("resp_{}", crate::ids::request_id()),
         "object": "response.compaction",
         "created_at": 1_700_000_000,
         "output": output,
-        "usage": {"input_tokens": words, "output_tokens": 10, "total_tokens": words + 10,
-                  "input_tokens_details": {"cached_tokens": 0},
-                  "output_tokens_details": {"reasoning_tokens": 0}},
+        "usage": usage,
     }))
     .into()
 }

@@ -197,9 +197,9 @@ pub(crate) fn terminal(ctx: &ResponsesCtx, plan: &Plan, output: Vec<Item>) -> Re
     response
 }
 
-/// The non-streaming reply body: the complete `Response` as JSON text.
-pub(crate) fn object_bytes(ctx: &ResponsesCtx, plan: &Plan) -> Bytes {
-    let response = terminal(ctx, plan, items(ctx, plan));
+/// The non-streaming reply body: the complete `Response` holding `output`, as JSON text.
+pub(crate) fn object_bytes_of(ctx: &ResponsesCtx, plan: &Plan, output: Vec<Item>) -> Bytes {
+    let response = terminal(ctx, plan, output);
     match serde_json::to_vec(&response) {
         Ok(body) => Bytes::from(body),
         Err(err) => {

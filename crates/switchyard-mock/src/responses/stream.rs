@@ -93,6 +93,11 @@ fn initial(item: &Item) -> Item {
 /// `midstream_error`, the stream ends after the answer's first delta with an `error` event and
 /// `response.failed`.
 pub(crate) fn stream(ctx: &ResponsesCtx, plan: &Plan) -> Vec<Bytes> {
+    stream_of(ctx, plan, items(ctx, plan))
+}
+
+/// The event stream of a response whose output is `items` (in their final state).
+pub(crate) fn stream_of(ctx: &ResponsesCtx, plan: &Plan, items: Vec<Item>) -> Vec<Bytes> {
     use ResponseStreamEvent as E;
     let mut out = Emitter {
         seq: 0,
@@ -101,7 +106,6 @@ pub(crate) fn stream(ctx: &ResponsesCtx, plan: &Plan) -> Vec<Bytes> {
     };
     out.push(E::Created(Emitter::lifecycle(ctx.base.clone())));
     out.push(E::InProgress(Emitter::lifecycle(ctx.base.clone())));
-    let items = items(ctx, plan);
     for (index, item) in items.iter().enumerate() {
         out.push(E::OutputItemAdded(Emitter::item_event(
             index,

@@ -37,6 +37,7 @@ from .exceptions import (
 from .main import aresponses, responses
 from .router import Router
 from .state import (
+    acancel_responses,
     acreate_conversation,
     acreate_conversation_items,
     adelete_conversation,
@@ -48,6 +49,7 @@ from .state import (
     alist_conversation_items,
     alist_input_items,
     aupdate_conversation,
+    cancel_responses,
     create_conversation,
     create_conversation_items,
     delete_conversation,
@@ -105,6 +107,8 @@ __all__ = [
     "ServiceUnavailableError",
     "get_responses",
     "aget_responses",
+    "cancel_responses",
+    "acancel_responses",
     "delete_responses",
     "adelete_responses",
     "list_input_items",

@@ -250,8 +250,38 @@ def completion_cost(completion_response: Any = None, model: Optional[str] = None
     """The cost (USD) of a response: its ``_hidden_params["response_cost"]``, else its usage
     priced by the built-in catalog. Raises ``ValueError`` when no price is known."""
 
-def get_responses(response_id: str, *, include: Optional[Iterable[str]] = None, **kwargs: Any) -> Response: ...
-async def aget_responses(response_id: str, *, include: Optional[Iterable[str]] = None, **kwargs: Any) -> Response: ...
+@overload
+def get_responses(
+    response_id: str, *, include: Optional[Iterable[str]] = None, stream: Literal[False] = False, **kwargs: Any
+) -> Response: ...
+@overload
+def get_responses(
+    response_id: str,
+    *,
+    stream: Literal[True],
+    starting_after: Optional[int] = None,
+    include: Optional[Iterable[str]] = None,
+    **kwargs: Any,
+) -> ResponsesStream:
+    """A background response's events after sequence number ``starting_after`` (all without
+    it), live while it runs."""
+@overload
+async def aget_responses(
+    response_id: str, *, include: Optional[Iterable[str]] = None, stream: Literal[False] = False, **kwargs: Any
+) -> Response: ...
+@overload
+async def aget_responses(
+    response_id: str,
+    *,
+    stream: Literal[True],
+    starting_after: Optional[int] = None,
+    include: Optional[Iterable[str]] = None,
+    **kwargs: Any,
+) -> AsyncResponsesStream: ...
+def cancel_responses(response_id: str, **kwargs: Any) -> Response:
+    """Cancels a background response; answers it, ``status="cancelled"`` (one that ended: as
+    it is)."""
+async def acancel_responses(response_id: str, **kwargs: Any) -> Response: ...
 def delete_responses(response_id: str, **kwargs: Any) -> DeletedObject: ...
 async def adelete_responses(response_id: str, **kwargs: Any) -> DeletedObject: ...
 def list_input_items(

@@ -146,7 +146,9 @@ async def acreate(gateway: Any, body: Dict[str, Any], call: CallInfo) -> Any:
 
 
 class _StreamBase:
-    def __init__(self, native: Any, call: CallInfo) -> None:
+    # ``call`` is None for a replay of a stored background response: it calls no model, so no
+    # callback hears of it.
+    def __init__(self, native: Any, call: Optional[CallInfo]) -> None:
         self._native = native
         self._call = call
         self._done = False
@@ -199,7 +201,8 @@ class ResponsesStream(_StreamBase):
             self._done = True
             info = failure.args[0]
             error = _failure(info)
-            _callbacks.failure(self._call, error, info)
+            if self._call is not None:
+                _callbacks.failure(self._call, error, info)
             raise error from None
         except BaseException:
             self.close()
@@ -211,7 +214,9 @@ class ResponsesStream(_StreamBase):
         if meta is not None:
             self._done = True
             ended_failed = self._failed(event)
-            if ended_failed is not None:
+            if self._call is None:
+                pass
+            elif ended_failed is not None:
                 _callbacks.failure(self._call, ended_failed, meta)
             else:
                 _callbacks.success(self._call, self.completed_response, meta)
@@ -267,7 +272,8 @@ class AsyncResponsesStream(_StreamBase):
             self._done = True
             info = failure.args[0]
             error = _failure(info)
-            await _callbacks.afailure(self._call, error, info)
+            if self._call is not None:
+                await _callbacks.afailure(self._call, error, info)
             raise error from None
         except BaseException:
             # A cancelled read (or Ctrl-C) ends the stream and closes the upstream connection.
@@ -281,7 +287,9 @@ class AsyncResponsesStream(_StreamBase):
         if meta is not None:
             self._done = True
             ended_failed = self._failed(event)
-            if ended_failed is not None:
+            if self._call is None:
+                pass
+            elif ended_failed is not None:
                 await _callbacks.afailure(self._call, ended_failed, meta)
             else:
                 await _callbacks.asuccess(self._call, self.completed_response, meta)

@@ -6,8 +6,10 @@ function or ``Router`` created it, so it can be retrieved, listed, deleted and c
 the process's: it is not shared with other processes and does not outlive this one (use the
 proxy with a database for that).
 
-Cancelling is not offered: only background responses can be cancelled, and switchyard does
-not run background responses yet.
+Background responses (``background=True``) run on in the process after the call returned:
+``get_responses`` polls them, ``cancel_responses`` stops them, and ``get_responses(id,
+stream=True, starting_after=N)`` replays their events after sequence number N (from the
+start without it), going on live while the response runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from . import types as _types
 __all__ = [
     "get_responses",
     "aget_responses",
+    "cancel_responses",
+    "acancel_responses",
     "delete_responses",
     "adelete_responses",
     "list_input_items",
@@ -87,15 +91,80 @@ def _retrieve_args(response_id: str, include: Optional[Iterable[str]]) -> Dict[s
 # ----------------------------------------------------------------------------- responses
 
 
-def get_responses(response_id: str, *, include: Optional[Iterable[str]] = None, **_ignored: Any) -> Any:
+def _replay(response_id: str, starting_after: Optional[int]) -> _calls.ResponsesStream:
+    _calls.sync_log_level()
+    try:
+        native = _native.replay_stream(response_id, _after(starting_after))
+    except _native.NativeError as failure:
+        raise exceptions.from_native(failure.args[0]) from None
+    return _calls.ResponsesStream(native, None)
+
+
+async def _areplay(response_id: str, starting_after: Optional[int]) -> _calls.AsyncResponsesStream:
+    _calls.sync_log_level()
+    after = _after(starting_after)
+    ok, value = await _calls.wait(lambda notify: _native.replay_start(response_id, after, notify))
+    if not ok:
+        raise exceptions.from_native(value)
+    return _calls.AsyncResponsesStream(value, None)
+
+
+def _after(starting_after: Optional[int]) -> Optional[int]:
+    if starting_after is None:
+        return None
+    if isinstance(starting_after, bool) or not isinstance(starting_after, int) or starting_after < 0:
+        raise exceptions.BadRequestError(
+            "Invalid 'starting_after': expected a sequence number.", param="starting_after", code="invalid_value"
+        )
+    return starting_after
+
+
+def get_responses(
+    response_id: str,
+    *,
+    include: Optional[Iterable[str]] = None,
+    stream: bool = False,
+    starting_after: Optional[int] = None,
+    **_ignored: Any,
+) -> Any:
     """The stored ``Response`` ``response_id`` (``GET /v1/responses/{id}``). Reasoning blobs
-    only with ``include=["reasoning.encrypted_content"]``. Raises ``NotFoundError``."""
+    only with ``include=["reasoning.encrypted_content"]``. Raises ``NotFoundError``.
+
+    With ``stream=True``, a background response's events instead (``?stream=true``): every
+    one after sequence number ``starting_after`` (all of them, from ``response.created``,
+    without it), then the live ones while it runs, to its terminal event; the same
+    ``ResponsesStream`` a streamed call returns. A response that is not a background one is a
+    ``BadRequestError``."""
+    if stream:
+        return _replay(response_id, starting_after)
     return _sync("responses.retrieve", _retrieve_args(response_id, include), "response")
 
 
-async def aget_responses(response_id: str, *, include: Optional[Iterable[str]] = None, **_ignored: Any) -> Any:
-    """``get_responses`` for asyncio."""
+async def aget_responses(
+    response_id: str,
+    *,
+    include: Optional[Iterable[str]] = None,
+    stream: bool = False,
+    starting_after: Optional[int] = None,
+    **_ignored: Any,
+) -> Any:
+    """``get_responses`` for asyncio; with ``stream=True``, an ``AsyncResponsesStream``."""
+    if stream:
+        return await _areplay(response_id, starting_after)
     return await _async("responses.retrieve", _retrieve_args(response_id, include), "response")
+
+
+def cancel_responses(response_id: str, **_ignored: Any) -> Any:
+    """Cancels a background response (``POST /v1/responses/{id}/cancel``): its upstream call
+    stops, and the answer is the response once it ended, with ``status="cancelled"``. One that
+    already ended answers as it is; one that is not a background response is a
+    ``BadRequestError``; an unknown one a ``NotFoundError``."""
+    return _sync("responses.cancel", {"id": response_id}, "response")
+
+
+async def acancel_responses(response_id: str, **_ignored: Any) -> Any:
+    """``cancel_responses`` for asyncio."""
+    return await _async("responses.cancel", {"id": response_id}, "response")
 
 
 def delete_responses(response_id: str, **_ignored: Any) -> Any:

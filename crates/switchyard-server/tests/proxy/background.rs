@@ -150,6 +150,9 @@ async fn a_background_response_can_be_cancelled() {
             cancelled["status"], "cancelled",
             "{group} stream={stream}: {cancelled}"
         );
+        // A cancellation is no error: OpenAI's error codes have none for it, and a client
+        // validating the response (openai-python's strict mode) refuses any other.
+        assert_eq!(cancelled["error"], Value::Null, "{cancelled}");
         let (_, again) = h
             .post_json(&format!("/v1/responses/{id}/cancel"), &json!({}))
             .await;
@@ -159,6 +162,8 @@ async fn a_background_response_can_be_cancelled() {
         let events = replay(&h, &format!("/v1/responses/{id}?stream=true")).await;
         check_stream(&events).unwrap();
         assert_eq!(events.last().unwrap().kind(), "response.failed");
+        let last = events.last().unwrap().response().unwrap();
+        assert!(last.error.is_none(), "{group}: {:?}", last.error);
     }
     // A foreground response cannot be cancelled; an unknown one is not found.
     let (_, foreground) = h.call(json!({"model": "bridged", "input": "hi"})).await;

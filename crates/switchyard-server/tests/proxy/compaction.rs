@@ -223,3 +223,139 @@ async fn context_management_compacts_past_its_threshold() {
     assert_eq!(status, 200);
     assert_eq!(small["output"][0]["type"], "message");
 }
+
+#[tokio::test]
+async fn the_compacted_window_holds_the_user_messages_as_openai_does() {
+    // The history's user messages come back as items of their own, with an id, a status and
+    // `input_text` parts, whatever shape they were sent in (a bare `{"role", "content"}` with a
+    // string, here): clients read `content` as a list of parts.
+    let h = Harness::start().await;
+    for group in ["anthropic", "bridged"] {
+        let (status, compacted) = h
+            .post_json(
+                "/v1/responses/compact",
+                &json!({"model": group, "input": history()}),
+            )
+            .await;
+        assert_eq!(status, 200, "{group}: {compacted}");
+        let output = compacted["output"].as_array().unwrap();
+        let users = &output[..output.len() - 1];
+        assert_eq!(users.len(), 2, "{group}: {compacted}");
+        for (message, text) in users.iter().zip([
+            "My name is Ada and I like graphs.",
+            "Remember the number 4417.",
+        ]) {
+            assert_eq!(message["type"], "message", "{group}: {message}");
+            assert_eq!(message["role"], "user");
+            assert_eq!(message["status"], "completed");
+            assert!(
+                message["id"].as_str().unwrap().starts_with("msg_"),
+                "{message}"
+            );
+            assert_eq!(
+                message["content"],
+                json!([{"type": "input_text", "text": text}]),
+                "{group}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_compaction_trigger_goes_to_a_responses_upstream() {
+    // OpenAI answers the trigger itself: the gateway relays its one compaction item, and the
+    // item goes back to it as it is.
+    let h = Harness::start().await;
+    let mut input = history().as_array().unwrap().clone();
+    input.push(json!({"type": "compaction_trigger"}));
+    let (status, events) = h
+        .stream(json!({"model": "passthrough", "input": input}))
+        .await;
+    assert_eq!(status, 200);
+    check_stream(&events).unwrap();
+    assert_eq!(
+        h.last_upstream().body["input"][3]["type"],
+        "compaction_trigger"
+    );
+    let response = final_response(&events);
+    let items = compaction_items(&response["output"]);
+    assert_eq!(
+        response["output"].as_array().unwrap().len(),
+        1,
+        "{response}"
+    );
+    assert!(
+        items[0]["encrypted_content"]
+            .as_str()
+            .unwrap()
+            .starts_with("mock-compaction:")
+    );
+    let (status, answer) = h
+        .call(json!({"model": "passthrough", "input": [items[0].clone(), {"role": "user", "content": "go on"}]}))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(output_text(&answer), "You said: go on");
+    assert_eq!(h.last_upstream().body["input"][0], items[0]);
+}
+
+/// A group whose OpenAI upstream is down, falling back to Anthropic, and one that falls back
+/// to another OpenAI group.
+fn fallback_config(mock: &str) -> String {
+    format!(
+        "model_list:{}
+  - {{model_name: down, litellm_params: {{model: openai/gpt-down, api_base: \"http://127.0.0.1:9/v1\", api_key: sk-down}}}}
+  - {{model_name: down-to-openai, litellm_params: {{model: openai/gpt-down, api_base: \"http://127.0.0.1:9/v1\", api_key: sk-down}}}}
+router_settings: {{fallbacks: [{{down: [anthropic]}}, {{down-to-openai: [passthrough]}}]}}
+general_settings: {{master_key: {KEY}}}
+",
+        default_models(mock)
+    )
+}
+
+#[tokio::test]
+async fn compaction_follows_the_fallbacks_of_a_group_that_compacts_by_itself() {
+    // The requested group would compact by itself, but its upstream is down: the request
+    // goes on to its fallback, which compacts by itself too (the trigger goes there) or is
+    // summarised by the gateway (a translator cannot take the trigger).
+    let h = Harness::with(fallback_config).await;
+    for (group, sealed) in [("down", true), ("down-to-openai", false)] {
+        let (status, compacted) = h
+            .post_json(
+                "/v1/responses/compact",
+                &json!({"model": group, "input": history()}),
+            )
+            .await;
+        assert_eq!(status, 200, "{group}: {compacted}");
+        let items = compaction_items(&compacted["output"]);
+        assert_eq!(items.len(), 1, "{group}: {compacted}");
+        let blob = items[0]["encrypted_content"].as_str().unwrap();
+        assert_eq!(blob.starts_with("swys1."), sealed, "{group}: {blob}");
+        assert_eq!(
+            blob.starts_with("mock-compaction:"),
+            !sealed,
+            "{group}: {blob}"
+        );
+
+        let mut input = history().as_array().unwrap().clone();
+        input.push(json!({"type": "compaction_trigger"}));
+        for stream in [false, true] {
+            let body = json!({"model": group, "input": input.clone(), "stream": stream});
+            let response = if stream {
+                let (status, events) = h.stream(body).await;
+                assert_eq!(status, 200, "{group}");
+                check_stream(&events).unwrap();
+                final_response(&events)
+            } else {
+                let (status, response) = h.call(body).await;
+                assert_eq!(status, 200, "{group}: {response}");
+                response
+            };
+            assert_eq!(response["status"], "completed", "{group}: {response}");
+            let output = response["output"].as_array().unwrap();
+            assert_eq!(output.len(), 1, "{group} stream={stream}: {response}");
+            let blob = output[0]["encrypted_content"].as_str().unwrap();
+            assert_eq!(output[0]["type"], "compaction");
+            assert_eq!(blob.starts_with("swys1."), sealed, "{group}: {blob}");
+        }
+    }
+}

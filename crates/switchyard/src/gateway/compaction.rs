@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_types::responses::{
     ContentPart, CreateResponse, Input, Item, MessageContent, MessageItem, Response, Role,
-    ToolOutput, Usage,
+    TextPart, ToolOutput, Usage,
 };
 
-use super::execute::Plan;
+use super::execute::{Plan, Progress};
 use super::stream::ResponseStream;
 use super::{CallContext, Execution, Gateway, Output};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, ErrorOrigin};
 use crate::ids;
 use crate::router::Target;
 use crate::stream::{ResponseBuilder, StreamEvent, envelope};
@@ -119,15 +119,17 @@ impl Gateway {
     /// the request's own id.
     /// `own_id`: the call is the request's only paid one and carries its id; otherwise it
     /// gets an id of its own (its record is another row).
+    /// `group`: the model group that writes it (the request's, or a fallback of it).
     async fn summarize(
         &self,
         request: &CreateResponse,
         ctx: &CallContext,
         items: &[Item],
         own_id: bool,
+        group: &str,
     ) -> Result<(String, Option<Usage>), Error> {
         let ask = CreateResponse {
-            model: request.model.clone(),
+            model: Some(group.to_string()),
             instructions: Some(SUMMARY_INSTRUCTIONS.to_string()),
             input: Some(Input::Text(transcript(items))),
             store: Some(false),
@@ -166,20 +168,44 @@ impl Gateway {
     pub async fn compact(&self, request: CreateResponse, ctx: CallContext) -> Result<Value, Error> {
         let mut request = request;
         request.stream = None;
-        let (plan, target) = self.admit(request, ctx).await?;
-        if compacts_itself(&target, &plan.request)
-            && let Some(deployment) = target.deployments.first().cloned()
-        {
-            return self.compact_upstream(&deployment, &plan.request).await;
+        let (plan, mut target) = self.admit(request, ctx).await?;
+        // The requested group, then its fallbacks, as a create would go: a group that compacts
+        // by itself is asked (each of its deployments in turn), any other summarises.
+        let mut queue = None;
+        let mut fell_back = 0;
+        loop {
+            if !compacts_itself(&target, &plan.request) {
+                return self.compact_by_summary(&plan, &target).await;
+            }
+            let error = match self.compact_in_group(&target, &plan.request).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) => error,
+            };
+            let queue = queue.get_or_insert_with(|| self.fallback_queue(&plan, &error));
+            let next = (fell_back < plan.max_fallbacks)
+                .then(|| self.next_in(queue))
+                .flatten();
+            let Some((_, next)) = next else {
+                return Err(error);
+            };
+            tracing::debug!(from = %target.name, to = %next.name, error = %error, "compaction falling back");
+            fell_back += 1;
+            target = next;
         }
+    }
+
+    /// Compaction by the model of `target`, which cannot compact by itself.
+    async fn compact_by_summary(&self, plan: &Plan, target: &Target) -> Result<Value, Error> {
         let items = crate::state::context::input_items(plan.request.input.as_ref());
         let (summary, usage) = self
-            .summarize(&plan.request, &plan.ctx, &items, true)
+            .summarize(&plan.request, &plan.ctx, &items, true, &target.name)
             .await?;
         let mut output: Vec<Value> = items
             .iter()
-            .filter(|i| matches!(i, Item::Message(m) if m.role == Role::User))
-            .filter_map(|i| serde_json::to_value(i).ok())
+            .filter_map(|i| match i {
+                Item::Message(m) if m.role == Role::User => Some(kept_user_message(m)),
+                _ => None,
+            })
             .collect();
         output.push(json!({
             "type": "compaction",
@@ -193,6 +219,27 @@ impl Gateway {
             "output": output,
             "usage": usage,
         }))
+    }
+
+    /// Compaction by a group whose upstreams have their own: each deployment that compacts in
+    /// turn, until one answers or fails in a way another would too.
+    async fn compact_in_group(
+        &self,
+        target: &Target,
+        request: &CreateResponse,
+    ) -> Result<Value, Error> {
+        let mut last = None;
+        for deployment in &target.deployments {
+            if deployment.provider.compact_request(request).is_none() {
+                continue;
+            }
+            match self.compact_upstream(deployment, request).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) if another_may_answer(&error) => last = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::new(ErrorKind::Internal, "no compaction upstream")))
     }
 
     /// Compaction by an upstream that has its own: its answer, as it is.
@@ -224,29 +271,60 @@ impl Gateway {
         })
     }
 
-    /// A create whose input ends with `compaction_trigger`, for an upstream that cannot compact
-    /// by itself: answered with exactly one `compaction` item (what Codex requires), streamed
-    /// or not as asked. `None` when the upstream compacts by itself (the request goes there).
-    pub(super) async fn compact_on_create(
+    /// A create whose input ends with `compaction_trigger`: answered with exactly one
+    /// `compaction` item (what Codex requires), streamed or not as asked. The requested group,
+    /// then its fallbacks: a group that compacts by itself gets the request (retried in the
+    /// group, not sent on to a fallback, which might not read the trigger); one that cannot is
+    /// summarised by the gateway.
+    pub(super) async fn serve_trigger(
         &self,
-        plan: &Plan,
-        target: &Target,
-    ) -> Option<Result<Execution, Error>> {
-        if !ends_with_trigger(&plan.request) || compacts_itself(target, &plan.request) {
-            return None;
+        mut plan: Plan,
+        mut target: Target,
+    ) -> Result<Execution, Error> {
+        let max_fallbacks = std::mem::replace(&mut plan.max_fallbacks, 0);
+        let mut queue = None;
+        let mut fell_back = 0;
+        loop {
+            // After a failed attempt has its record, a later one gets a record of its own.
+            let first = fell_back == 0;
+            if !compacts_itself(&target, &plan.request) {
+                return self.answer_with_compaction(&plan, &target, first).await;
+            }
+            if !first {
+                plan.ctx.request_id = ids::request_id();
+            }
+            let mut progress = Progress::default();
+            let error = match self.serve(&plan, target.clone(), &mut progress).await {
+                Ok(answered) => return self.execution(&plan, progress, answered),
+                Err(error) => {
+                    progress.fail(&plan, &self.inner.sinks, &error);
+                    error
+                }
+            };
+            let queue = queue.get_or_insert_with(|| self.fallback_queue(&plan, &error));
+            let next = (fell_back < max_fallbacks)
+                .then(|| self.next_in(queue))
+                .flatten();
+            let Some((_, next)) = next else {
+                return Err(error);
+            };
+            tracing::debug!(from = %target.name, to = %next.name, error = %error, "compaction falling back");
+            fell_back += 1;
+            target = next;
         }
-        Some(self.answer_with_compaction(plan, target).await)
     }
 
+    /// `own_id`: the summary is the request's only paid call and carries its id.
     async fn answer_with_compaction(
         &self,
         plan: &Plan,
         target: &Target,
+        own_id: bool,
     ) -> Result<Execution, Error> {
         let mut items = crate::state::context::input_items(plan.request.input.as_ref());
         items.pop(); // the trigger
         let (summary, usage) = self
-            .summarize(&plan.request, &plan.ctx, &items, true)
+            .summarize(&plan.request, &plan.ctx, &items, own_id, &target.name)
             .await?;
         let deployment =
             target.deployments.first().cloned().ok_or_else(|| {
@@ -319,7 +397,7 @@ impl Gateway {
             return Ok(None);
         };
         let (summary, _) = self
-            .summarize(&plan.request, &plan.ctx, &items[..cut], false)
+            .summarize(&plan.request, &plan.ctx, &items[..cut], false, &target.name)
             .await?;
         let mut kept = vec![text_message(
             Role::User,
@@ -329,6 +407,36 @@ impl Gateway {
         plan.request.input = Some(Input::Items(kept));
         Ok(Some(self.seal_summary(summary)))
     }
+}
+
+/// A user message of the history as the compacted window holds it, in OpenAI's shape: an
+/// item with its id and status whose text is `input_text` parts (a client reads `content` as a
+/// list of parts, whatever form the message came in).
+fn kept_user_message(message: &MessageItem) -> Value {
+    let content: Vec<ContentPart> = match &message.content {
+        MessageContent::Text(text) => vec![ContentPart::InputText(TextPart::new(text.clone()))],
+        MessageContent::Parts(parts) => parts.clone(),
+    };
+    json!({
+        "type": "message",
+        "id": message.id.clone().unwrap_or_else(|| format!("msg_{}", ids::random_hex(24))),
+        "status": "completed",
+        "role": "user",
+        "content": content,
+    })
+}
+
+/// True when another upstream may answer where this one failed: not for a request it
+/// refused as such, which any would refuse.
+fn another_may_answer(error: &Error) -> bool {
+    error.origin != ErrorOrigin::Client
+        && !matches!(
+            error.kind,
+            ErrorKind::InvalidRequest
+                | ErrorKind::PayloadTooLarge
+                | ErrorKind::ContextLengthExceeded
+                | ErrorKind::ContentFilter
+        )
 }
 
 /// A message of plain text.

@@ -164,8 +164,8 @@ impl Gateway {
             return self.execute_background(request, ctx).await;
         }
         let (mut plan, target) = self.admit(request, ctx).await?;
-        if let Some(answer) = self.compact_on_create(&plan, &target).await {
-            return answer;
+        if super::compaction::ends_with_trigger(&plan.request) {
+            return self.serve_trigger(plan, target).await;
         }
         if let Some(blob) = self.compact_past_threshold(&mut plan, &target).await?
             && let Some(persist) = Arc::get_mut(&mut plan.persist)
@@ -289,6 +289,30 @@ impl Gateway {
         }
     }
 
+    /// The groups a request that failed with `error` on its requested group falls back to,
+    /// in order.
+    pub(super) fn fallback_queue(&self, plan: &Plan, error: &Error) -> VecDeque<String> {
+        let from_request: Option<Vec<String>> = plan
+            .fallbacks
+            .as_ref()
+            .map(|list| list.iter().map(|f| f.model.clone()).collect());
+        self.inner
+            .router
+            .fallbacks(&plan.requested, error, from_request.as_deref())
+    }
+
+    /// The first servable target of `queue`, with the name it was given as; fallbacks naming
+    /// nothing servable are skipped.
+    pub(super) fn next_in(&self, queue: &mut VecDeque<String>) -> Option<(String, Target)> {
+        while let Some(name) = queue.pop_front() {
+            match self.target(&name) {
+                Ok(found) => return Some((name, found)),
+                Err(e) => tracing::warn!(fallback = %name, error = %e, "fallback target skipped"),
+            }
+        }
+        None
+    }
+
     /// The next fallback target after `error` and the request it is sent, while the request
     /// may still fall back; fallbacks naming nothing servable are skipped.
     fn next_fallback<'p>(
@@ -298,24 +322,14 @@ impl Gateway {
         error: &Error,
         progress: &Progress,
     ) -> Option<(Target, &'p CreateResponse)> {
-        let queue = fallbacks.queue.get_or_insert_with(|| {
-            let from_request: Option<Vec<String>> = plan
-                .fallbacks
-                .as_ref()
-                .map(|list| list.iter().map(|f| f.model.clone()).collect());
-            let router = &self.inner.router;
-            router.fallbacks(&plan.requested, error, from_request.as_deref())
-        });
+        let queue = fallbacks
+            .queue
+            .get_or_insert_with(|| self.fallback_queue(plan, error));
         if progress.fallbacks as usize >= plan.max_fallbacks {
             return None;
         }
-        while let Some(name) = queue.pop_front() {
-            match self.target(&name) {
-                Ok(found) => return Some((found, plan.request_for(&name))),
-                Err(e) => tracing::warn!(fallback = %name, error = %e, "fallback target skipped"),
-            }
-        }
-        None
+        let (name, found) = self.next_in(queue)?;
+        Some((found, plan.request_for(&name)))
     }
 
     /// The execution of a request that `answered`: a stream takes over the request's record.

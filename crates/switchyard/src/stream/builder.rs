@@ -896,17 +896,15 @@ impl ResponseBuilder {
 
     /// Ends a background response that was cancelled: the open item is left incomplete and
     /// the stream ends with `response.failed` carrying status `cancelled` (the stream grammar
-    /// has no event of its own for it).
+    /// has no event of its own for it). No `error`: a cancellation is not one, and OpenAI's
+    /// error codes have none for it (a client that validates the response refuses any other).
     pub fn cancel(&mut self) {
         if self.terminal {
             return;
         }
         self.close_item(ItemStatus::Incomplete);
         self.response.status = ResponseStatus::Cancelled;
-        self.response.error = Some(ResponseError {
-            code: "cancelled".into(),
-            message: "The response was cancelled.".into(),
-        });
+        self.response.error = None;
         self.terminate(ResponseStreamEvent::Failed);
     }
 

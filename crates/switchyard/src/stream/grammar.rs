@@ -206,10 +206,10 @@ impl Checker {
             return Err(format!("item {} still open at the end", open.id));
         }
         let response = &e.response;
-        // A cancelled background response ends with `response.failed`.
+        // A cancelled background response ends with `response.failed`, without an error.
         let cancelled = expected == ResponseStatus::Failed
             && response.status == ResponseStatus::Cancelled
-            && response.error.is_some();
+            && response.error.is_none();
         if response.status != expected && !cancelled {
             return Err(format!(
                 "status {:?}, expected {expected:?}",
@@ -228,7 +228,7 @@ impl Checker {
             ResponseStatus::Incomplete if response.incomplete_details.is_none() => {
                 return Err("incomplete response without incomplete_details".into());
             }
-            ResponseStatus::Failed if response.error.is_none() => {
+            ResponseStatus::Failed if !cancelled && response.error.is_none() => {
                 return Err("failed response without error".into());
             }
             _ => {}
