@@ -141,7 +141,7 @@ pub async fn check_key(
             .map(|a| a.group.as_str());
         keys.check_model(auth, model, resolved)?;
     }
-    keys.check_budget(auth)?;
+    keys.check_budget(auth).await?;
     let (in_flight, remaining) = keys.admit(auth).await?;
     Ok(Some(Admitted {
         in_flight,

@@ -16,8 +16,9 @@
 //! same transaction as the spend-log row. Other replicas' spend is read back every
 //! [`SPEND_EVERY`]. A budget is checked before the provider is called: the request that
 //! takes spend past `max_budget` runs (its cost is known only at its end), the next one is
-//! refused. With `budget_duration`, spend starts again from zero at `budget_reset_at`; one
-//! replica moves the database's period on (a conditional update, so exactly once).
+//! refused. With `budget_duration`, spend starts again from zero at `budget_reset_at`: the first
+//! request after that moves the database's period on (a conditional update, so exactly once
+//! across replicas) before it is admitted.
 
 pub mod limits;
 pub mod model;
@@ -377,7 +378,27 @@ impl KeyStore {
                 "key_blocked",
             ));
         }
-        let team = key.team_id.as_deref().and_then(|t| self.team(t));
+        let team = match key.team_id.as_deref() {
+            None => None,
+            Some(id) => match self.team(id) {
+                Some(team) => Some(team),
+                // Made on another replica since the last poll.
+                None => match self.store.team(id).await {
+                    Ok(Some(team)) => {
+                        self.cache_team(team);
+                        self.team(id)
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::error!("virtual keys: cannot read a team: {e}");
+                        return Err(Refusal::from(
+                            Error::new(ErrorKind::Internal, "The key store could not answer.")
+                                .with_code("key_store_unavailable"),
+                        ));
+                    }
+                },
+            },
+        };
         if let Some(team) = &team
             && team.blocked
         {
@@ -446,7 +467,17 @@ impl KeyStore {
 
     /// Refuses a request whose key or team has spent its budget (LiteLLM's 400
     /// `budget_exceeded`).
-    pub fn check_budget(&self, auth: &KeyAuth) -> Result<(), Refusal> {
+    pub async fn check_budget(&self, auth: &KeyAuth) -> Result<(), Refusal> {
+        if auth.key.budget_duration.is_some() {
+            self.roll_over(false, &auth.key.token, auth.key.budget_duration.as_deref())
+                .await;
+        }
+        if let Some(team) = &auth.team
+            && team.budget_duration.is_some()
+        {
+            self.roll_over(true, &team.team_id, team.budget_duration.as_deref())
+                .await;
+        }
         let exceeded = |message: String| Refusal {
             error: Error::new(ErrorKind::InvalidRequest, message).with_code("budget_exceeded"),
             error_type: Some("budget_exceeded"),
@@ -475,6 +506,45 @@ impl KeyStore {
             }
         }
         Ok(())
+    }
+
+    /// Starts a key's or team's next budget period once its current one has ended: before
+    /// the request that finds it over is admitted, so no spend of the new period is written
+    /// before the reset. One replica moves the database on (a conditional update); every
+    /// replica then takes the database's figures.
+    async fn roll_over(&self, team: bool, id: &str, duration: Option<&str>) {
+        let spend_id = if team { team_id(id) } else { key_id(id) };
+        let now = now_ms();
+        let due = self
+            .spend
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&spend_id).and_then(|s| s.reset_at))
+            .filter(|at| *at <= now);
+        let (Some(due), Some(span)) = (due, span_of(duration)) else {
+            return;
+        };
+        // The next period starts at the end of this one (whole periods missed are skipped).
+        let mut next = span.after(due);
+        while next <= now {
+            next = span.after(next);
+        }
+        let _sync = self.sync.lock().await;
+        let result = match self.store.reset_budget(team, id, due, next).await {
+            Ok(_) => self.store.spend_row(team, id).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(Some(row)) => {
+                if let Ok(mut spend) = self.spend.lock() {
+                    let entry = spend.entry(spend_id).or_default();
+                    entry.stored = row.spend;
+                    entry.reset_at = row.budget_reset_at;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("virtual keys: cannot start a new budget period: {e}"),
+        }
     }
 
     /// The rate-limit scopes of a key and its team.
@@ -613,45 +683,9 @@ impl KeyStore {
         }
     }
 
-    /// Reads the spend other replicas wrote, and moves on budget periods that ended.
+    /// Reads the spend other replicas wrote.
     async fn refresh_spend(&self) -> Result<(), StoreError> {
         let now = now_ms();
-        let due: Vec<(bool, String, i64, Option<Span>)> = {
-            let cache = self
-                .cache
-                .read()
-                .map_err(|_| StoreError("poisoned".into()))?;
-            let keys = cache.keys.values().filter_map(|k| {
-                let at = k.budget_reset_at.filter(|at| *at <= now)?;
-                Some((
-                    false,
-                    k.token.clone(),
-                    at,
-                    span_of(k.budget_duration.as_deref()),
-                ))
-            });
-            let teams = cache.teams.values().filter_map(|t| {
-                let at = t.budget_reset_at.filter(|at| *at <= now)?;
-                Some((
-                    true,
-                    t.team_id.clone(),
-                    at,
-                    span_of(t.budget_duration.as_deref()),
-                ))
-            });
-            keys.chain(teams).collect()
-        };
-        let mut moved = false;
-        for (team, id, at, span) in due {
-            let Some(span) = span else { continue };
-            // The next period starts at the end of this one (skipping whole periods missed).
-            let mut next = span.after(at);
-            while next <= now {
-                next = span.after(next);
-            }
-            self.store.reset_budget(team, &id, at, next).await?;
-            moved = true;
-        }
         {
             let _sync = self.sync.lock().await;
             let (keys, teams) = self.store.spend_since(now - SPEND_LOOKBACK_MS).await?;
@@ -663,10 +697,6 @@ impl KeyStore {
                     entry.reset_at = row.budget_reset_at;
                 }
             }
-        }
-        if moved {
-            // The cached rows carry the old reset time: refresh them.
-            self.reload().await?;
         }
         Ok(())
     }

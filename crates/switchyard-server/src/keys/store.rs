@@ -183,6 +183,39 @@ impl AuthStore {
         Ok(row.as_ref().map(key_row).transpose()?)
     }
 
+    /// One team by id.
+    pub async fn team(&self, id: &str) -> Result<Option<Team>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {TEAM_COLUMNS} FROM teams WHERE team_id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.database.pool())
+        .await?;
+        Ok(row.as_ref().map(team_row).transpose()?)
+    }
+
+    /// A key's or team's spend and budget period as the database has them now.
+    pub async fn spend_row(&self, team: bool, id: &str) -> Result<Option<SpendRow>, StoreError> {
+        let sql = if team {
+            "SELECT team_id AS id, spend, budget_reset_at FROM teams WHERE team_id = $1"
+        } else {
+            "SELECT token AS id, spend, budget_reset_at FROM virtual_keys WHERE token = $1"
+        };
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(self.database.pool())
+            .await?;
+        row.map(|row| {
+            Ok(SpendRow {
+                id: row.try_get("id")?,
+                spend: row.try_get("spend")?,
+                budget_reset_at: row.try_get("budget_reset_at")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
+
     /// Creates `key`; an alias or hash already taken is a conflict.
     pub async fn insert_key(&self, key: &VirtualKey) -> Result<(), StoreError> {
         let mut tx = self.database.pool().begin().await?;
