@@ -36,7 +36,7 @@ use switchyard_store::Database;
 use tokio::task::JoinHandle;
 
 use crate::error::Refusal;
-use crate::identity::hash_key;
+pub use crate::identity::hash_key;
 use crate::spend::StoreError;
 use crate::spend::store::now_ms;
 pub use limits::{Exceeded, InFlight, Limiter, Remaining, Scope};
