@@ -128,7 +128,16 @@ pub async fn check_key(
     extensions: &http::Extensions,
     model: Option<&str>,
 ) -> Result<Option<Admitted>, Refusal> {
-    let (Some(auth), Some(keys)) = (key_auth(extensions), state.keys()) else {
+    check_auth(state, key_auth(extensions), model).await
+}
+
+/// [`check_key`] for the key `auth` (none: the master key, nothing to check).
+pub async fn check_auth(
+    state: &AppState,
+    auth: Option<&crate::keys::KeyAuth>,
+    model: Option<&str>,
+) -> Result<Option<Admitted>, Refusal> {
+    let (Some(auth), Some(keys)) = (auth, state.keys()) else {
         return Ok(None);
     };
     if let Some(model) = model {

@@ -332,7 +332,13 @@ impl KeyStore {
     /// blocked. The lookup is by SHA-256 of the key; the hash found is compared again in
     /// constant time.
     pub async fn authenticate(&self, presented: &str) -> Result<KeyAuth, Refusal> {
-        let token = hash_key(presented);
+        self.authorize(&hash_key(presented)).await
+    }
+
+    /// [`KeyStore::authenticate`] for a key known by its hash: a WebSocket checks its key
+    /// again before each response, so a key revoked while the socket is open stops there.
+    pub async fn authorize(&self, token: &str) -> Result<KeyAuth, Refusal> {
+        let token = token.to_string();
         let key = match self.key(&token) {
             Some(key) => Some(key),
             // Made on another replica since the last poll: read it once.

@@ -869,3 +869,31 @@ async fn spend_logs_carry_the_key_and_its_team() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn input_tokens_and_compact_hold_the_keys_models() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"models": ["passthrough"]})).await;
+    for path in ["/v1/responses/input_tokens", "/v1/responses/compact"] {
+        let (status, body) =
+            post_as_key(&h, &key, path, json!({"model": "bridged", "input": "hi"})).await;
+        assert_eq!(status, 401, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "key_model_access_denied");
+        refused(&body, &key);
+    }
+    let (status, body) = post_as_key(
+        &h,
+        &key,
+        "/v1/responses/input_tokens",
+        json!({"model": "passthrough", "input": "hi"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn post_as_key(h: &Harness, key: &str, path: &str, body: Value) -> (u16, Value) {
+    let (status, _, body) = call_as(h, key, reqwest::Method::POST, path, Some(&body)).await;
+    (status, body)
+}
