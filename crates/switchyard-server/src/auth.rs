@@ -1,4 +1,4 @@
-//! Master-key authentication: `Authorization: Bearer <key>`, or LiteLLM's `x-litellm-api-key`,
+//! Authentication with the master key or a virtual key: `Authorization: Bearer <key>`, or LiteLLM's `x-litellm-api-key`,
 //! or Azure-style `api-key`. Compared in constant time.
 
 use std::net::SocketAddr;
@@ -12,10 +12,14 @@ use switchyard::state::Caller;
 use switchyard::types::responses::CreateResponse;
 use switchyard::{CallContext, Error, ErrorKind};
 
-use crate::error::ApiError;
+use std::sync::Arc;
+
+use crate::error::Refusal;
 use crate::state::AppState;
 
-/// Rejects requests without the master key (when one is configured).
+/// Rejects requests without the master key or a valid virtual key (when a master key is
+/// configured). A virtual key is checked (known, not expired, not blocked, its team not
+/// blocked) and may call only the routes of [`crate::keys::check_route`].
 pub async fn require_key(
     State(state): State<AppState>,
     mut request: Request,
@@ -26,29 +30,44 @@ pub async fn require_key(
         request.extensions_mut().insert(Caller::admin());
         return next.run(request).await;
     };
-    match presented_key(request.headers()) {
-        Some(key) if bool::from(key.as_bytes().ct_eq(expected.expose().as_bytes())) => {
+    let presented = presented_key(request.headers()).map(str::to_string);
+    let refusal = match (presented, state.keys()) {
+        (Some(key), _) if bool::from(key.as_bytes().ct_eq(expected.expose().as_bytes())) => {
             request.extensions_mut().insert(Caller::admin());
-            next.run(request).await
+            return next.run(request).await;
         }
-        presented => {
+        (Some(key), Some(keys)) => match keys.authenticate(&key).await.and_then(|auth| {
+            crate::keys::check_route(&auth, request.method(), request.uri().path())?;
+            Ok(auth)
+        }) {
+            Ok(auth) => {
+                request.extensions_mut().insert(Caller {
+                    key_hash: Some(auth.key.token.clone()),
+                    admin: false,
+                });
+                request.extensions_mut().insert(Arc::new(auth));
+                return next.run(request).await;
+            }
+            Err(refusal) => refusal,
+        },
+        (presented, _) => {
             let message = if presented.is_some() {
-                "Incorrect API key provided. Use the gateway's master key."
+                "Incorrect API key provided. Use the gateway's master key or a virtual key."
             } else {
                 "Missing API key. Send it as `Authorization: Bearer <key>`."
             };
-            let error = Error {
+            Refusal::from(Error {
                 code: Some("invalid_api_key".into()),
                 ..Error::new(ErrorKind::Authentication, message)
-            };
-            let request_id = record_refusal(&state, &request, &error);
-            let mut response = ApiError::from(error).into_response();
-            if let Ok(value) = http::HeaderValue::from_str(&request_id) {
-                response.headers_mut().insert("x-request-id", value);
-            }
-            response
+            })
         }
+    };
+    let request_id = record_refusal(&state, &request, &refusal.error);
+    let mut response = refusal.into_response();
+    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
     }
+    response
 }
 
 /// Records a request refused here: a record like any other refusal on the model routes (spend

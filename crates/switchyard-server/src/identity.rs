@@ -27,6 +27,7 @@ pub fn request_meta(
         route: Some(route.to_string()),
         api_key_hash: presented_key(headers).map(hash_key),
         end_user: end_user(headers, user_headers, request),
+        owner: Default::default(),
         tags: tags(headers, request),
         metadata: metadata(headers, request),
         client_ip,
@@ -101,6 +102,85 @@ fn metadata(headers: &HeaderMap, request: &CreateResponse) -> JsonMap {
         metadata.extend(extra);
     }
     metadata
+}
+
+/// A request admitted under a virtual key's limits: its place among the requests in flight
+/// (held until the answer has been sent) and what is left of its rate limits.
+#[derive(Debug)]
+pub struct Admitted {
+    /// Released when dropped.
+    pub in_flight: crate::keys::InFlight,
+    /// For the `x-ratelimit-*` headers.
+    pub remaining: crate::keys::Remaining,
+}
+
+/// The virtual key the authentication middleware found, if the caller used one.
+pub fn key_auth(extensions: &http::Extensions) -> Option<&crate::keys::KeyAuth> {
+    extensions
+        .get::<std::sync::Arc<crate::keys::KeyAuth>>()
+        .map(|a| a.as_ref())
+}
+
+/// The checks of a virtual key before a model is called: the model is one it (and its team)
+/// may use, neither budget is spent, and the rate limits admit one more request.
+pub async fn check_key(
+    state: &AppState,
+    extensions: &http::Extensions,
+    model: Option<&str>,
+) -> Result<Option<Admitted>, Refusal> {
+    check_auth(state, key_auth(extensions), model).await
+}
+
+/// [`check_key`] for the key `auth` (none: the master key, nothing to check).
+pub async fn check_auth(
+    state: &AppState,
+    auth: Option<&crate::keys::KeyAuth>,
+    model: Option<&str>,
+) -> Result<Option<Admitted>, Refusal> {
+    let (Some(auth), Some(keys)) = (auth, state.keys()) else {
+        return Ok(None);
+    };
+    if let Some(model) = model {
+        let resolved = state
+            .gateway()
+            .router()
+            .settings()
+            .model_group_alias
+            .get(model)
+            .map(|a| a.group.as_str());
+        keys.check_model(auth, model, resolved)?;
+    }
+    keys.check_budget(auth).await?;
+    let (in_flight, remaining) = keys.admit(auth).await?;
+    Ok(Some(Admitted {
+        in_flight,
+        remaining,
+    }))
+}
+
+/// LiteLLM's `x-ratelimit-*` headers for what is left of a key's limits.
+pub fn rate_limit_headers(remaining: &crate::keys::Remaining, headers: &mut HeaderMap) {
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    if let Some((limit, left)) = remaining.requests {
+        put("x-ratelimit-limit-requests", limit.to_string());
+        put("x-ratelimit-remaining-requests", left.to_string());
+        put(
+            "x-ratelimit-reset-requests",
+            format!("{}s", remaining.reset_secs),
+        );
+    }
+    if let Some((limit, left)) = remaining.tokens {
+        put("x-ratelimit-limit-tokens", limit.to_string());
+        put("x-ratelimit-remaining-tokens", left.to_string());
+        put(
+            "x-ratelimit-reset-tokens",
+            format!("{}s", remaining.reset_secs),
+        );
+    }
 }
 
 /// Refuses a request of a blocked end user, or of one whose spend has reached the budget

@@ -7,6 +7,7 @@ mod auth;
 mod batches;
 mod error;
 mod identity;
+pub mod keys;
 pub mod observability;
 mod routes;
 pub mod serve;
@@ -50,6 +51,7 @@ pub fn app(state: AppState) -> Router {
         .route("/customer/update", post(routes::spend::customer_update))
         .route("/customer/block", post(routes::spend::customer_block))
         .route("/customer/unblock", post(routes::spend::customer_unblock))
+        .merge(key_routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_key));
     // `/metrics` is behind the master key unless `require_auth_for_metrics_endpoint: false`.
     let metrics = Router::new().route("/metrics", get(routes::metrics::metrics));
@@ -72,6 +74,30 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
+}
+
+/// LiteLLM's key and team management routes.
+fn key_routes() -> Router<AppState> {
+    use routes::keys::*;
+    Router::new()
+        .route("/key/generate", post(generate))
+        .route("/key/update", post(update))
+        .route("/key/delete", post(delete))
+        .route("/key/block", post(block))
+        .route("/key/unblock", post(unblock))
+        .route("/key/regenerate", post(regenerate))
+        .route("/key/{key}/regenerate", post(regenerate_named))
+        .route("/key/info", get(info))
+        .route("/key/list", get(list))
+        .route("/team/new", post(team_new))
+        .route("/team/update", post(team_update))
+        .route("/team/delete", post(team_delete))
+        .route("/team/member_add", post(member_add))
+        .route("/team/member_delete", post(member_delete))
+        .route("/team/block", post(team_block))
+        .route("/team/unblock", post(team_unblock))
+        .route("/team/info", get(team_info))
+        .route("/team/list", get(team_list))
 }
 
 /// The stored-response and Conversations routes under `prefix`.

@@ -132,6 +132,22 @@ fn check_config(path: &PathBuf) -> ExitCode {
                 println!("logging callbacks: {}", names.join(", "));
             }
             println!("model groups: {}", gateway.models().len());
+            let url = AccountingOptions::from_config(&config).database_url;
+            let counts = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| {
+                    rt.block_on(switchyard_server::spend::key_counts(&url))
+                        .map_err(|e| e.to_string())
+                });
+            match counts {
+                Ok(Some((keys, teams))) => {
+                    println!("virtual keys: {keys}, teams: {teams} (in the database)")
+                }
+                Ok(None) => println!("virtual keys: 0, teams: 0 (no database yet)"),
+                Err(e) => println!("virtual keys: the database cannot be read ({e})"),
+            }
             println!("config OK");
             ExitCode::SUCCESS
         }
@@ -159,6 +175,15 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
             .map_err(|e| format!("spend logs: {e}"))?,
     );
     state = state.with_accounting(accounting.clone());
+    let (keys, teams) = accounting.keys().counts();
+    tracing::info!(
+        "virtual keys: {keys} keys and {teams} teams loaded; key and team rate limits {}",
+        if accounting.keys().limiter().is_shared() {
+            "are shared between replicas through Redis"
+        } else {
+            "hold per replica (no Redis configured in router_settings)"
+        }
+    );
     // Stored responses and conversations: the spend-log database unless configured apart.
     let state_database = match &config.switchyard.state_database_url {
         Some(url) => switchyard_store::Database::open(url.expose())

@@ -121,6 +121,11 @@ impl AppState {
         self.inner.accounting.as_deref()
     }
 
+    /// Virtual keys and teams (they live in the spend-log database).
+    pub fn keys(&self) -> Option<&std::sync::Arc<crate::keys::KeyStore>> {
+        self.accounting().map(crate::spend::Accounting::keys)
+    }
+
     /// The body limit used when the config sets none.
     pub fn default_max_body() -> usize {
         DEFAULT_MAX_BODY

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "background responses",
         include_str!("../migrations/0004_background.sql"),
     ),
+    (
+        5,
+        "virtual keys and teams",
+        include_str!("../migrations/0005_keys.sql"),
+    ),
 ];
 
 /// The database cannot be opened, migrated or queried.

@@ -22,6 +22,8 @@ pub struct RequestMeta {
     pub api_key_hash: Option<String>,
     /// The end user (customer) the request is attributed to.
     pub end_user: Option<String>,
+    /// The virtual key's alias, team and owner, when the caller used one.
+    pub owner: KeyOwner,
     /// Request tags (`x-litellm-tags`, `metadata.tags`).
     pub tags: Vec<String>,
     /// Request metadata (`metadata`, `x-litellm-spend-logs-metadata`).
@@ -32,6 +34,20 @@ pub struct RequestMeta {
     /// prompts (`general_settings.store_prompts_in_spend_logs`) or a logging callback
     /// receives them. Each sink decides what it keeps.
     pub store_prompts: bool,
+}
+
+/// Who a virtual key belongs to, as the proxy's key store knows it (empty for the master key
+/// and for library callers). Names are LiteLLM's (spend logs, metric labels).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct KeyOwner {
+    /// The key's `key_alias`.
+    pub api_key_alias: Option<String>,
+    /// The key's team.
+    pub team_id: Option<String>,
+    /// That team's `team_alias`.
+    pub team_alias: Option<String>,
+    /// The key's `user_id`.
+    pub user_id: Option<String>,
 }
 
 /// Token counts, in the Responses API's accounting: `input_tokens` includes cached and
@@ -144,6 +160,9 @@ pub struct RequestLog {
     pub api_key_hash: Option<String>,
     /// The end user.
     pub end_user: Option<String>,
+    /// The virtual key's alias, team and owner.
+    #[serde(flatten)]
+    pub owner: KeyOwner,
     /// The model group the client asked for.
     pub model_group: Option<String>,
     /// The upstream model of the deployment that answered.

@@ -255,6 +255,14 @@ struct LabelValues<'a> {
     status: &'a str,
     /// `exception_class`.
     exception_class: &'a str,
+    /// The virtual key's `api_key_alias`.
+    api_key_alias: &'a str,
+    /// Its team: `team`.
+    team: &'a str,
+    /// That team's `team_alias`.
+    team_alias: &'a str,
+    /// The key's owner: `user`.
+    user: &'a str,
 }
 
 impl<'a> LabelValues<'a> {
@@ -272,8 +280,12 @@ impl<'a> LabelValues<'a> {
             "api_provider" => self.api_provider,
             "status_code" | "exception_status" => self.status,
             "exception_class" => self.exception_class,
-            // LiteLLM's, for its teams, key aliases, users and user agents.
-            "api_key_alias" | "team" | "team_alias" | "user" | "user_email" | "user_agent" => "",
+            "api_key_alias" => self.api_key_alias,
+            "team" => self.team,
+            "team_alias" => self.team_alias,
+            "user" => self.user,
+            // LiteLLM's, for users' e-mails and user agents.
+            "user_email" | "user_agent" => "",
             _ => return None,
         })
     }
@@ -612,6 +624,10 @@ impl LogSink for Metrics {
             api_provider: s(&log.provider),
             status: &status,
             exception_class: s(&log.error_class),
+            api_key_alias: s(&log.owner.api_key_alias),
+            team: s(&log.owner.team_id),
+            team_alias: s(&log.owner.team_alias),
+            user: s(&log.owner.user_id),
         };
 
         self.proxy_total.with(&values).inc();

@@ -316,7 +316,10 @@ impl Redaction {
     fn apply(self, log: &Arc<RequestLog>) -> Arc<RequestLog> {
         let strip_messages = self.messages && (log.messages.is_some() || log.response.is_some());
         let strip_user = self.user_info
-            && (log.api_key_hash.is_some() || log.end_user.is_some() || log.client_ip.is_some());
+            && (log.api_key_hash.is_some()
+                || log.end_user.is_some()
+                || log.client_ip.is_some()
+                || log.owner != switchyard::accounting::KeyOwner::default());
         if !strip_messages && !strip_user {
             return log.clone();
         }
@@ -329,6 +332,8 @@ impl Redaction {
             copy.api_key_hash = None;
             copy.end_user = None;
             copy.client_ip = None;
+            // LiteLLM's redaction removes the key's alias, team and user as well.
+            copy.owner = switchyard::accounting::KeyOwner::default();
         }
         Arc::new(copy)
     }

@@ -16,7 +16,6 @@ use switchyard::types::responses::CreateResponse;
 use switchyard::{CallContext, ids};
 
 use super::responses::{caller, read_json};
-use crate::error::ApiError;
 use crate::identity;
 use crate::state::AppState;
 
@@ -30,8 +29,15 @@ pub async fn count(
 ) -> Response {
     let request_id = ids::request_id();
     let result = async {
-        let request: CreateResponse = read_json(&state, &headers, body, false).await?;
-        let meta = identity::request_meta(&state, uri.path(), &headers, &request, None);
+        let request: CreateResponse = read_json(&state, &headers, body, false)
+            .await
+            .map_err(crate::error::Refusal::from)?;
+        // Counting may call the model's own counter: the key's models and limits apply.
+        let _admitted = identity::check_key(&state, &extensions, request.model.as_deref()).await?;
+        let mut meta = identity::request_meta(&state, uri.path(), &headers, &request, None);
+        if let Some(auth) = identity::key_auth(&extensions) {
+            meta.owner = auth.owner();
+        }
         let ctx = CallContext {
             request_id: request_id.clone(),
             client_headers: headers,
@@ -39,7 +45,11 @@ pub async fn count(
             caller: caller(&extensions),
             state: None,
         };
-        state.gateway().count_input_tokens(request, ctx).await
+        state
+            .gateway()
+            .count_input_tokens(request, ctx)
+            .await
+            .map_err(crate::error::Refusal::from)
     }
     .await;
     let mut response = match result {
@@ -67,7 +77,7 @@ pub async fn count(
             }
             response
         }
-        Err(error) => ApiError(error).into_response(),
+        Err(refusal) => refusal.into_response(),
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);

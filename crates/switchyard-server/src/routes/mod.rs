@@ -3,6 +3,7 @@
 pub mod compact;
 pub mod health;
 pub mod input_tokens;
+pub mod keys;
 pub mod metrics;
 pub mod models;
 pub mod responses;

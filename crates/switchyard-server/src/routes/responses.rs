@@ -55,22 +55,31 @@ pub async fn create(
             }
         };
         let ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
-        if let Err(refusal) = identity::check_budget(&state, ctx.meta.end_user.as_deref()) {
-            let stream = request.is_stream();
-            state
-                .gateway()
-                .log_rejected(ctx, request.model.as_deref(), stream, &refusal.error);
-            return Err(refusal);
-        }
+        let admitted = match identity::check_key(&state, &extensions, request.model.as_deref())
+            .await
+            .and_then(|admitted| {
+                identity::check_budget(&state, ctx.meta.end_user.as_deref())?;
+                Ok(admitted)
+            }) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                let stream = request.is_stream();
+                state
+                    .gateway()
+                    .log_rejected(ctx, request.model.as_deref(), stream, &refusal.error);
+                return Err(refusal);
+            }
+        };
         state
             .gateway()
             .execute(request, ctx)
             .await
+            .map(|execution| (execution, admitted))
             .map_err(Refusal::from)
     }
     .await;
     let mut response = match result {
-        Ok(execution) => answer(execution),
+        Ok((execution, admitted)) => held(answer(execution), admitted),
         Err(refusal) => refusal.into_response(),
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -92,7 +101,10 @@ pub(crate) fn call_context(
     let client = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let meta = identity::request_meta(state, uri.path(), &headers, request, client);
+    let mut meta = identity::request_meta(state, uri.path(), &headers, request, client);
+    if let Some(auth) = identity::key_auth(extensions) {
+        meta.owner = auth.owner();
+    }
     CallContext {
         request_id: request_id.to_string(),
         client_headers: headers,
@@ -100,6 +112,24 @@ pub(crate) fn call_context(
         caller: caller(extensions),
         state: None,
     }
+}
+
+/// The answer with a virtual key's rate-limit headers; its place among the key's requests in
+/// flight is held until the body (a whole stream) has been sent or dropped.
+pub(crate) fn held(mut response: Response, admitted: Option<identity::Admitted>) -> Response {
+    let Some(admitted) = admitted else {
+        return response;
+    };
+    identity::rate_limit_headers(&admitted.remaining, response.headers_mut());
+    let in_flight = admitted.in_flight;
+    response.map(move |body| {
+        use futures_util::StreamExt;
+        let stream = body.into_data_stream().map(move |chunk| {
+            let _held = &in_flight;
+            chunk
+        });
+        Body::from_stream(stream)
+    })
 }
 
 /// Who is asking, as the authentication middleware found out.

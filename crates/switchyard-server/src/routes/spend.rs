@@ -79,6 +79,8 @@ fn filter(params: &HashMap<String, String>) -> Result<LogFilter, ApiError> {
         end_ms: day("end_date")?.map(|d| d + DAY_MS),
         api_key_hash: api_key,
         end_user: text(&["end_user", "user", "customer_id", "end_user_id"]),
+        team_id: text(&["team_id"]),
+        key_alias: text(&["key_alias", "api_key_alias"]),
         model: text(&["model"]),
         request_id: text(&["request_id"]),
         limit,
@@ -108,9 +110,14 @@ pub async fn report(State(state): State<AppState>, Query(params): Params) -> Res
             Some("model" | "model_group") => GroupBy::Model,
             Some("api_key" | "key") => GroupBy::Key,
             Some("end_user" | "customer" | "user") => GroupBy::EndUser,
+            Some("team" | "team_id") => GroupBy::Team,
+            Some("key_alias" | "api_key_alias") => GroupBy::KeyAlias,
             Some(other) => {
                 return Err(bad(
-                    format!("group_by must be day, model, api_key or end_user, not {other}."),
+                    format!(
+                        "group_by must be day, model, api_key, end_user, team or key_alias, not \
+                         {other}."
+                    ),
                     "group_by",
                 ));
             }
@@ -126,6 +133,8 @@ pub async fn report(State(state): State<AppState>, Query(params): Params) -> Res
             GroupBy::Model => "model",
             GroupBy::Key => "api_key",
             GroupBy::EndUser => "end_user",
+            GroupBy::Team => "team_id",
+            GroupBy::KeyAlias => "key_alias",
         };
         Ok(rows
             .into_iter()

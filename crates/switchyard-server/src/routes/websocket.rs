@@ -70,6 +70,7 @@ pub async fn upgrade(
     let socket = Socket {
         path: uri.path().to_string(),
         caller: caller(&extensions),
+        key: identity::key_auth(&extensions).map(|auth| auth.key.token.clone()),
         client: extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string()),
@@ -107,6 +108,8 @@ struct Socket {
     /// The upgrade request's headers: every request on the socket is made with them.
     headers: HeaderMap,
     caller: Caller,
+    /// The hash of the socket's virtual key, checked again before each response.
+    key: Option<String>,
     client: Option<String>,
     /// Whether the server is stopping; also holds the connection's place under the cap.
     handle: Option<ConnectionHandle>,
@@ -271,7 +274,24 @@ impl Socket {
             Err(error) => return self.refuse(ws, None, &Refusal::from(error)).await,
         };
         self.responses += 1;
-        let ctx = self.context(&request);
+        let mut ctx = self.context(&request);
+        // The key as it is now (a block or a deletion since the upgrade counts), then its
+        // models, budgets and limits, as for an HTTP request.
+        let key = match (&self.key, self.state.keys()) {
+            (Some(token), Some(keys)) => match keys.authorize(token).await {
+                Ok(auth) => Some(auth),
+                Err(refusal) => return self.refuse(ws, Some((ctx, &request)), &refusal).await,
+            },
+            _ => None,
+        };
+        if let Some(auth) = &key {
+            ctx.meta.owner = auth.owner();
+        }
+        let _admitted =
+            match identity::check_auth(&self.state, key.as_ref(), request.model.as_deref()).await {
+                Ok(admitted) => admitted,
+                Err(refusal) => return self.refuse(ws, Some((ctx, &request)), &refusal).await,
+            };
         if let Err(refusal) = identity::check_budget(&self.state, ctx.meta.end_user.as_deref()) {
             return self.refuse(ws, Some((ctx, &request)), &refusal).await;
         }

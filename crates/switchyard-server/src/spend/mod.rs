@@ -34,6 +34,8 @@ use tokio::task::JoinHandle;
 
 pub use store::{EndUser, SpendStore, StoreError};
 
+use crate::keys::KeyStore;
+
 /// Rows queued before the writer (about 2 KB each without prompts).
 pub const QUEUE_ROWS: usize = 50_000;
 /// Rows per transaction at most.
@@ -56,6 +58,8 @@ pub struct AccountingOptions {
     pub user_headers: Vec<String>,
     /// Keep inputs and outputs in the rows.
     pub store_prompts: bool,
+    /// Where key and team rate limits are shared (`router_settings.redis_*`).
+    pub redis: Option<switchyard::router::settings::RedisSettings>,
 }
 
 impl AccountingOptions {
@@ -83,6 +87,7 @@ impl AccountingOptions {
             user_headers: a.user_header_mappings.clone(),
             // `turn_off_message_logging` keeps prompts out of every sink, spend logs included.
             store_prompts: a.store_prompts && !config.logging.turn_off_message_logging,
+            redis: config.router.redis.clone(),
         }
     }
 }
@@ -113,10 +118,31 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
 }
 
+/// How many virtual keys and teams the database at `url` holds, without creating or
+/// migrating anything (`check-config`): `None` when there is no database yet.
+pub async fn key_counts(url: &str) -> Result<Option<(i64, i64)>, StoreError> {
+    if let Some(file) = sqlite_file(url)
+        && !file.exists()
+    {
+        return Ok(None);
+    }
+    let database = switchyard_store::Database::admin(url)
+        .await
+        .map_err(|e| StoreError(e.to_string()))?;
+    let counts = crate::keys::store::AuthStore::on(&database).counts().await;
+    database.close().await;
+    match counts {
+        Ok(counts) => Ok(Some(counts)),
+        // A database from before virtual keys has no such tables yet.
+        Err(_) => Ok(Some((0, 0))),
+    }
+}
+
 /// Spend logs, end users and budgets: what the proxy adds to the gateway's accounting.
 #[derive(Debug)]
 pub struct Accounting {
     store: SpendStore,
+    keys: Arc<KeyStore>,
     end_users: Arc<EndUsers>,
     sink: Arc<SpendSink>,
     writer: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
@@ -137,17 +163,20 @@ impl Accounting {
         let store = SpendStore::open(&options.database_url).await?;
         let end_users = Arc::new(EndUsers::default());
         end_users.refresh(&store, None).await?;
+        let keys = KeyStore::start(store.database(), options.redis.clone()).await?;
         let (tx, rx) = mpsc::channel(QUEUE_ROWS);
         let sink = Arc::new(SpendSink {
             queue: tx,
             dropped: AtomicU64::new(0),
             end_users: end_users.clone(),
+            keys: keys.clone(),
             store_prompts: options.store_prompts,
         });
         let (stop_tx, stop_rx) = oneshot::channel();
         let writer = tokio::spawn(write_loop(
             store.clone(),
             end_users.clone(),
+            keys.clone(),
             rx,
             stop_rx,
             options.batch_interval,
@@ -160,6 +189,7 @@ impl Accounting {
         ));
         Ok(Accounting {
             store,
+            keys,
             end_users,
             sink,
             writer: Mutex::new(Some((stop_tx, writer))),
@@ -176,6 +206,11 @@ impl Accounting {
     /// The database.
     pub fn store(&self) -> &SpendStore {
         &self.store
+    }
+
+    /// Virtual keys and teams.
+    pub fn keys(&self) -> &Arc<KeyStore> {
+        &self.keys
     }
 
     /// The settings in force.
@@ -218,6 +253,7 @@ impl Accounting {
             // It only reads; stopping it mid-read loses nothing.
             refresher.abort();
         }
+        self.keys.stop();
         let writer = self.writer.lock().ok().and_then(|mut w| w.take());
         if let Some((stop, task)) = writer {
             let _ = stop.send(());
@@ -325,6 +361,7 @@ struct SpendSink {
     queue: mpsc::Sender<Arc<RequestLog>>,
     dropped: AtomicU64,
     end_users: Arc<EndUsers>,
+    keys: Arc<KeyStore>,
     /// Rows keep inputs and outputs (records may carry them for other sinks).
     store_prompts: bool,
 }
@@ -338,6 +375,7 @@ impl LogSink for SpendSink {
                 .or_insert_with(|| Known::new(user))
                 .unwritten += cost;
         }
+        self.keys.record(log);
         let row = if !self.store_prompts && (log.messages.is_some() || log.response.is_some()) {
             Arc::new(RequestLog {
                 messages: None,
@@ -361,6 +399,7 @@ impl LogSink for SpendSink {
 async fn write_loop(
     store: SpendStore,
     end_users: Arc<EndUsers>,
+    keys: Arc<KeyStore>,
     rx: mpsc::Receiver<Arc<RequestLog>>,
     stop: oneshot::Receiver<()>,
     interval: Duration,
@@ -369,7 +408,7 @@ async fn write_loop(
     let mut batches = Batches::new(rx, stop, BATCH_ROWS, interval);
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     while batches.next(&mut batch).await {
-        write_with_retries(&store, &end_users, &batch, write_rows).await;
+        write_with_retries(&store, &end_users, &keys, &batch, write_rows).await;
     }
 }
 
@@ -404,17 +443,24 @@ const FULL_REFRESH_EVERY: Duration = Duration::from_secs(60);
 async fn write_with_retries(
     store: &SpendStore,
     end_users: &EndUsers,
+    keys: &KeyStore,
     batch: &[Arc<RequestLog>],
     write_rows: bool,
 ) {
     let spent = store::spend_by_end_user(batch);
+    let (key_spend, team_spend) = keys.spend_of_batch(batch);
     let mut delay = Duration::from_millis(200);
     for attempt in 1..=5 {
         let sync = end_users.sync.lock().await;
-        let result = store.write_batch(batch, write_rows).await;
+        let key_sync = keys.sync.lock().await;
+        let result = store
+            .write_batch_with(batch, write_rows, (&key_spend, &team_spend))
+            .await;
         if result.is_ok() {
             end_users.settle(&spent);
+            keys.settle(&key_spend, &team_spend);
         }
+        drop(key_sync);
         drop(sync);
         match result {
             Ok(()) => return,

@@ -152,6 +152,14 @@ const COLUMNS: &[Column] = {
                     .map(|v| json_text(v).unwrap_or_default())
             }),
         ),
+        Column::new(
+            "api_key_alias",
+            Text(|log| log.owner.api_key_alias.as_deref()),
+        ),
+        Column::new("team_id", Text(|log| log.owner.team_id.as_deref())),
+        Column::new("team_alias", Text(|log| log.owner.team_alias.as_deref())),
+        // `user` is a reserved word in PostgreSQL; shown under LiteLLM's name.
+        Column::new("user_id", Text(|log| log.owner.user_id.as_deref())).shown_as("user"),
     ]
 };
 

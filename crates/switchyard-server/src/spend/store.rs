@@ -61,6 +61,10 @@ pub struct LogFilter {
     pub api_key_hash: Option<String>,
     /// End user.
     pub end_user: Option<String>,
+    /// The virtual key's team.
+    pub team_id: Option<String>,
+    /// The virtual key's alias.
+    pub key_alias: Option<String>,
     /// Model group or upstream model.
     pub model: Option<String>,
     /// Request id.
@@ -80,6 +84,10 @@ pub enum GroupBy {
     Key,
     /// End user.
     EndUser,
+    /// The virtual key's team.
+    Team,
+    /// The virtual key's alias.
+    KeyAlias,
 }
 
 /// One group of a spend report.
@@ -147,6 +155,17 @@ impl SpendStore {
         batch: &[Arc<RequestLog>],
         rows: bool,
     ) -> Result<(), StoreError> {
+        let none = BTreeMap::new();
+        self.write_batch_with(batch, rows, (&none, &none)).await
+    }
+
+    /// [`SpendStore::write_batch`], adding what keys and teams spent in the same transaction.
+    pub async fn write_batch_with(
+        &self,
+        batch: &[Arc<RequestLog>],
+        rows: bool,
+        (keys, teams): (&BTreeMap<String, f64>, &BTreeMap<String, f64>),
+    ) -> Result<(), StoreError> {
         let mut tx = self.database.pool().begin().await?;
         if rows {
             insert_rows(&mut tx, batch, self.database.is_sqlite()).await?;
@@ -166,6 +185,7 @@ impl SpendStore {
             .execute(&mut *tx)
             .await?;
         }
+        crate::keys::store::add_spend(&mut tx, keys, teams).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -196,6 +216,8 @@ impl SpendStore {
             GroupBy::Model => "model_group",
             GroupBy::Key => "api_key",
             GroupBy::EndUser => "end_user",
+            GroupBy::Team => "team_id",
+            GroupBy::KeyAlias => "api_key_alias",
         };
         let mut sql = format!(
             "SELECT {key} AS grp, COUNT(*) AS requests, \
@@ -352,6 +374,12 @@ fn push_filters(sql: &mut String, args: &mut Vec<Arg>, f: &LogFilter) {
     }
     if let Some(v) = &f.end_user {
         add(sql, " AND end_user = $?", Arg::Text(v.clone()));
+    }
+    if let Some(v) = &f.team_id {
+        add(sql, " AND team_id = $?", Arg::Text(v.clone()));
+    }
+    if let Some(v) = &f.key_alias {
+        add(sql, " AND api_key_alias = $?", Arg::Text(v.clone()));
     }
     if let Some(v) = &f.model {
         // Model group or upstream model, each its own placeholder.

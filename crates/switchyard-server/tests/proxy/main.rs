@@ -19,6 +19,7 @@ mod gemini;
 mod hardening;
 mod health;
 mod input_tokens;
+mod keys;
 mod observability;
 mod passthrough;
 mod routing;

@@ -684,3 +684,46 @@ async fn a_frame_over_the_size_limit_closes_the_socket_saying_so() {
     let frame = closed.expect("a close frame");
     assert_eq!(u16::from(frame.code), 1009, "{frame:?}");
 }
+
+#[tokio::test]
+async fn a_virtual_key_on_a_socket_is_checked_before_each_response() {
+    let (url, dir) = crate::accounting::sqlite();
+    let (h, _acct) = Harness::with_accounting(
+        |m| {
+            format!(
+                "model_list:{}\ngeneral_settings: {{master_key: {KEY}}}\n",
+                crate::common::default_models(m)
+            )
+        },
+        &url,
+    )
+    .await;
+    let (status, made) = h
+        .post_json("/key/generate", &json!({"models": ["passthrough"]}))
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let key = made["key"].as_str().unwrap().to_string();
+    let mut ws = open(&h, "/v1/responses", Some(&key))
+        .await
+        .expect("upgrade");
+    ws.create(json!({"model": "passthrough", "input": "hi"}))
+        .await
+        .events();
+    // Its models hold on the socket as over HTTP.
+    let refused = ws
+        .create(json!({"model": "bridged", "input": "hi"}))
+        .await
+        .error();
+    assert_eq!(refused["status"], 401, "{refused}");
+    assert_eq!(refused["error"]["code"], "key_model_access_denied");
+    // A key blocked while its socket is open is refused on its next response.
+    let (status, _) = h.post_json("/key/block", &json!({"key": key})).await;
+    assert_eq!(status, 200);
+    let refused = ws
+        .create(json!({"model": "passthrough", "input": "hi"}))
+        .await
+        .error();
+    assert_eq!(refused["error"]["code"], "key_blocked", "{refused}");
+    assert!(!refused.to_string().contains(&key));
+    let _ = std::fs::remove_dir_all(dir);
+}

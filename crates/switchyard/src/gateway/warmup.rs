@@ -75,6 +75,7 @@ impl Gateway {
             route: meta.route,
             api_key_hash: meta.api_key_hash,
             end_user: meta.end_user,
+            owner: meta.owner,
             model_group: model,
             stream: true,
             status: "success",

@@ -1,0 +1,899 @@
+//! Virtual keys and teams through the proxy, on real SQLite, PostgreSQL and Redis: the key and
+//! team routes, what a key may call, budgets, rate limits shared by two replicas, changes
+//! reaching every replica.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchyard_server::spend::Accounting;
+
+use crate::accounting::{drop_postgres, postgres, sqlite};
+use crate::common::{Harness, KEY, UPSTREAM_KEY};
+
+const DEAD: &str = "http://127.0.0.1:9/v1";
+/// Prices per token of the test deployments.
+const IN: f64 = 1e-6;
+const OUT: f64 = 2e-6;
+/// 10 tokens in, 5 out: 15 tokens, `COST` USD.
+const SMALL: &str = "[[mock:usage=10,5,0,0]] hi";
+const COST: f64 = 10.0 * IN + 5.0 * OUT;
+
+fn config(mock: &str, router: &str, own: &str) -> String {
+    let prices = format!("input_cost_per_token: {IN}, output_cost_per_token: {OUT}");
+    format!(
+        r#"
+model_list:
+  - model_name: passthrough
+    litellm_params: {{model: openai/gpt-mock, api_base: "{mock}/v1", api_key: {UPSTREAM_KEY}, {prices}}}
+  - model_name: bridged
+    litellm_params: {{model: hosted_vllm/mock-llama, api_base: "{mock}/vllm/v1", {prices}}}
+  - model_name: openai/gpt-x
+    litellm_params: {{model: openai/gpt-mock, api_base: "{mock}/v1", api_key: {UPSTREAM_KEY}, {prices}}}
+  - model_name: broken
+    litellm_params: {{model: hosted_vllm/m, api_base: "{DEAD}", max_retries: 0}}
+router_settings: {{fallbacks: [{{broken: [passthrough]}}], model_group_alias: {{fast: passthrough}}{router}}}
+general_settings:
+  master_key: {KEY}
+  proxy_batch_write_at: 0.05
+{own}
+"#
+    )
+}
+
+async fn proxy(url: &str) -> (Harness, Arc<Accounting>) {
+    Harness::with_accounting(|m| config(m, "", ""), url).await
+}
+
+/// A proxy sharing key and team limits through Redis under `prefix`.
+async fn shared_proxy(url: &str, prefix: &str) -> (Harness, Arc<Accounting>) {
+    let redis = std::env::var("SWITCHYARD_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let router = format!(", redis_url: \"{redis}\"");
+    let own = format!("switchyard_settings: {{redis_key_prefix: \"{prefix}\"}}");
+    let (h, acct) = Harness::with_accounting(|m| config(m, &router, &own), url).await;
+    let until = Instant::now() + Duration::from_secs(5);
+    while !acct.keys().limiter().connected() {
+        assert!(Instant::now() < until, "Redis at {redis} connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (h, acct)
+}
+
+fn prefix() -> String {
+    format!("swy-keys-{}-{}", std::process::id(), fastrand::u64(..))
+}
+
+/// `method path` with `key`: (status, headers, body).
+async fn call_as(
+    h: &Harness,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut request = h
+        .client
+        .request(method, format!("{}{path}", h.base))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn get_as(h: &Harness, key: &str, path: &str) -> (u16, Value) {
+    let (status, _, body) = call_as(h, key, reqwest::Method::GET, path, None).await;
+    (status, body)
+}
+
+/// `POST /v1/responses` with `key`: (status, headers, body).
+async fn respond_as(
+    h: &Harness,
+    key: &str,
+    model: &str,
+    input: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let body = json!({"model": model, "input": input});
+    call_as(h, key, reqwest::Method::POST, "/v1/responses", Some(&body)).await
+}
+
+/// A streamed call with `key`: (status, whole SSE text).
+async fn stream_as(h: &Harness, key: &str, model: &str, input: &str) -> (u16, String) {
+    let response = h
+        .client
+        .post(format!("{}/v1/responses", h.base))
+        .bearer_auth(key)
+        .json(&json!({"model": model, "input": input, "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+async fn generate(h: &Harness, body: Value) -> (String, Value) {
+    let (status, answer) = h.post_json("/key/generate", &body).await;
+    assert_eq!(status, 200, "{answer}");
+    (answer["key"].as_str().unwrap().to_string(), answer)
+}
+
+fn hash(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An error answer: OpenAI's envelope, and neither the key nor its hash in it.
+fn refused(body: &Value, key: &str) -> String {
+    let error = &body["error"];
+    for field in ["message", "type", "param", "code"] {
+        assert!(error.get(field).is_some(), "{field} in {body}");
+    }
+    let text = body.to_string();
+    assert!(!text.contains(key), "the key leaked: {text}");
+    assert!(!text.contains(&hash(key)), "the key's hash leaked: {text}");
+    error["message"].as_str().unwrap().to_string()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-12
+}
+
+async fn spend_of(h: &Harness, key: &str) -> f64 {
+    let (status, info) = h.get_json(&format!("/key/info?key={key}")).await;
+    assert_eq!(status, 200, "{info}");
+    info["info"]["spend"].as_f64().unwrap()
+}
+
+async fn key_routes(url: &str) {
+    let (h, _acct) = proxy(url).await;
+    // Generated keys look like LiteLLM's; the answer shows the key this once.
+    let (key, made) = generate(
+        &h,
+        json!({"key_alias": "app-1", "models": ["passthrough"], "metadata": {"env": "test"},
+               "tags": ["t1"], "duration": "1h", "max_budget": 10.0, "user_id": "u-1"}),
+    )
+    .await;
+    assert!(key.starts_with("sk-") && key.len() >= 20, "{key}");
+    assert_eq!(made["token"], hash(&key));
+    assert_eq!(made["key_name"], format!("sk-...{}", &key[key.len() - 4..]));
+    assert_eq!(made["key_alias"], "app-1");
+    assert_eq!(made["models"], json!(["passthrough"]));
+    assert_eq!(made["metadata"]["env"], "test");
+    assert_eq!(made["tags"], json!(["t1"]));
+    assert_eq!(made["max_budget"], 10.0);
+    assert_eq!(made["user_id"], "u-1");
+    assert!(made["expires"].as_str().unwrap().ends_with('Z'), "{made}");
+    assert_eq!(made["spend"], 0.0);
+
+    // A caller's own key; a taken alias is refused.
+    let (own, _) = generate(&h, json!({"key": "sk-my-own-key-1234"})).await;
+    assert_eq!(own, "sk-my-own-key-1234");
+    let (status, body) = h
+        .post_json("/key/generate", &json!({"key_alias": "app-1"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = h
+        .post_json("/key/generate", &json!({"key": "not-sk", "rpm_limit": 1}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["param"], "key");
+    let (status, body) = h
+        .post_json("/key/generate", &json!({"rpm_limit": "lots"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["param"].clone()),
+        (400, json!("rpm_limit"))
+    );
+
+    // The key works on the model routes.
+    let (status, _, body) = respond_as(&h, &key, "passthrough", "hi").await;
+    assert_eq!(status, 200, "{body}");
+
+    // /key/info by text and by hash; the key itself for itself; not for another key.
+    let (status, info) = h.get_json(&format!("/key/info?key={key}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(info["key"], key);
+    assert_eq!(info["info"]["key_alias"], "app-1");
+    let (_, by_hash) = h.get_json(&format!("/key/info?key={}", hash(&key))).await;
+    assert_eq!(by_hash["info"]["token"], hash(&key));
+    let (status, mine) = get_as(&h, &key, "/key/info").await;
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!(mine["info"]["key_alias"], "app-1");
+    let (status, body) = get_as(&h, &key, &format!("/key/info?key={own}")).await;
+    assert_eq!(status, 403, "{body}");
+    refused(&body, &key);
+
+    // /key/list: hashes, filters, pages, whole objects.
+    let (_, listed) = h.get_json("/key/list").await;
+    assert_eq!(listed["total_count"], 2);
+    let tokens = listed["keys"].as_array().unwrap();
+    assert!(tokens.contains(&json!(hash(&key))) && tokens.contains(&json!(hash(&own))));
+    let (_, by_alias) = h.get_json("/key/list?key_alias=app-1").await;
+    assert_eq!(by_alias["keys"], json!([hash(&key)]));
+    let (_, by_user) = h
+        .get_json("/key/list?user_id=u-1&return_full_object=true")
+        .await;
+    assert_eq!(by_user["keys"][0]["key_alias"], "app-1");
+    let (_, paged) = h.get_json("/key/list?page=2&size=1").await;
+    assert_eq!(
+        (
+            paged["keys"].as_array().unwrap().len(),
+            paged["total_pages"].clone()
+        ),
+        (1, json!(2))
+    );
+
+    // /key/update: the new models apply at once.
+    let (status, updated) = h
+        .post_json(
+            "/key/update",
+            &json!({"key": key, "models": ["bridged"], "rpm_limit": 100}),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["models"], json!(["bridged"]));
+    assert_eq!(updated["rpm_limit"], 100);
+    let (status, _, body) = respond_as(&h, &key, "passthrough", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(refused(&body, &key).contains("passthrough"));
+    let (status, _, _) = respond_as(&h, &key, "bridged", "hi").await;
+    assert_eq!(status, 200);
+
+    // Block and unblock.
+    let (status, blocked) = h.post_json("/key/block", &json!({"key": key})).await;
+    assert_eq!((status, blocked["blocked"].clone()), (200, json!(true)));
+    let (status, _, body) = respond_as(&h, &key, "bridged", "hi").await;
+    assert_eq!(status, 401);
+    assert!(refused(&body, &key).contains("blocked"));
+    let (status, unblocked) = h.post_json("/key/unblock", &json!({"key": key})).await;
+    assert_eq!((status, unblocked["blocked"].clone()), (200, json!(false)));
+    assert_eq!(respond_as(&h, &key, "bridged", "hi").await.0, 200);
+
+    // Regenerate (both paths): the old text stops working, settings and spend carry over.
+    let spent = spend_of(&h, &key).await;
+    let (status, regen) = h.post_json("/key/regenerate", &json!({"key": key})).await;
+    assert_eq!(status, 200, "{regen}");
+    let new_key = regen["key"].as_str().unwrap().to_string();
+    assert_ne!(new_key, key);
+    assert_eq!(regen["token"], hash(&new_key));
+    assert_eq!(regen["key_alias"], "app-1");
+    let (status, _, body) = respond_as(&h, &key, "bridged", "hi").await;
+    assert_eq!(status, 401);
+    refused(&body, &key);
+    assert_eq!(respond_as(&h, &new_key, "bridged", "hi").await.0, 200);
+    assert!(spend_of(&h, &new_key).await >= spent);
+    let (status, regen) = h
+        .post_json(
+            &format!("/key/{new_key}/regenerate"),
+            &json!({"max_budget": 5.0}),
+        )
+        .await;
+    assert_eq!(status, 200, "{regen}");
+    assert_eq!(regen["max_budget"], 5.0);
+    let newest = regen["key"].as_str().unwrap().to_string();
+    assert_eq!(respond_as(&h, &new_key, "bridged", "hi").await.0, 401);
+    assert_eq!(respond_as(&h, &newest, "bridged", "hi").await.0, 200);
+
+    // An unknown key, and an expired one.
+    let (status, _, body) = respond_as(&h, "sk-never-issued-0000", "bridged", "hi").await;
+    assert_eq!(status, 401);
+    refused(&body, "sk-never-issued-0000");
+    let (short, _) = generate(&h, json!({"duration": "1s"})).await;
+    assert_eq!(respond_as(&h, &short, "bridged", "hi").await.0, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _, body) = respond_as(&h, &short, "bridged", "hi").await;
+    assert_eq!(status, 401);
+    assert!(refused(&body, &short).contains("expired"));
+
+    // A key survives a restart: a new proxy on the same database knows it.
+    let (again, _acct2) = proxy(url).await;
+    assert_eq!(respond_as(&again, &newest, "bridged", "hi").await.0, 200);
+
+    // Delete by key and by alias.
+    let (status, deleted) = h.post_json("/key/delete", &json!({"keys": [own]})).await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["deleted_keys"], json!([own]));
+    assert_eq!(respond_as(&h, &own, "bridged", "hi").await.0, 401);
+    let (status, deleted) = h
+        .post_json("/key/delete", &json!({"key_aliases": ["app-1"]}))
+        .await;
+    assert_eq!(
+        (status, deleted["deleted_keys"].clone()),
+        (200, json!(["app-1"]))
+    );
+    assert_eq!(respond_as(&h, &newest, "bridged", "hi").await.0, 401);
+    let (status, _) = h.post_json("/key/delete", &json!({"keys": [own]})).await;
+    assert_eq!(status, 404);
+    let (status, _) = h.get_json(&format!("/key/info?key={own}")).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn key_routes_on_sqlite() {
+    let (url, dir) = sqlite();
+    key_routes(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn key_routes_on_postgres() {
+    let (url, base, name) = postgres().await;
+    key_routes(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+async fn team_routes(url: &str) {
+    let (h, _acct) = proxy(url).await;
+    let (status, team) = h
+        .post_json(
+            "/team/new",
+            &json!({"team_alias": "research", "models": ["passthrough", "bridged"],
+                    "max_budget": 100.0, "rpm_limit": 1000, "metadata": {"cost_center": "r1"},
+                    "members_with_roles": [{"role": "admin", "user_id": "alice"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{team}");
+    let id = team["team_id"].as_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "{id}");
+    assert_eq!(team["team_alias"], "research");
+    assert_eq!(team["admins"], json!(["alice"]));
+    let (status, named) = h
+        .post_json("/team/new", &json!({"team_id": "ops", "team_alias": "Ops"}))
+        .await;
+    assert_eq!((status, named["team_id"].clone()), (200, json!("ops")));
+    let (status, _) = h.post_json("/team/new", &json!({"team_id": "ops"})).await;
+    assert_eq!(status, 400);
+
+    // A key of the team: the team's models apply on top of the key's.
+    let (status, body) = h
+        .post_json("/key/generate", &json!({"team_id": "no-such-team"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (key, made) = generate(&h, json!({"team_id": id, "models": ["all-team-models"]})).await;
+    assert_eq!(made["team_id"], id);
+    assert_eq!(respond_as(&h, &key, "passthrough", "hi").await.0, 200);
+    assert_eq!(respond_as(&h, &key, "bridged", "hi").await.0, 200);
+    let (status, _, body) = respond_as(&h, &key, "openai/gpt-x", "hi").await;
+    assert_eq!(status, 401);
+    refused(&body, &key);
+    let (wide, _) = generate(&h, json!({"team_id": id})).await;
+    let (status, _, body) = respond_as(&h, &wide, "openai/gpt-x", "hi").await;
+    assert_eq!(
+        status, 401,
+        "the team's models hold for a key without its own"
+    );
+    assert!(refused(&body, &wide).contains("Team"));
+
+    // /team/info, /team/list.
+    let (status, info) = h.get_json(&format!("/team/info?team_id={id}")).await;
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["team_info"]["team_alias"], "research");
+    assert_eq!(info["keys"].as_array().unwrap().len(), 2);
+    let (_, teams) = h.get_json("/team/list").await;
+    assert_eq!(teams.as_array().unwrap().len(), 2);
+    let (status, _) = h.get_json("/team/info?team_id=nobody").await;
+    assert_eq!(status, 404);
+
+    // /team/update answers {team_id, data}.
+    let (status, updated) = h
+        .post_json(
+            "/team/update",
+            &json!({"team_id": id, "models": ["passthrough"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["data"]["models"], json!(["passthrough"]));
+    assert_eq!(respond_as(&h, &key, "bridged", "hi").await.0, 401);
+
+    // Members.
+    let (status, added) = h
+        .post_json(
+            "/team/member_add",
+            &json!({"team_id": id, "member": [{"role": "user", "user_id": "bob"},
+                                                {"role": "user", "user_email": "c@example.com"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(added["members_with_roles"].as_array().unwrap().len(), 3);
+    assert_eq!(added["updated_users"].as_array().unwrap().len(), 2);
+    let (status, removed) = h
+        .post_json(
+            "/team/member_delete",
+            &json!({"team_id": id, "user_id": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{removed}");
+    assert_eq!(removed["members_with_roles"].as_array().unwrap().len(), 2);
+    let (status, _) = h
+        .post_json(
+            "/team/member_delete",
+            &json!({"team_id": id, "user_id": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Block and unblock: every key of the team.
+    let (status, blocked) = h.post_json("/team/block", &json!({"team_id": id})).await;
+    assert_eq!((status, blocked["blocked"].clone()), (200, json!(true)));
+    let (status, _, body) = respond_as(&h, &key, "passthrough", "hi").await;
+    assert_eq!(status, 401);
+    assert!(refused(&body, &key).contains("team"));
+    let (status, _) = h.post_json("/team/unblock", &json!({"team_id": id})).await;
+    assert_eq!(status, 200);
+    assert_eq!(respond_as(&h, &key, "passthrough", "hi").await.0, 200);
+
+    // Delete: the team's keys go with it.
+    let (status, deleted) = h
+        .post_json("/team/delete", &json!({"team_ids": [id]}))
+        .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["deleted_teams"], json!([id]));
+    assert_eq!(respond_as(&h, &key, "passthrough", "hi").await.0, 401);
+    let (_, teams) = h.get_json("/team/list").await;
+    assert_eq!(teams.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn team_routes_on_sqlite() {
+    let (url, dir) = sqlite();
+    team_routes(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn team_routes_on_postgres() {
+    let (url, base, name) = postgres().await;
+    team_routes(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+#[tokio::test]
+async fn a_key_calls_and_lists_only_its_models() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"models": ["fast", "openai/*"]})).await;
+    // An alias it names, a wildcard; not the alias's target by its own name.
+    assert_eq!(respond_as(&h, &key, "fast", "hi").await.0, 200);
+    assert_eq!(respond_as(&h, &key, "openai/gpt-x", "hi").await.0, 200);
+    let (status, _, body) = respond_as(&h, &key, "bridged", "hi").await;
+    assert_eq!(status, 401);
+    let message = refused(&body, &key);
+    assert!(message.contains("bridged"), "{message}");
+    assert_eq!(body["error"]["code"], "key_model_access_denied");
+    let (status, models) = get_as(&h, &key, "/v1/models").await;
+    assert_eq!(status, 200);
+    let mut ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec!["fast", "openai/gpt-x"]);
+    // The master key sees every group.
+    let (_, all) = h.get_json("/v1/models").await;
+    assert!(all["data"].as_array().unwrap().len() >= 5);
+    // A key listing the target group may call its alias too.
+    let (target, _) = generate(&h, json!({"models": ["passthrough"]})).await;
+    assert_eq!(respond_as(&h, &target, "fast", "hi").await.0, 200);
+    // allowed_routes narrows the routes further.
+    let (narrow, _) = generate(&h, json!({"allowed_routes": ["/v1/models"]})).await;
+    assert_eq!(get_as(&h, &narrow, "/v1/models").await.0, 200);
+    let (status, _, body) = respond_as(&h, &narrow, "passthrough", "hi").await;
+    assert_eq!(status, 403, "{body}");
+    refused(&body, &narrow);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_virtual_key_is_refused_on_every_admin_route() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({})).await;
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    let routes = [
+        (&post, "/key/generate"),
+        (&post, "/key/update"),
+        (&post, "/key/delete"),
+        (&post, "/key/block"),
+        (&post, "/key/unblock"),
+        (&post, "/key/regenerate"),
+        (&post, "/key/sk-anything/regenerate"),
+        (&get, "/key/list"),
+        (&post, "/team/new"),
+        (&post, "/team/update"),
+        (&post, "/team/delete"),
+        (&post, "/team/member_add"),
+        (&post, "/team/member_delete"),
+        (&post, "/team/block"),
+        (&post, "/team/unblock"),
+        (&get, "/team/info?team_id=x"),
+        (&get, "/team/list"),
+        (&get, "/spend/logs"),
+        (&get, "/global/spend/report"),
+        (&get, "/customer/info?end_user_id=x"),
+        (&post, "/customer/new"),
+        (&post, "/customer/update"),
+        (&post, "/customer/block"),
+        (&post, "/customer/unblock"),
+        (&get, "/health"),
+        (&get, "/metrics"),
+    ];
+    for (method, path) in routes {
+        let (status, _, body) = call_as(&h, &key, method.clone(), path, Some(&json!({}))).await;
+        assert_eq!(status, 403, "{method} {path}: {body}");
+        let message = refused(&body, &key);
+        assert!(message.contains("master key"), "{message}");
+    }
+    // What it may call.
+    assert_eq!(get_as(&h, &key, "/key/info").await.0, 200);
+    assert_eq!(get_as(&h, &key, "/v1/models").await.0, 200);
+    assert_eq!(respond_as(&h, &key, "passthrough", "hi").await.0, 200);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn budgets_stop_the_next_request_streamed_and_after_a_fallback() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    // Two requests fit under the budget; the second takes spend past it.
+    let budget = 1.5 * COST;
+    let (key, _) = generate(&h, json!({"max_budget": budget, "key_alias": "budgeted"})).await;
+    let (status, _, body) = respond_as(&h, &key, "passthrough", SMALL).await;
+    assert_eq!(status, 200, "{body}");
+    // Spend is exact right after the answer.
+    assert!(close(spend_of(&h, &key).await, COST));
+    // Streamed, and its spend counts before the next request.
+    let (status, sse) = stream_as(&h, &key, "passthrough", SMALL).await;
+    assert_eq!(status, 200);
+    assert!(sse.contains("response.completed"), "{sse}");
+    assert!(close(spend_of(&h, &key).await, 2.0 * COST));
+    let (status, _, body) = respond_as(&h, &key, "passthrough", SMALL).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["type"], "budget_exceeded");
+    let message = refused(&body, &key);
+    assert!(message.contains("Budget has been exceeded"), "{message}");
+    let (status, _) = stream_as(&h, &key, "passthrough", SMALL).await;
+    assert_eq!(status, 400);
+    // Refused requests cost nothing.
+    assert!(close(spend_of(&h, &key).await, 2.0 * COST));
+
+    // After a fallback (broken → passthrough): the fallback's cost is the key's.
+    let (fallback, _) = generate(&h, json!({"max_budget": 0.5 * COST})).await;
+    let (status, headers, body) = respond_as(&h, &fallback, "broken", SMALL).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["x-litellm-attempted-fallbacks"], "1");
+    assert!(close(spend_of(&h, &fallback).await, COST));
+    let (status, _, body) = respond_as(&h, &fallback, "broken", SMALL).await;
+    assert_eq!(status, 400);
+    refused(&body, &fallback);
+    let (status, _) = stream_as(&h, &fallback, "broken", SMALL).await;
+    assert_eq!(status, 400);
+
+    // A team budget holds for all its keys together.
+    let (_, team) = h
+        .post_json(
+            "/team/new",
+            &json!({"team_id": "t-budget", "max_budget": 1.5 * COST}),
+        )
+        .await;
+    assert_eq!(team["team_id"], "t-budget");
+    let (a, _) = generate(&h, json!({"team_id": "t-budget"})).await;
+    let (b, _) = generate(&h, json!({"team_id": "t-budget"})).await;
+    assert_eq!(respond_as(&h, &a, "passthrough", SMALL).await.0, 200);
+    assert_eq!(stream_as(&h, &b, "passthrough", SMALL).await.0, 200);
+    let (status, _, body) = respond_as(&h, &a, "passthrough", SMALL).await;
+    assert_eq!(status, 400);
+    assert!(refused(&body, &a).contains("Team=t-budget"));
+    let (_, info) = h.get_json("/team/info?team_id=t-budget").await;
+    assert!(close(
+        info["team_info"]["spend"].as_f64().unwrap(),
+        2.0 * COST
+    ));
+
+    // The database has the same figures once the batch is written.
+    let until = Instant::now() + Duration::from_secs(5);
+    let (restarted, _acct2) = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let p = proxy(&url).await;
+        if close(spend_of(&p.0, &key).await, 2.0 * COST) || Instant::now() > until {
+            break p;
+        }
+    };
+    assert!(close(spend_of(&restarted, &key).await, 2.0 * COST));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn budget_duration_resets_the_spend() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, made) = generate(
+        &h,
+        json!({"max_budget": 0.5 * COST, "budget_duration": "2s"}),
+    )
+    .await;
+    assert_eq!(made["budget_duration"], "2s");
+    assert!(made["budget_reset_at"].is_string(), "{made}");
+    assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 200);
+    assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 400);
+    // Within the next period (2 s, plus a refresh), the key may spend again.
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (status, _, _) = respond_as(&h, &key, "passthrough", SMALL).await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < until, "the budget never reset");
+    }
+    assert!(close(spend_of(&h, &key).await, COST));
+    assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 400);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn rpm_and_tpm_are_held_exactly_by_two_replicas_sharing_redis() {
+    let (url, dir) = sqlite();
+    let prefix = prefix();
+    let (a, _acct_a) = shared_proxy(&url, &prefix).await;
+    let (b, _acct_b) = shared_proxy(&url, &prefix).await;
+    let replicas = [&a, &b];
+
+    // rpm: 4 requests a minute between both replicas.
+    let (key, _) = generate(&a, json!({"rpm_limit": 4})).await;
+    // The window is a calendar minute: start well inside one.
+    let into_minute = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 60_000) as u64;
+    if into_minute > 40_000 {
+        tokio::time::sleep(Duration::from_millis(60_500 - into_minute)).await;
+    }
+    let mut passed = 0;
+    let mut refused_headers = None;
+    for i in 0..10 {
+        let (status, headers, body) = respond_as(replicas[i % 2], &key, "passthrough", "hi").await;
+        match status {
+            200 => passed += 1,
+            429 => {
+                refused(&body, &key);
+                refused_headers = Some(headers);
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert_eq!(passed, 4);
+    let headers = refused_headers.unwrap();
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let (_, headers, _) = respond_as(&a, &key, "passthrough", "hi").await;
+    assert!(headers.get("retry-after").is_some());
+    // A request that passed carries what is left.
+    let (other, _) = generate(&a, json!({"rpm_limit": 10})).await;
+    let (status, headers, _) = respond_as(&b, &other, "passthrough", "hi").await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-ratelimit-limit-requests"], "10");
+    assert_eq!(headers["x-ratelimit-remaining-requests"], "9");
+
+    // tpm: 25 tokens a minute; each request uses 15, counted when it ends.
+    let (key, _) = generate(&a, json!({"tpm_limit": 25})).await;
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let (status, _, _) = respond_as(replicas[i % 2], &key, "passthrough", SMALL).await;
+        statuses.push(status);
+        // The tokens reach Redis just after the answer.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(statuses, vec![200, 200, 429, 429]);
+
+    // A team's rpm covers all its keys on both replicas.
+    a.post_json("/team/new", &json!({"team_id": "t-rpm", "rpm_limit": 3}))
+        .await;
+    let (k1, _) = generate(&a, json!({"team_id": "t-rpm"})).await;
+    let (k2, _) = generate(&a, json!({"team_id": "t-rpm"})).await;
+    let mut passed = 0;
+    for i in 0..6 {
+        let key = if i % 3 == 0 { &k1 } else { &k2 };
+        if respond_as(replicas[i % 2], key, "passthrough", "hi")
+            .await
+            .0
+            == 200
+        {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 3);
+
+    // max_parallel_requests: one in flight, whichever replica.
+    let (key, _) = generate(&a, json!({"max_parallel_requests": 1})).await;
+    let slow = {
+        let (client, base, key) = (a.client.clone(), a.base.clone(), key.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{base}/v1/responses"))
+                .bearer_auth(key)
+                .json(&json!({"model": "passthrough", "input": "[[mock:slow=800]] hi"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _, body) = respond_as(&b, &key, "passthrough", "hi").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(refused(&body, &key).contains("max_parallel_requests"));
+    assert_eq!(slow.await.unwrap(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(respond_as(&b, &key, "passthrough", "hi").await.0, 200);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn revocation_reaches_both_replicas(url: &str) {
+    let (a, _acct_a) = proxy(url).await;
+    let (b, _acct_b) = proxy(url).await;
+    for change in ["block", "delete", "regenerate", "update"] {
+        let (key, _) = generate(&a, json!({"models": ["passthrough"]})).await;
+        // Both replicas know the key (made on a, read by b).
+        assert_eq!(respond_as(&a, &key, "passthrough", "hi").await.0, 200);
+        assert_eq!(respond_as(&b, &key, "passthrough", "hi").await.0, 200);
+        let started = Instant::now();
+        let (status, body) = match change {
+            "block" => a.post_json("/key/block", &json!({"key": key})).await,
+            "delete" => a.post_json("/key/delete", &json!({"keys": [key]})).await,
+            "regenerate" => a.post_json("/key/regenerate", &json!({"key": key})).await,
+            _ => {
+                a.post_json("/key/update", &json!({"key": key, "models": ["bridged"]}))
+                    .await
+            }
+        };
+        assert_eq!(status, 200, "{change}: {body}");
+        assert_eq!(respond_as(&a, &key, "passthrough", "hi").await.0, 401);
+        loop {
+            let (status, _, body) = respond_as(&b, &key, "passthrough", "hi").await;
+            if status == 401 {
+                refused(&body, &key);
+                break;
+            }
+            assert_eq!(status, 200);
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{change} reached the other replica after {:?}",
+                started.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(started.elapsed() < Duration::from_secs(1), "{change}");
+    }
+    // A team blocked on one replica is blocked on the other.
+    a.post_json("/team/new", &json!({"team_id": "t-rev"})).await;
+    let (key, _) = generate(&a, json!({"team_id": "t-rev"})).await;
+    assert_eq!(respond_as(&b, &key, "passthrough", "hi").await.0, 200);
+    let started = Instant::now();
+    a.post_json("/team/block", &json!({"team_id": "t-rev"}))
+        .await;
+    while respond_as(&b, &key, "passthrough", "hi").await.0 != 401 {
+        assert!(started.elapsed() < Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_by_both_replicas_within_a_second_on_sqlite() {
+    let (url, dir) = sqlite();
+    revocation_reaches_both_replicas(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_by_both_replicas_within_a_second_on_postgres() {
+    let (url, base, name) = postgres().await;
+    revocation_reaches_both_replicas(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+#[tokio::test]
+async fn spend_logs_carry_the_key_and_its_team() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    h.post_json(
+        "/team/new",
+        &json!({"team_id": "t-logs", "team_alias": "Logs"}),
+    )
+    .await;
+    let (key, _) = generate(
+        &h,
+        json!({"team_id": "t-logs", "key_alias": "logger", "user_id": "u-9"}),
+    )
+    .await;
+    let (other, _) = generate(&h, json!({"key_alias": "solo"})).await;
+    assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 200);
+    assert_eq!(stream_as(&h, &key, "passthrough", SMALL).await.0, 200);
+    assert_eq!(respond_as(&h, &other, "passthrough", SMALL).await.0, 200);
+    let until = Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let (status, rows) = h.get_json("/spend/logs?team_id=t-logs").await;
+        assert_eq!(status, 200, "{rows}");
+        if rows.as_array().unwrap().len() >= 2 || Instant::now() > until {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!(row["api_key"], hash(&key));
+        assert_eq!(row["api_key_alias"], "logger");
+        assert_eq!(row["team_id"], "t-logs");
+        assert_eq!(row["team_alias"], "Logs");
+        assert_eq!(row["user"], "u-9");
+    }
+    let (_, by_alias) = h.get_json("/spend/logs?key_alias=solo").await;
+    assert_eq!(by_alias.as_array().unwrap().len(), 1);
+    let (_, by_key) = h.get_json(&format!("/spend/logs?api_key={other}")).await;
+    assert_eq!(by_key.as_array().unwrap().len(), 1);
+    let (status, report) = h.get_json("/global/spend/report?group_by=team").await;
+    assert_eq!(status, 200, "{report}");
+    let team_row = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["team_id"] == "t-logs")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(team_row["requests"], 2);
+    assert!(close(team_row["spend"].as_f64().unwrap(), 2.0 * COST));
+    let (_, report) = h.get_json("/global/spend/report?group_by=key_alias").await;
+    assert!(
+        report
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key_alias"] == "solo" && r["requests"] == 1),
+        "{report}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn input_tokens_and_compact_hold_the_keys_models() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"models": ["passthrough"]})).await;
+    for path in ["/v1/responses/input_tokens", "/v1/responses/compact"] {
+        let (status, body) =
+            post_as_key(&h, &key, path, json!({"model": "bridged", "input": "hi"})).await;
+        assert_eq!(status, 401, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "key_model_access_denied");
+        refused(&body, &key);
+    }
+    let (status, body) = post_as_key(
+        &h,
+        &key,
+        "/v1/responses/input_tokens",
+        json!({"model": "passthrough", "input": "hi"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn post_as_key(h: &Harness, key: &str, path: &str, body: Value) -> (u16, Value) {
+    let (status, _, body) = call_as(h, key, reqwest::Method::POST, path, Some(&body)).await;
+    (status, body)
+}
