@@ -285,9 +285,10 @@ pub struct Fields<'a> {
 }
 
 /// What a field said: absent, `null` (clear it), or a value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Field<T> {
     /// Not in the body: leave as it is.
+    #[default]
     Absent,
     /// `null`: clear.
     Null,
@@ -466,12 +467,6 @@ pub struct KeyChanges {
     pub allowed_routes: Field<Vec<String>>,
     /// `blocked`.
     pub blocked: Field<bool>,
-}
-
-impl<T> Default for Field<T> {
-    fn default() -> Self {
-        Field::Absent
-    }
 }
 
 impl KeyChanges {

@@ -784,6 +784,12 @@ mod tests {
             outcome: "error",
             http_status: 503,
             error_class: Some("the-class".into()),
+            owner: switchyard::accounting::KeyOwner {
+                api_key_alias: Some("the-alias".into()),
+                team_id: Some("the-team".into()),
+                team_alias: Some("the-team-alias".into()),
+                user_id: Some("the-owner".into()),
+            },
             ..RequestLog::default()
         }));
         let family = m
@@ -813,7 +819,22 @@ mod tests {
         assert_eq!(value("exception_class"), "the-class");
         assert_eq!(value("hashed_api_key"), "the-key");
         assert_eq!(value("client_ip"), "the-ip");
-        assert_eq!(value("team"), "");
+        assert_eq!(value("api_key_alias"), "the-alias");
+        assert_eq!(value("team"), "the-team");
+        assert_eq!(value("team_alias"), "the-team-alias");
         assert_eq!(pairs.len(), labels::DEPLOYMENT_FAILURE.len());
+        // The request counters carry the key's owner as `user`.
+        let family = m
+            .registry
+            .gather()
+            .into_iter()
+            .find(|f| f.name() == "litellm_proxy_total_requests_metric_total")
+            .unwrap();
+        let user = family.get_metric()[0]
+            .get_label()
+            .iter()
+            .find(|l| l.name() == "user")
+            .map(|l| l.value().to_string());
+        assert_eq!(user.as_deref(), Some("the-owner"));
     }
 }
