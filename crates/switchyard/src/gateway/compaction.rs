@@ -9,6 +9,8 @@
 //! back in a later input, it stands for its summary: [`Gateway::open_compactions`] turns it
 //! into a message before any provider sees it.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchyard_types::responses::{
@@ -181,17 +183,36 @@ impl Gateway {
                 Ok(answer) => return Ok(answer),
                 Err(error) => error,
             };
-            let queue = queue.get_or_insert_with(|| self.fallback_queue(&plan, &error));
-            let next = (fell_back < plan.max_fallbacks)
-                .then(|| self.next_in(queue))
-                .flatten();
-            let Some((_, next)) = next else {
-                return Err(error);
-            };
-            tracing::debug!(from = %target.name, to = %next.name, error = %error, "compaction falling back");
-            fell_back += 1;
-            target = next;
+            target = self.compaction_fallback(
+                &plan,
+                &mut queue,
+                &mut fell_back,
+                plan.max_fallbacks,
+                &target,
+                error,
+            )?;
         }
+    }
+
+    /// The group a compaction that failed with `error` on `from` goes to next (the fallbacks
+    /// a create would take, at most `max` of them), or `error` when none is left.
+    fn compaction_fallback(
+        &self,
+        plan: &Plan,
+        queue: &mut Option<VecDeque<String>>,
+        fell_back: &mut usize,
+        max: usize,
+        from: &Target,
+        error: Error,
+    ) -> Result<Target, Error> {
+        let queue = queue.get_or_insert_with(|| self.fallback_queue(plan, &error));
+        let next = (*fell_back < max).then(|| self.next_in(queue)).flatten();
+        let Some((_, next)) = next else {
+            return Err(error);
+        };
+        tracing::debug!(from = %from.name, to = %next.name, error = %error, "compaction falling back");
+        *fell_back += 1;
+        Ok(next)
     }
 
     /// Compaction by the model of `target`, which cannot compact by itself.
@@ -301,16 +322,14 @@ impl Gateway {
                     error
                 }
             };
-            let queue = queue.get_or_insert_with(|| self.fallback_queue(&plan, &error));
-            let next = (fell_back < max_fallbacks)
-                .then(|| self.next_in(queue))
-                .flatten();
-            let Some((_, next)) = next else {
-                return Err(error);
-            };
-            tracing::debug!(from = %target.name, to = %next.name, error = %error, "compaction falling back");
-            fell_back += 1;
-            target = next;
+            target = self.compaction_fallback(
+                &plan,
+                &mut queue,
+                &mut fell_back,
+                max_fallbacks,
+                &target,
+                error,
+            )?;
         }
     }
 
