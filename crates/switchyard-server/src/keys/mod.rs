@@ -127,6 +127,7 @@ fn unauthorized(message: impl Into<String>, code: &str) -> Refusal {
     Refusal {
         error: Error::new(ErrorKind::Authentication, message).with_code(code),
         error_type: None,
+        headers: Vec::new(),
     }
 }
 
@@ -134,6 +135,7 @@ fn forbidden(message: impl Into<String>, code: &str) -> Refusal {
     Refusal {
         error: Error::new(ErrorKind::PermissionDenied, message).with_code(code),
         error_type: None,
+        headers: Vec::new(),
     }
 }
 
@@ -487,6 +489,7 @@ impl KeyStore {
         let exceeded = |message: String| Refusal {
             error: Error::new(ErrorKind::InvalidRequest, message).with_code("budget_exceeded"),
             error_type: Some("budget_exceeded"),
+            headers: Vec::new(),
         };
         if let Some(budget) = auth.key.max_budget {
             let spend = self.key_spend(&auth.key.token);
@@ -604,9 +607,25 @@ impl KeyStore {
             )
             .with_code("rate_limit_exceeded");
             error.retry_after = Some(Duration::from_millis(e.retry_after_ms));
+            // LiteLLM's headers for the limit that was hit (nothing is left of it).
+            let reset = format!("{}s", e.retry_after_ms.div_ceil(1000));
+            let headers = match e.what {
+                "requests" => vec![
+                    ("x-ratelimit-limit-requests", e.limit.to_string()),
+                    ("x-ratelimit-remaining-requests", "0".to_string()),
+                    ("x-ratelimit-reset-requests", reset),
+                ],
+                "tokens" => vec![
+                    ("x-ratelimit-limit-tokens", e.limit.to_string()),
+                    ("x-ratelimit-remaining-tokens", "0".to_string()),
+                    ("x-ratelimit-reset-tokens", reset),
+                ],
+                _ => Vec::new(),
+            };
             Refusal {
                 error,
                 error_type: None,
+                headers,
             }
         })
     }

@@ -681,6 +681,9 @@ async fn rpm_and_tpm_are_held_exactly_by_two_replicas_sharing_redis() {
     let headers = refused_headers.unwrap();
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(headers["x-ratelimit-limit-requests"], "4");
+    assert_eq!(headers["x-ratelimit-remaining-requests"], "0");
+    assert!(headers.get("x-ratelimit-reset-requests").is_some());
     let (_, headers, _) = respond_as(&a, &key, "passthrough", "hi").await;
     assert!(headers.get("retry-after").is_some());
     // A request that passed carries what is left.
