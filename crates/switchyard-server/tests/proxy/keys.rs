@@ -545,10 +545,8 @@ async fn a_virtual_key_is_refused_on_every_admin_route() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-async fn budgets_stop_the_next_request_streamed_and_after_a_fallback() {
-    let (url, dir) = sqlite();
-    let (h, _acct) = proxy(&url).await;
+async fn budgets(url: &str) {
+    let (h, _acct) = proxy(url).await;
     // Two requests fit under the budget; the second takes spend past it.
     let budget = 1.5 * COST;
     let (key, _) = generate(&h, json!({"max_budget": budget, "key_alias": "budgeted"})).await;
@@ -608,19 +606,30 @@ async fn budgets_stop_the_next_request_streamed_and_after_a_fallback() {
     let until = Instant::now() + Duration::from_secs(5);
     let (restarted, _acct2) = loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let p = proxy(&url).await;
+        let p = proxy(url).await;
         if close(spend_of(&p.0, &key).await, 2.0 * COST) || Instant::now() > until {
             break p;
         }
     };
     assert!(close(spend_of(&restarted, &key).await, 2.0 * COST));
+}
+
+#[tokio::test]
+async fn budgets_stop_the_next_request_streamed_and_after_a_fallback_on_sqlite() {
+    let (url, dir) = sqlite();
+    budgets(&url).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
-async fn budget_duration_resets_the_spend() {
-    let (url, dir) = sqlite();
-    let (h, _acct) = proxy(&url).await;
+async fn budgets_stop_the_next_request_streamed_and_after_a_fallback_on_postgres() {
+    let (url, base, name) = postgres().await;
+    budgets(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+async fn budget_periods(url: &str) {
+    let (h, _acct) = proxy(url).await;
     let (key, made) = generate(
         &h,
         json!({"max_budget": 0.5 * COST, "budget_duration": "2s"}),
@@ -642,7 +651,20 @@ async fn budget_duration_resets_the_spend() {
     }
     assert!(close(spend_of(&h, &key).await, COST));
     assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 400);
+}
+
+#[tokio::test]
+async fn budget_duration_resets_the_spend_on_sqlite() {
+    let (url, dir) = sqlite();
+    budget_periods(&url).await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn budget_duration_resets_the_spend_on_postgres() {
+    let (url, base, name) = postgres().await;
+    budget_periods(&url).await;
+    drop_postgres(&base, &name).await;
 }
 
 #[tokio::test]
