@@ -55,7 +55,8 @@ pub struct Refusal {
     /// Replaces the kind's `type` in the envelope.
     pub error_type: Option<&'static str>,
     /// Headers the answer carries besides `Retry-After` (a key's `x-ratelimit-*`).
-    pub headers: Vec<(&'static str, String)>,
+    /// (Boxed: refusals travel in `Result`s, which should stay small.)
+    pub headers: Option<Box<[(&'static str, String); 3]>>,
 }
 
 impl From<Error> for Refusal {
@@ -63,7 +64,7 @@ impl From<Error> for Refusal {
         Refusal {
             error,
             error_type: None,
-            headers: Vec::new(),
+            headers: None,
         }
     }
 }
@@ -81,7 +82,7 @@ impl IntoResponse for Refusal {
                 (status, Json(envelope)).into_response()
             }
         };
-        for (name, value) in self.headers {
+        for (name, value) in self.headers.into_iter().flat_map(|h| *h) {
             if let Ok(value) = HeaderValue::from_str(&value) {
                 response.headers_mut().insert(name, value);
             }

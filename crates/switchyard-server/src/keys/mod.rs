@@ -127,7 +127,7 @@ fn unauthorized(message: impl Into<String>, code: &str) -> Refusal {
     Refusal {
         error: Error::new(ErrorKind::Authentication, message).with_code(code),
         error_type: None,
-        headers: Vec::new(),
+        headers: None,
     }
 }
 
@@ -135,7 +135,7 @@ fn forbidden(message: impl Into<String>, code: &str) -> Refusal {
     Refusal {
         error: Error::new(ErrorKind::PermissionDenied, message).with_code(code),
         error_type: None,
-        headers: Vec::new(),
+        headers: None,
     }
 }
 
@@ -489,7 +489,7 @@ impl KeyStore {
         let exceeded = |message: String| Refusal {
             error: Error::new(ErrorKind::InvalidRequest, message).with_code("budget_exceeded"),
             error_type: Some("budget_exceeded"),
-            headers: Vec::new(),
+            headers: None,
         };
         if let Some(budget) = auth.key.max_budget {
             let spend = self.key_spend(&auth.key.token);
@@ -610,17 +610,17 @@ impl KeyStore {
             // LiteLLM's headers for the limit that was hit (nothing is left of it).
             let reset = format!("{}s", e.retry_after_ms.div_ceil(1000));
             let headers = match e.what {
-                "requests" => vec![
+                "requests" => Some(Box::new([
                     ("x-ratelimit-limit-requests", e.limit.to_string()),
                     ("x-ratelimit-remaining-requests", "0".to_string()),
                     ("x-ratelimit-reset-requests", reset),
-                ],
-                "tokens" => vec![
+                ])),
+                "tokens" => Some(Box::new([
                     ("x-ratelimit-limit-tokens", e.limit.to_string()),
                     ("x-ratelimit-remaining-tokens", "0".to_string()),
                     ("x-ratelimit-reset-tokens", reset),
-                ],
-                _ => Vec::new(),
+                ])),
+                _ => None,
             };
             Refusal {
                 error,
