@@ -844,7 +844,7 @@ async fn spend_logs_carry_the_key_and_its_team() {
     .await;
     let (key, _) = generate(
         &h,
-        json!({"team_id": "t-logs", "key_alias": "logger", "user_id": "u-9"}),
+        json!({"team_id": "t-logs", "key_alias": "logger", "user_id": "u-9", "tags": ["k-tag"]}),
     )
     .await;
     let (other, _) = generate(&h, json!({"key_alias": "solo"})).await;
@@ -868,6 +868,13 @@ async fn spend_logs_carry_the_key_and_its_team() {
         assert_eq!(row["team_id"], "t-logs");
         assert_eq!(row["team_alias"], "Logs");
         assert_eq!(row["user"], "u-9");
+        assert!(
+            row["request_tags"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("k-tag")),
+            "{row}"
+        );
     }
     let (_, by_alias) = h.get_json("/spend/logs?key_alias=solo").await;
     assert_eq!(by_alias.as_array().unwrap().len(), 1);
