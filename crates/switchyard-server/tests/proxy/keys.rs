@@ -929,3 +929,23 @@ async fn post_as_key(h: &Harness, key: &str, path: &str, body: Value) -> (u16, V
     let (status, _, body) = call_as(h, key, reqwest::Method::POST, path, Some(&body)).await;
     (status, body)
 }
+
+#[tokio::test]
+async fn limits_hold_per_replica_while_redis_is_unreachable() {
+    let (url, dir) = sqlite();
+    let router = ", redis_url: \"redis://127.0.0.1:9\"";
+    let own = format!(
+        "switchyard_settings: {{redis_key_prefix: \"{}\"}}",
+        prefix()
+    );
+    let (h, acct) = Harness::with_accounting(|m| config(m, router, &own), &url).await;
+    assert!(acct.keys().limiter().is_shared() && !acct.keys().limiter().connected());
+    let (key, _) = generate(&h, json!({"rpm_limit": 2})).await;
+    let statuses = [
+        respond_as(&h, &key, "passthrough", "hi").await.0,
+        respond_as(&h, &key, "passthrough", "hi").await.0,
+        respond_as(&h, &key, "passthrough", "hi").await.0,
+    ];
+    assert_eq!(statuses, [200, 200, 429]);
+    let _ = std::fs::remove_dir_all(dir);
+}
