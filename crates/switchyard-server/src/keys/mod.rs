@@ -349,6 +349,13 @@ impl KeyStore {
         self.spend_of(&team_id(id))
     }
 
+    /// When a key's or team's budget period ends, as this replica knows it now (the cached
+    /// row may predate a roll-over).
+    pub fn reset_at(&self, team: bool, id: &str) -> Option<i64> {
+        let id = if team { team_id(id) } else { key_id(id) };
+        self.spend.lock().ok()?.get(&id)?.reset_at
+    }
+
     fn spend_of(&self, id: &str) -> f64 {
         let now = now_ms();
         self.spend

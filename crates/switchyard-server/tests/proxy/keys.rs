@@ -651,6 +651,12 @@ async fn budget_periods(url: &str) {
     }
     assert!(close(spend_of(&h, &key).await, COST));
     assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 400);
+    // /key/info shows the new period's end.
+    let (_, info) = h.get_json(&format!("/key/info?key={key}")).await;
+    assert_ne!(
+        info["info"]["budget_reset_at"], made["budget_reset_at"],
+        "{info}"
+    );
 }
 
 #[tokio::test]
