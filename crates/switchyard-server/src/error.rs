@@ -54,6 +54,9 @@ pub struct Refusal {
     pub error: Error,
     /// Replaces the kind's `type` in the envelope.
     pub error_type: Option<&'static str>,
+    /// Headers the answer carries besides `Retry-After` (a key's `x-ratelimit-*`).
+    /// (Boxed: refusals travel in `Result`s, which should stay small.)
+    pub headers: Option<Box<[(&'static str, String); 3]>>,
 }
 
 impl From<Error> for Refusal {
@@ -61,20 +64,30 @@ impl From<Error> for Refusal {
         Refusal {
             error,
             error_type: None,
+            headers: None,
         }
     }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let Some(error_type) = self.error_type else {
-            return ApiError(self.error).into_response();
+        let mut response = match self.error_type {
+            None => ApiError(self.error).into_response(),
+            Some(error_type) => {
+                let error = self.error;
+                let status = StatusCode::from_u16(error.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let envelope =
+                    ErrorEnvelope::new(error.message, error_type, error.param, error.code);
+                (status, Json(envelope)).into_response()
+            }
         };
-        let error = self.error;
-        let status =
-            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let envelope = ErrorEnvelope::new(error.message, error_type, error.param, error.code);
-        (status, Json(envelope)).into_response()
+        for (name, value) in self.headers.into_iter().flat_map(|h| *h) {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }
 

@@ -198,6 +198,7 @@ pub fn check_budget(state: &AppState, end_user: Option<&str>) -> Result<(), Refu
             )
             .with_code("end_user_blocked"),
             error_type: None,
+            headers: None,
         });
     }
     if let Some(budget) = accounting.budget_of(&user)
@@ -213,6 +214,7 @@ pub fn check_budget(state: &AppState, end_user: Option<&str>) -> Result<(), Refu
             )
             .with_code("budget_exceeded"),
             error_type: Some("budget_exceeded"),
+            headers: None,
         });
     }
     Ok(())

@@ -176,6 +176,12 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
     );
     state = state.with_accounting(accounting.clone());
     let (keys, teams) = accounting.keys().counts();
+    if config.master_key.is_none() && keys > 0 {
+        tracing::warn!(
+            "{keys} virtual keys are in the database but are not checked: without \
+             general_settings.master_key every caller is the administrator"
+        );
+    }
     tracing::info!(
         "virtual keys: {keys} keys and {teams} teams loaded; key and team rate limits {}",
         if accounting.keys().limiter().is_shared() {

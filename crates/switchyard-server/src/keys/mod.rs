@@ -7,7 +7,9 @@
 //! same for teams) bumps a counter row (`auth_version`) in its transaction; each replica
 //! polls that counter every [`POLL_EVERY`] and reloads keys and teams when it moved, so a
 //! change made anywhere takes effect everywhere within that interval (plus one reload). The
-//! replica that made the change applies it at once. The database is the only channel: no
+//! replica that made the change applies it at once. A key a replica does not know yet is
+//! looked up once (at most [`MISSES_PER_SECOND`] such lookups a second, so made-up keys
+//! cannot flood the database). The database is the only channel: no
 //! Redis is needed for this, and a replica that misses a poll catches up on the next.
 //!
 //! **Spend.** A finished request's cost is added, in memory, to its key and team the moment
@@ -112,6 +114,31 @@ pub struct KeyStore {
     pub(crate) sync: tokio::sync::Mutex<()>,
     limiter: Limiter,
     refresher: Mutex<Option<JoinHandle<()>>>,
+    misses: MissBudget,
+}
+
+/// Unknown keys looked up in the database: at most [`MISSES_PER_SECOND`] a second.
+#[derive(Debug, Default)]
+struct MissBudget {
+    /// (second, lookups in it).
+    window: Mutex<(i64, u32)>,
+}
+
+/// Database lookups of keys this replica does not know, per second at most.
+const MISSES_PER_SECOND: u32 = 200;
+
+impl MissBudget {
+    fn admit(&self) -> bool {
+        let second = now_ms() / 1000;
+        let Ok(mut window) = self.window.lock() else {
+            return false;
+        };
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        window.1 += 1;
+        window.1 <= MISSES_PER_SECOND
+    }
 }
 
 fn key_id(token: &str) -> String {
@@ -127,6 +154,7 @@ fn unauthorized(message: impl Into<String>, code: &str) -> Refusal {
     Refusal {
         error: Error::new(ErrorKind::Authentication, message).with_code(code),
         error_type: None,
+        headers: None,
     }
 }
 
@@ -134,6 +162,7 @@ fn forbidden(message: impl Into<String>, code: &str) -> Refusal {
     Refusal {
         error: Error::new(ErrorKind::PermissionDenied, message).with_code(code),
         error_type: None,
+        headers: None,
     }
 }
 
@@ -151,6 +180,7 @@ impl KeyStore {
             sync: tokio::sync::Mutex::new(()),
             limiter: Limiter::new(redis),
             refresher: Mutex::new(None),
+            misses: MissBudget::default(),
         });
         keys.reload().await?;
         let weak = Arc::downgrade(&keys);
@@ -319,6 +349,13 @@ impl KeyStore {
         self.spend_of(&team_id(id))
     }
 
+    /// When a key's or team's budget period ends, as this replica knows it now (the cached
+    /// row may predate a roll-over).
+    pub fn reset_at(&self, team: bool, id: &str) -> Option<i64> {
+        let id = if team { team_id(id) } else { key_id(id) };
+        self.spend.lock().ok()?.get(&id)?.reset_at
+    }
+
     fn spend_of(&self, id: &str) -> f64 {
         let now = now_ms();
         self.spend
@@ -341,6 +378,9 @@ impl KeyStore {
         let token = token.to_string();
         let key = match self.key(&token) {
             Some(key) => Some(key),
+            // Unknown here: a flood of made-up keys must not become a flood of queries; the
+            // poll finds new keys within its interval anyway.
+            None if !self.misses.admit() => None,
             // Made on another replica since the last poll: read it once.
             None => match self.store.key(&token).await {
                 Ok(Some(key)) => {
@@ -487,6 +527,7 @@ impl KeyStore {
         let exceeded = |message: String| Refusal {
             error: Error::new(ErrorKind::InvalidRequest, message).with_code("budget_exceeded"),
             error_type: Some("budget_exceeded"),
+            headers: None,
         };
         if let Some(budget) = auth.key.max_budget {
             let spend = self.key_spend(&auth.key.token);
@@ -604,9 +645,25 @@ impl KeyStore {
             )
             .with_code("rate_limit_exceeded");
             error.retry_after = Some(Duration::from_millis(e.retry_after_ms));
+            // LiteLLM's headers for the limit that was hit (nothing is left of it).
+            let reset = format!("{}s", e.retry_after_ms.div_ceil(1000));
+            let headers = match e.what {
+                "requests" => Some(Box::new([
+                    ("x-ratelimit-limit-requests", e.limit.to_string()),
+                    ("x-ratelimit-remaining-requests", "0".to_string()),
+                    ("x-ratelimit-reset-requests", reset),
+                ])),
+                "tokens" => Some(Box::new([
+                    ("x-ratelimit-limit-tokens", e.limit.to_string()),
+                    ("x-ratelimit-remaining-tokens", "0".to_string()),
+                    ("x-ratelimit-reset-tokens", reset),
+                ])),
+                _ => None,
+            };
             Refusal {
                 error,
                 error_type: None,
+                headers,
             }
         })
     }
@@ -838,6 +895,19 @@ pub fn check_route(auth: &KeyAuth, method: &http::Method, path: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_keys_are_looked_up_a_bounded_number_of_times_a_second() {
+        let misses = MissBudget::default();
+        let second = now_ms() / 1000;
+        let admitted = (0..1000).filter(|_| misses.admit()).count() as u32;
+        // The window may have turned over once while counting.
+        if now_ms() / 1000 == second {
+            assert_eq!(admitted, MISSES_PER_SECOND);
+        } else {
+            assert!(admitted <= 2 * MISSES_PER_SECOND);
+        }
+    }
 
     #[test]
     fn model_entries_match_names_wildcards_and_alias_targets() {

@@ -137,11 +137,25 @@ fn read(fields: Result<Fields<'_>, Error>) -> Result<Fields<'_>, ApiError> {
 
 /// A key's answer: the row, its spend now.
 fn key_json(keys: &KeyStore, key: &VirtualKey) -> Value {
-    key.to_json(keys.key_spend(&key.token))
+    let mut value = key.to_json(keys.key_spend(&key.token));
+    if key.budget_duration.is_some() {
+        value["budget_reset_at"] = reset_json(keys.reset_at(false, &key.token));
+    }
+    value
 }
 
 fn team_json(keys: &KeyStore, team: &Team) -> Value {
-    team.to_json(keys.team_spend(&team.team_id))
+    let mut value = team.to_json(keys.team_spend(&team.team_id));
+    if team.budget_duration.is_some() {
+        value["budget_reset_at"] = reset_json(keys.reset_at(true, &team.team_id));
+    }
+    value
+}
+
+fn reset_json(ms: Option<i64>) -> Value {
+    ms.map_or(Value::Null, |ms| {
+        Value::String(crate::spend::store::rfc3339(ms))
+    })
 }
 
 /// The generate answer: the row with the key's text (shown this once) under `key`.

@@ -104,6 +104,12 @@ pub(crate) fn call_context(
     let mut meta = identity::request_meta(state, uri.path(), &headers, request, client);
     if let Some(auth) = identity::key_auth(extensions) {
         meta.owner = auth.owner();
+        // The key's tags count as the request's own (LiteLLM merges them too).
+        for tag in &auth.key.tags {
+            if !meta.tags.contains(tag) {
+                meta.tags.push(tag.clone());
+            }
+        }
     }
     CallContext {
         request_id: request_id.to_string(),

@@ -545,10 +545,8 @@ async fn a_virtual_key_is_refused_on_every_admin_route() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[tokio::test]
-async fn budgets_stop_the_next_request_streamed_and_after_a_fallback() {
-    let (url, dir) = sqlite();
-    let (h, _acct) = proxy(&url).await;
+async fn budgets(url: &str) {
+    let (h, _acct) = proxy(url).await;
     // Two requests fit under the budget; the second takes spend past it.
     let budget = 1.5 * COST;
     let (key, _) = generate(&h, json!({"max_budget": budget, "key_alias": "budgeted"})).await;
@@ -608,19 +606,30 @@ async fn budgets_stop_the_next_request_streamed_and_after_a_fallback() {
     let until = Instant::now() + Duration::from_secs(5);
     let (restarted, _acct2) = loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let p = proxy(&url).await;
+        let p = proxy(url).await;
         if close(spend_of(&p.0, &key).await, 2.0 * COST) || Instant::now() > until {
             break p;
         }
     };
     assert!(close(spend_of(&restarted, &key).await, 2.0 * COST));
+}
+
+#[tokio::test]
+async fn budgets_stop_the_next_request_streamed_and_after_a_fallback_on_sqlite() {
+    let (url, dir) = sqlite();
+    budgets(&url).await;
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
-async fn budget_duration_resets_the_spend() {
-    let (url, dir) = sqlite();
-    let (h, _acct) = proxy(&url).await;
+async fn budgets_stop_the_next_request_streamed_and_after_a_fallback_on_postgres() {
+    let (url, base, name) = postgres().await;
+    budgets(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+async fn budget_periods(url: &str) {
+    let (h, _acct) = proxy(url).await;
     let (key, made) = generate(
         &h,
         json!({"max_budget": 0.5 * COST, "budget_duration": "2s"}),
@@ -642,7 +651,26 @@ async fn budget_duration_resets_the_spend() {
     }
     assert!(close(spend_of(&h, &key).await, COST));
     assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 400);
+    // /key/info shows the new period's end.
+    let (_, info) = h.get_json(&format!("/key/info?key={key}")).await;
+    assert_ne!(
+        info["info"]["budget_reset_at"], made["budget_reset_at"],
+        "{info}"
+    );
+}
+
+#[tokio::test]
+async fn budget_duration_resets_the_spend_on_sqlite() {
+    let (url, dir) = sqlite();
+    budget_periods(&url).await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn budget_duration_resets_the_spend_on_postgres() {
+    let (url, base, name) = postgres().await;
+    budget_periods(&url).await;
+    drop_postgres(&base, &name).await;
 }
 
 #[tokio::test]
@@ -681,6 +709,9 @@ async fn rpm_and_tpm_are_held_exactly_by_two_replicas_sharing_redis() {
     let headers = refused_headers.unwrap();
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(headers["x-ratelimit-limit-requests"], "4");
+    assert_eq!(headers["x-ratelimit-remaining-requests"], "0");
+    assert!(headers.get("x-ratelimit-reset-requests").is_some());
     let (_, headers, _) = respond_as(&a, &key, "passthrough", "hi").await;
     assert!(headers.get("retry-after").is_some());
     // A request that passed carries what is left.
@@ -819,7 +850,7 @@ async fn spend_logs_carry_the_key_and_its_team() {
     .await;
     let (key, _) = generate(
         &h,
-        json!({"team_id": "t-logs", "key_alias": "logger", "user_id": "u-9"}),
+        json!({"team_id": "t-logs", "key_alias": "logger", "user_id": "u-9", "tags": ["k-tag"]}),
     )
     .await;
     let (other, _) = generate(&h, json!({"key_alias": "solo"})).await;
@@ -843,6 +874,13 @@ async fn spend_logs_carry_the_key_and_its_team() {
         assert_eq!(row["team_id"], "t-logs");
         assert_eq!(row["team_alias"], "Logs");
         assert_eq!(row["user"], "u-9");
+        assert!(
+            row["request_tags"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("k-tag")),
+            "{row}"
+        );
     }
     let (_, by_alias) = h.get_json("/spend/logs?key_alias=solo").await;
     assert_eq!(by_alias.as_array().unwrap().len(), 1);
@@ -896,4 +934,24 @@ async fn input_tokens_and_compact_hold_the_keys_models() {
 async fn post_as_key(h: &Harness, key: &str, path: &str, body: Value) -> (u16, Value) {
     let (status, _, body) = call_as(h, key, reqwest::Method::POST, path, Some(&body)).await;
     (status, body)
+}
+
+#[tokio::test]
+async fn limits_hold_per_replica_while_redis_is_unreachable() {
+    let (url, dir) = sqlite();
+    let router = ", redis_url: \"redis://127.0.0.1:9\"";
+    let own = format!(
+        "switchyard_settings: {{redis_key_prefix: \"{}\"}}",
+        prefix()
+    );
+    let (h, acct) = Harness::with_accounting(|m| config(m, router, &own), &url).await;
+    assert!(acct.keys().limiter().is_shared() && !acct.keys().limiter().connected());
+    let (key, _) = generate(&h, json!({"rpm_limit": 2})).await;
+    let statuses = [
+        respond_as(&h, &key, "passthrough", "hi").await.0,
+        respond_as(&h, &key, "passthrough", "hi").await.0,
+        respond_as(&h, &key, "passthrough", "hi").await.0,
+    ];
+    assert_eq!(statuses, [200, 200, 429]);
+    let _ = std::fs::remove_dir_all(dir);
 }
