@@ -121,33 +121,31 @@ pub fn key_auth(extensions: &http::Extensions) -> Option<&crate::keys::KeyAuth> 
         .map(|a| a.as_ref())
 }
 
-/// The checks of a virtual key before a model is called: the model is one it (and its team)
-/// may use, neither budget is spent, and the rate limits admit one more request.
+/// The checks of a virtual key before a model is called: the model, and every model the
+/// request's own `fallbacks` name, is one it (and its team) may use, neither budget is spent,
+/// and the rate limits admit one more request.
 pub async fn check_key(
     state: &AppState,
     extensions: &http::Extensions,
-    model: Option<&str>,
+    request: &CreateResponse,
 ) -> Result<Option<Admitted>, Refusal> {
-    check_auth(state, key_auth(extensions), model).await
+    check_auth(state, key_auth(extensions), request).await
 }
 
 /// [`check_key`] for the key `auth` (none: the master key, nothing to check).
 pub async fn check_auth(
     state: &AppState,
     auth: Option<&crate::keys::KeyAuth>,
-    model: Option<&str>,
+    request: &CreateResponse,
 ) -> Result<Option<Admitted>, Refusal> {
     let (Some(auth), Some(keys)) = (auth, state.keys()) else {
         return Ok(None);
     };
-    if let Some(model) = model {
-        let resolved = state
-            .gateway()
-            .router()
-            .settings()
-            .model_group_alias
-            .get(model)
-            .map(|a| a.group.as_str());
+    let aliases = &state.gateway().router().settings().model_group_alias;
+    // The body's fallbacks are chosen by the client, so each must be a model the key may
+    // use; the configured fallbacks of a group are the operator's choice and are not checked.
+    for model in request.model.iter().chain(body_fallbacks(request).iter()) {
+        let resolved = aliases.get(model.as_str()).map(|a| a.group.as_str());
         keys.check_model(auth, model, resolved)?;
     }
     keys.check_budget(auth).await?;
@@ -156,6 +154,24 @@ pub async fn check_auth(
         in_flight,
         remaining,
     }))
+}
+
+/// The models the request body's `fallbacks` name (names, or objects with a `model`). A
+/// malformed list is left to the gateway, which refuses it.
+fn body_fallbacks(request: &CreateResponse) -> Vec<String> {
+    let Some(Value::Array(list)) = request.extra.get("fallbacks") else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|entry| match entry {
+            Value::String(model) => Some(model.clone()),
+            Value::Object(fields) => fields
+                .get("model")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        })
+        .collect()
 }
 
 /// LiteLLM's `x-ratelimit-*` headers for what is left of a key's limits.

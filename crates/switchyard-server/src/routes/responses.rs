@@ -55,7 +55,7 @@ pub async fn create(
             }
         };
         let ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
-        let admitted = match identity::check_key(&state, &extensions, request.model.as_deref())
+        let admitted = match identity::check_key(&state, &extensions, &request)
             .await
             .and_then(|admitted| {
                 identity::check_budget(&state, ctx.meta.end_user.as_deref())?;

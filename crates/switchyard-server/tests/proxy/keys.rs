@@ -498,6 +498,31 @@ async fn a_key_calls_and_lists_only_its_models() {
 }
 
 #[tokio::test]
+async fn a_key_reaches_no_other_model_through_the_body_fallbacks() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"models": ["broken"]})).await;
+    let post = reqwest::Method::POST;
+    for fallbacks in [json!(["passthrough"]), json!([{"model": "passthrough"}])] {
+        let body = json!({"model": "broken", "input": "hi", "fallbacks": fallbacks});
+        let (status, _, answer) =
+            call_as(&h, &key, post.clone(), "/v1/responses", Some(&body)).await;
+        assert_eq!(status, 401, "{fallbacks}: {answer}");
+        assert_eq!(answer["error"]["code"], "key_model_access_denied");
+        assert!(refused(&answer, &key).contains("passthrough"), "{answer}");
+    }
+    // A fallback it may use passes the check (and is tried).
+    let (both, _) = generate(&h, json!({"models": ["broken", "fast"]})).await;
+    let body = json!({"model": "broken", "input": "hi", "fallbacks": ["fast"]});
+    let (status, _, answer) = call_as(&h, &both, post.clone(), "/v1/responses", Some(&body)).await;
+    assert_eq!(status, 200, "{answer}");
+    // The configured fallbacks (broken → passthrough) are the operator's: they still apply.
+    let (status, _, answer) = respond_as(&h, &key, "broken", "hi").await;
+    assert_eq!(status, 200, "{answer}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn a_virtual_key_is_refused_on_every_admin_route() {
     let (url, dir) = sqlite();
     let (h, _acct) = proxy(&url).await;
