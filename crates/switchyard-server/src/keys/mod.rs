@@ -84,7 +84,7 @@ struct Cache {
 pub struct KeyAuth {
     /// The key.
     pub key: Arc<VirtualKey>,
-    /// Its team, when it has one that exists.
+    /// Its team, when it has one (a key whose team no longer exists is refused).
     pub team: Option<Arc<Team>>,
 }
 
@@ -396,7 +396,18 @@ impl KeyStore {
                         self.cache_team(team);
                         self.team(id)
                     }
-                    Ok(None) => None,
+                    Ok(None) => {
+                        // Deleted (its keys go with it, so only by hand or mid-change):
+                        // the key's team limits and models cannot be applied.
+                        return Err(unauthorized(
+                            format!(
+                                "Authentication Error: this key's team {} no longer exists. An \
+                                 administrator can move the key to a team with /key/update.",
+                                switchyard::text::echo(id)
+                            ),
+                            "team_not_found",
+                        ));
+                    }
                     Err(e) => {
                         tracing::error!("virtual keys: cannot read a team: {e}");
                         return Err(Refusal::from(
@@ -435,7 +446,8 @@ impl KeyStore {
             list.is_empty()
                 || list.iter().any(|entry| {
                     if entry == "all-team-models" {
-                        return team_models.is_none_or(|t| {
+                        // Without a team there are no team models: nothing is admitted.
+                        return team_models.is_some_and(|t| {
                             t.is_empty() || t.iter().any(|e| matches_model(e, model, resolved))
                         });
                     }

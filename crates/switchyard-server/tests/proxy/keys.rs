@@ -523,6 +523,50 @@ async fn a_key_reaches_no_other_model_through_the_body_fallbacks() {
 }
 
 #[tokio::test]
+async fn all_team_models_admits_nothing_without_a_team_and_a_lost_team_is_refused() {
+    let (url, dir) = sqlite();
+    let (h, acct) = proxy(&url).await;
+    let (lone, _) = generate(&h, json!({"models": ["all-team-models"]})).await;
+    let (status, _, body) = respond_as(&h, &lone, "passthrough", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "key_model_access_denied");
+    refused(&body, &lone);
+    let (status, models) = get_as(&h, &lone, "/v1/models").await;
+    assert_eq!(status, 200);
+    assert_eq!(models["data"], json!([]), "{models}");
+
+    let (status, team) = h
+        .post_json(
+            "/team/new",
+            &json!({"team_id": "t-gone", "models": ["passthrough"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{team}");
+    let (member, _) = generate(
+        &h,
+        json!({"team_id": "t-gone", "models": ["all-team-models"]}),
+    )
+    .await;
+    assert_eq!(respond_as(&h, &member, "passthrough", "hi").await.0, 200);
+    assert_eq!(respond_as(&h, &member, "bridged", "hi").await.0, 401);
+    // The team row goes (by hand: /team/delete takes its keys with it), the key stays.
+    sqlx::query("DELETE FROM teams WHERE team_id = 't-gone'")
+        .execute(acct.store().database().pool())
+        .await
+        .unwrap();
+    acct.keys().reload().await.unwrap();
+    let (status, _, body) = respond_as(&h, &member, "passthrough", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "team_not_found");
+    let message = refused(&body, &member);
+    assert!(
+        message.contains("t-gone") && message.contains("no longer exists"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn a_virtual_key_is_refused_on_every_admin_route() {
     let (url, dir) = sqlite();
     let (h, _acct) = proxy(&url).await;
