@@ -204,7 +204,7 @@ async fn key_routes(url: &str) {
     // /key/info by text and by hash; the key itself for itself; not for another key.
     let (status, info) = h.get_json(&format!("/key/info?key={key}")).await;
     assert_eq!(status, 200);
-    assert_eq!(info["key"], key);
+    assert_eq!(info["key"], hash(&key), "the hash, never the text");
     assert_eq!(info["info"]["key_alias"], "app-1");
     let (_, by_hash) = h.get_json(&format!("/key/info?key={}", hash(&key))).await;
     assert_eq!(by_hash["info"]["token"], hash(&key));
@@ -304,7 +304,7 @@ async fn key_routes(url: &str) {
     // Delete by key and by alias.
     let (status, deleted) = h.post_json("/key/delete", &json!({"keys": [own]})).await;
     assert_eq!(status, 200, "{deleted}");
-    assert_eq!(deleted["deleted_keys"], json!([own]));
+    assert_eq!(deleted["deleted_keys"], json!([hash(&own)]));
     assert_eq!(respond_as(&h, &own, "bridged", "hi").await.0, 401);
     let (status, deleted) = h
         .post_json("/key/delete", &json!({"key_aliases": ["app-1"]}))
@@ -318,6 +318,45 @@ async fn key_routes(url: &str) {
     assert_eq!(status, 404);
     let (status, _) = h.get_json(&format!("/key/info?key={own}")).await;
     assert_eq!(status, 404);
+}
+
+/// No answer of the key routes repeats a key's text, but the answers that make one.
+#[tokio::test]
+async fn key_answers_carry_the_hash_never_the_text() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"key_alias": "plain"})).await;
+    let token = hash(&key);
+    let no_text = |what: &str, answer: &Value| {
+        assert!(
+            !answer.to_string().contains(&key),
+            "{what} repeats the key: {answer}"
+        );
+    };
+    let (status, mine) = get_as(&h, &key, "/key/info").await;
+    assert_eq!(status, 200, "{mine}");
+    no_text("/key/info (own)", &mine);
+    assert_eq!(mine["key"], token);
+    let (status, info) = h.get_json(&format!("/key/info?key={key}")).await;
+    assert_eq!(status, 200, "{info}");
+    no_text("/key/info?key=", &info);
+    assert_eq!(info["key"], token);
+    for path in ["/key/update", "/key/block", "/key/unblock"] {
+        let (status, answer) = h
+            .post_json(path, &json!({"key": key, "metadata": {}}))
+            .await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        no_text(path, &answer);
+        assert_eq!(
+            (&answer["key"], &answer["token"]),
+            (&json!(token), &json!(token))
+        );
+    }
+    let (status, deleted) = h.post_json("/key/delete", &json!({"keys": [key]})).await;
+    assert_eq!(status, 200, "{deleted}");
+    no_text("/key/delete", &deleted);
+    assert_eq!(deleted["deleted_keys"], json!([token]));
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
