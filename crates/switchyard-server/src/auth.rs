@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
@@ -37,7 +37,12 @@ pub async fn require_key(
             return next.run(request).await;
         }
         (Some(key), Some(keys)) => match keys.authenticate(&key).await.and_then(|auth| {
-            crate::keys::check_route(&auth, request.method(), request.uri().path())?;
+            crate::keys::check_route(
+                &auth,
+                request.method(),
+                request.uri().path(),
+                &route_of(&request),
+            )?;
             Ok(auth)
         }) {
             Ok(auth) => {
@@ -99,7 +104,7 @@ fn record_refusal(state: &AppState, request: &Request, error: &Error) -> String 
         tracing::info!(
             target: "switchyard::request",
             request_id = %request_id,
-            route = %switchyard::text::echo(path),
+            route = %route_of(request),
             status = error.status(),
             outcome = "rejected",
             error = error.code.as_deref().unwrap_or(""),
@@ -107,6 +112,16 @@ fn record_refusal(state: &AppState, request: &Request, error: &Error) -> String 
         );
     }
     request_id
+}
+
+/// The route as its template (`/key/{key}/regenerate`), for log lines and messages: a path
+/// may hold a key.
+fn route_of(request: &Request) -> String {
+    match request.extensions().get::<MatchedPath>() {
+        Some(matched) => matched.as_str().to_string(),
+        // Outside the router (not reached: this runs as a route layer).
+        None => "(unmatched)".to_string(),
+    }
 }
 
 /// The key a client presented, from whichever header carried it.

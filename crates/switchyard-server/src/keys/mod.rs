@@ -827,8 +827,14 @@ fn info_route(method: &http::Method, path: &str) -> bool {
         || path == "/models"
 }
 
-/// Refuses a route the key may not call: 403 naming the route.
-pub fn check_route(auth: &KeyAuth, method: &http::Method, path: &str) -> Result<(), Refusal> {
+/// Refuses a route the key may not call: 403 naming the route by its template `route` (the
+/// path may hold a key).
+pub fn check_route(
+    auth: &KeyAuth,
+    method: &http::Method,
+    path: &str,
+    route: &str,
+) -> Result<(), Refusal> {
     let allowed = if auth.key.allowed_routes.is_empty() {
         default_route(method, path)
     } else {
@@ -854,7 +860,7 @@ pub fn check_route(auth: &KeyAuth, method: &http::Method, path: &str) -> Result<
         Err(forbidden(
             format!(
                 "This key may not call {method} {}: {}",
-                switchyard::text::echo(path),
+                switchyard::text::echo(route),
                 if default_route(method, path) {
                     "it is not in the key's allowed_routes."
                 } else {

@@ -359,6 +359,68 @@ async fn key_answers_carry_the_hash_never_the_text() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// What this test's thread logs (the proxy runs on the test's current-thread runtime).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_refused_request_logs_the_route_template_not_a_key_in_its_path() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({})).await;
+    let (other, _) = generate(&h, json!({})).await;
+    let path = format!("/key/{other}/regenerate");
+    let post = reqwest::Method::POST;
+    // A virtual key on an admin route (403), an unknown key (401), no key (401).
+    let (status, _, body) = call_as(&h, &key, post.clone(), &path, Some(&json!({}))).await;
+    assert_eq!(status, 403, "{body}");
+    let message = refused(&body, &other);
+    assert!(message.contains("/key/{key}/regenerate"), "{message}");
+    let (status, _, body) = call_as(&h, "sk-unknown-0000", post.clone(), &path, None).await;
+    assert_eq!(status, 401, "{body}");
+    refused(&body, &other);
+    let response = h
+        .client
+        .post(format!("{}{path}", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let rejected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("request rejected"))
+        .collect();
+    assert_eq!(rejected.len(), 3, "{text}");
+    for line in rejected {
+        assert!(line.contains("/key/{key}/regenerate"), "{line}");
+    }
+    assert!(!text.contains(&other), "a key in a log line: {text}");
+    assert!(
+        !text.contains(&hash(&other)),
+        "a key's hash in a log line: {text}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn key_routes_on_sqlite() {
     let (url, dir) = sqlite();
