@@ -20,42 +20,66 @@ use crate::state::AppState;
 /// Rejects requests without the master key or a valid virtual key (when a master key is
 /// configured). A virtual key is checked (known, not expired, not blocked, its team not
 /// blocked) and may call only the routes of [`crate::keys::check_route`].
+///
+/// Without a master key the gateway is open, but nobody administers keys and teams: their
+/// routes are refused (LiteLLM too will not manage keys without one). A virtual key presented
+/// anyway (made while a master key was set) is still checked and applied, so its models,
+/// budgets and limits hold and its spend is its own; any other key, or none, is served openly.
 pub async fn require_key(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = state.master_key() else {
-        // A gateway without a key: every caller is its administrator.
-        request.extensions_mut().insert(Caller::admin());
-        return next.run(request).await;
-    };
     let presented = presented_key(request.headers()).map(str::to_string);
-    let refusal = match (presented, state.keys()) {
-        (Some(key), _) if bool::from(key.as_bytes().ct_eq(expected.expose().as_bytes())) => {
+    let open = state.master_key().is_none();
+    let refusal = match (state.master_key(), presented, state.keys()) {
+        (None, _, _) if is_key_admin_route(request.uri().path()) => Refusal::from(
+            Error::new(
+                ErrorKind::PermissionDenied,
+                "Key and team management needs an administrator: set \
+                 general_settings.master_key (no master key is configured).",
+            )
+            .with_code("master_key_not_set"),
+        ),
+        (Some(expected), Some(key), _)
+            if bool::from(key.as_bytes().ct_eq(expected.expose().as_bytes())) =>
+        {
             request.extensions_mut().insert(Caller::admin());
             return next.run(request).await;
         }
-        (Some(key), Some(keys)) => match keys.authenticate(&key).await.and_then(|auth| {
-            crate::keys::check_route(
-                &auth,
-                request.method(),
-                request.uri().path(),
-                &route_of(&request),
-            )?;
-            Ok(auth)
-        }) {
-            Ok(auth) => {
-                request.extensions_mut().insert(Caller {
-                    key_hash: Some(auth.key.token.clone()),
-                    admin: false,
-                });
-                request.extensions_mut().insert(Arc::new(auth));
+        (_, Some(key), Some(keys)) => match keys.authenticate(&key).await {
+            // An open gateway serves a key that is no virtual key as it serves no key.
+            Err(refusal) if open && refusal.error.code.as_deref() == Some("invalid_api_key") => {
+                request.extensions_mut().insert(Caller::admin());
                 return next.run(request).await;
             }
             Err(refusal) => refusal,
+            Ok(auth) => {
+                let route = route_of(&request);
+                match crate::keys::check_route(
+                    &auth,
+                    request.method(),
+                    request.uri().path(),
+                    &route,
+                ) {
+                    Ok(()) => {
+                        request.extensions_mut().insert(Caller {
+                            key_hash: Some(auth.key.token.clone()),
+                            admin: false,
+                        });
+                        request.extensions_mut().insert(Arc::new(auth));
+                        return next.run(request).await;
+                    }
+                    Err(refusal) => refusal,
+                }
+            }
         },
-        (presented, _) => {
+        (None, _, _) => {
+            // An open gateway: every other caller is its administrator.
+            request.extensions_mut().insert(Caller::admin());
+            return next.run(request).await;
+        }
+        (Some(_), presented, _) => {
             let message = if presented.is_some() {
                 "Incorrect API key provided. Use the gateway's master key or a virtual key."
             } else {
@@ -73,6 +97,11 @@ pub async fn require_key(
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// The key and team management routes.
+fn is_key_admin_route(path: &str) -> bool {
+    path.starts_with("/key/") || path.starts_with("/team/")
 }
 
 /// Records a request refused here: a record like any other refusal on the model routes (spend

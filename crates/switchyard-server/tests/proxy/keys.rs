@@ -359,6 +359,59 @@ async fn key_answers_carry_the_hash_never_the_text() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[tokio::test]
+async fn without_a_master_key_key_routes_are_refused_and_virtual_keys_still_apply() {
+    let (url, dir) = sqlite();
+    // Keys made while a master key was set.
+    let (admin, _acct) = proxy(&url).await;
+    let (narrow, _) = generate(&admin, json!({"models": ["passthrough"]})).await;
+    let (blocked, _) = generate(&admin, json!({"blocked": true})).await;
+    let master_line = format!("  master_key: {KEY}\n");
+    let (h, _acct_open) =
+        Harness::with_accounting(|m| config(m, "", "").replace(&master_line, ""), &url).await;
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    for (method, path) in [
+        (&post, "/key/generate"),
+        (&get, "/key/info"),
+        (&get, "/key/list"),
+        (&post, "/team/new"),
+        (&get, "/team/list"),
+    ] {
+        for key in [KEY, "sk-anything-1234", narrow.as_str()] {
+            let (status, _, body) = call_as(&h, key, method.clone(), path, Some(&json!({}))).await;
+            assert_eq!(status, 403, "{method} {path}: {body}");
+            assert_eq!(body["error"]["code"], "master_key_not_set", "{body}");
+            assert!(
+                refused(&body, key).contains("general_settings.master_key"),
+                "{body}"
+            );
+        }
+    }
+    // The gateway is open: no key, or a key that is no virtual key.
+    let response = h
+        .client
+        .post(format!("{}/v1/responses", h.base))
+        .json(&json!({"model": "bridged", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        respond_as(&h, "sk-anything-1234", "bridged", "hi").await.0,
+        200
+    );
+    // A virtual key is still what it was made to be.
+    assert_eq!(respond_as(&h, &narrow, "passthrough", "hi").await.0, 200);
+    let (status, _, body) = respond_as(&h, &narrow, "bridged", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "key_model_access_denied");
+    let (status, _, body) = respond_as(&h, &blocked, "passthrough", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "key_blocked");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// What this test's thread logs (the proxy runs on the test's current-thread runtime).
 #[derive(Clone, Default)]
 struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
