@@ -127,6 +127,7 @@ fn record_refusal(state: &AppState, request: &Request, error: &Error) -> String 
             meta,
             caller: Caller::default(),
             state: None,
+            held: Default::default(),
         };
         state.gateway().log_rejected(ctx, None, false, error);
     } else {

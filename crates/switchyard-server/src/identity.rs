@@ -105,11 +105,12 @@ fn metadata(headers: &HeaderMap, request: &CreateResponse) -> JsonMap {
 }
 
 /// A request admitted under a virtual key's limits: its place among the requests in flight
-/// (held until the answer has been sent) and what is left of its rate limits.
+/// (held until the answer has been sent, or a background response has ended) and what is left
+/// of its rate limits.
 #[derive(Debug)]
 pub struct Admitted {
-    /// Released when dropped.
-    pub in_flight: crate::keys::InFlight,
+    /// Released when dropped; taken by a background response, whose run holds it.
+    pub in_flight: Option<crate::keys::InFlight>,
     /// For the `x-ratelimit-*` headers.
     pub remaining: crate::keys::Remaining,
 }
@@ -151,7 +152,7 @@ pub async fn check_auth(
     keys.check_budget(auth).await?;
     let (in_flight, remaining) = keys.admit(auth).await?;
     Ok(Some(Admitted {
-        in_flight,
+        in_flight: Some(in_flight),
         remaining,
     }))
 }

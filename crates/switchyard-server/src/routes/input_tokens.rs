@@ -44,6 +44,7 @@ pub async fn count(
             meta,
             caller: caller(&extensions),
             state: None,
+            held: Default::default(),
         };
         state
             .gateway()

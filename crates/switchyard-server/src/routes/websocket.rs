@@ -342,6 +342,7 @@ impl Socket {
             ),
             caller: self.caller.clone(),
             state: Some(self.connection_state.clone()),
+            held: Default::default(),
         }
     }
 

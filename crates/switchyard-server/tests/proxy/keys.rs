@@ -412,6 +412,51 @@ async fn without_a_master_key_key_routes_are_refused_and_virtual_keys_still_appl
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[tokio::test]
+async fn a_background_response_holds_its_place_in_flight_until_it_ends() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"max_parallel_requests": 1})).await;
+    let body =
+        json!({"model": "passthrough", "input": "[[mock:slow=1000]] hi", "background": true});
+    let (status, _, queued) = call_as(
+        &h,
+        &key,
+        reqwest::Method::POST,
+        "/v1/responses",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let id = queued["id"].as_str().unwrap().to_string();
+    assert_ne!(queued["status"], "completed", "{queued}");
+    // The answer has left, the work goes on: the key's one place is taken.
+    let (status, _, body) = respond_as(&h, &key, "passthrough", "hi").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(refused(&body, &key).contains("max_parallel_requests"));
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, polled) = get_as(&h, &key, &format!("/v1/responses/{id}")).await;
+        assert_eq!(status, 200, "{polled}");
+        if polled["status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < until, "{polled}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Given back when the run ended.
+    let until = Instant::now() + Duration::from_secs(2);
+    loop {
+        let (status, _, body) = respond_as(&h, &key, "passthrough", "hi").await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < until, "{status}: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// What this test's thread logs (the proxy runs on the test's current-thread runtime).
 #[derive(Clone, Default)]
 struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
