@@ -1,13 +1,19 @@
 //! Rate limits of keys and teams: requests and tokens per minute, requests in flight.
 //!
 //! With Redis (`router_settings.redis_*`), every replica counts in the same Redis keys, so N
-//! replicas together allow exactly the limit: a request reserves its place with one `INCR`
-//! (plus `EXPIRE`, in one pipeline) of `{prefix}:keylimit:rpm:{scope}:{minute}` and is refused
-//! when the count it gets back is over the limit; tokens are added with `INCRBY` when the
-//! request ends, and a request is refused while the minute's tokens are at the limit; requests
-//! in flight are an `INCR` / `DECR` pair. Without Redis, or while it does not answer (50 ms at
-//! most on the request path), the same counts are kept in this process: limits then hold per
-//! replica.
+//! replicas together allow exactly the limit. Each count is one Lua script, atomic in Redis,
+//! whose minute is read from Redis's own clock (`TIME`), so replicas whose clocks differ still
+//! share one window: a request reserves its place with an `INCR` of
+//! `{prefix}:keylimit:rpm:{scope}:{minute}` and is refused when the count it gets back is over
+//! the limit; tokens are added with `INCRBY` when the request ends, and a request is refused
+//! while the minute's tokens are at the limit. Requests in flight are a sorted set per scope
+//! (`{prefix}:keylimit:parallel:{scope}`), one member per request scored by its deadline: the
+//! script drops members past their deadline, counts the rest and adds the request only when
+//! there is room; the request renews its deadline while it runs and removes its member when it
+//! ends. A count lost with a replica, a release that failed or a reservation applied after its
+//! caller gave up on it therefore lapses with its deadline instead of drifting for good.
+//! Without Redis, or while it does not answer (50 ms at most on the request path), the same
+//! counts are kept in this process: limits then hold per replica.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,10 +27,82 @@ use crate::spend::store::now_ms;
 
 /// The longest a request waits for Redis before counting locally.
 const DEADLINE: Duration = Duration::from_millis(50);
-/// Counters outlive their minute by this much.
-const WINDOW_TTL_SECS: i64 = 120;
-/// A replica that dies with requests in flight leaves its count behind for this long at most.
-const PARALLEL_TTL_SECS: i64 = 600;
+/// Counters outlive their minute by this much (ms).
+const WINDOW_TTL_MS: u64 = 120_000;
+/// A request in flight's deadline (ms): renewed every third of it while the request runs, so a
+/// replica that dies with requests in flight leaves them counted for this long at most.
+const PARALLEL_LEASE_MS: u64 = 60_000;
+
+/// The minute of Redis's clock and the ms left in it, as `now`, `minute` and `left`.
+const CLOCK: &str = "local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local minute = math.floor(now / 60000)
+local left = 60000 - now % 60000
+";
+
+/// KEYS[1]: the counter's prefix; ARGV[1]: its TTL (ms). Counts one request in this minute:
+/// {count, ms left}.
+const COUNT: &str = "local key = KEYS[1] .. ':' .. string.format('%d', minute)
+local n = redis.call('INCR', key)
+if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
+return {n, left}
+";
+
+/// KEYS[1]: the counter's prefix. This minute's value: {value, ms left}.
+const READ: &str = "local v = redis.call('GET', KEYS[1] .. ':' .. string.format('%d', minute))
+return {tonumber(v) or 0, left}
+";
+
+/// KEYS: counters' prefixes; ARGV[1]: tokens; ARGV[2]: TTL (ms). Adds to this minute's.
+const ADD: &str = "for _, prefix in ipairs(KEYS) do
+  local key = prefix .. ':' .. string.format('%d', minute)
+  redis.call('INCRBY', key, ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return left
+";
+
+/// KEYS[1]: the set; ARGV: limit, member, lease (ms). {1 admitted | 0 full, count}.
+const ENTER: &str = "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[1]) then return {0, n} end
+local lease = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], now + lease, ARGV[2])
+if redis.call('PTTL', KEYS[1]) < lease then redis.call('PEXPIRE', KEYS[1], lease) end
+return {1, n + 1}
+";
+
+/// KEYS: sets; ARGV: member, lease (ms). Moves the member's deadline on where it still is.
+const RENEW: &str = "local lease = tonumber(ARGV[2])
+for _, set in ipairs(KEYS) do
+  if redis.call('ZADD', set, 'XX', 'CH', now + lease, ARGV[1]) == 1 then
+    if redis.call('PTTL', set) < lease then redis.call('PEXPIRE', set, lease) end
+  end
+end
+return 1
+";
+
+/// The scripts, each prefixed with [`CLOCK`].
+struct Scripts {
+    count: redis::Script,
+    read: redis::Script,
+    add: redis::Script,
+    enter: redis::Script,
+    renew: redis::Script,
+}
+
+impl Scripts {
+    fn new() -> Scripts {
+        let script = |body: &str| redis::Script::new(&format!("{CLOCK}{body}"));
+        Scripts {
+            count: script(COUNT),
+            read: script(READ),
+            add: script(ADD),
+            enter: script(ENTER),
+            renew: script(RENEW),
+        }
+    }
+}
 
 /// Who a limit is counted for: a key (by hash) or a team.
 #[derive(Debug, Clone)]
@@ -74,6 +152,7 @@ pub struct Limiter {
 
 struct Inner {
     redis: Option<RedisSettings>,
+    scripts: Scripts,
     connection: Mutex<Option<ConnectionManager>>,
     warned: AtomicBool,
     /// Local windows: (counter key) → (minute, value).
@@ -99,14 +178,46 @@ fn minute_now() -> (u64, u64) {
 #[derive(Debug)]
 pub struct InFlight {
     limiter: Limiter,
-    scopes: Vec<(String, bool)>,
+    /// Scopes counted here (released locally).
+    local: Vec<String>,
+    /// Sets in Redis holding `member`.
+    shared: Vec<String>,
+    /// This request's member in the sets.
+    member: String,
+    /// Renews the member's deadline while the request runs.
+    renewer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        for (id, shared) in std::mem::take(&mut self.scopes) {
-            self.limiter.release(id, shared);
+        if let Some(task) = self.renewer.take() {
+            task.abort();
         }
+        for id in std::mem::take(&mut self.local) {
+            self.limiter.release_local(&id);
+        }
+        let sets = std::mem::take(&mut self.shared);
+        self.limiter.remove(sets, std::mem::take(&mut self.member));
+    }
+}
+
+impl InFlight {
+    /// Keeps the Redis members' deadlines ahead while the request runs (a request may run
+    /// longer than one lease).
+    fn renew_while_held(&mut self) {
+        if self.shared.is_empty() || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let limiter = self.limiter.clone();
+        let sets = self.shared.clone();
+        let member = self.member.clone();
+        self.renewer = Some(tokio::spawn(async move {
+            let every = Duration::from_millis(PARALLEL_LEASE_MS / 3);
+            loop {
+                tokio::time::sleep(every).await;
+                limiter.renew(&sets, &member).await;
+            }
+        }));
     }
 }
 
@@ -116,6 +227,7 @@ impl Limiter {
         let limiter = Limiter {
             inner: Arc::new(Inner {
                 redis,
+                scripts: Scripts::new(),
                 connection: Mutex::new(None),
                 warned: AtomicBool::new(false),
                 windows: Mutex::new(HashMap::new()),
@@ -199,55 +311,50 @@ impl Limiter {
     /// Admits a request for `scopes` or names the limit it ran into. Requests are counted
     /// even when refused by a later scope (as LiteLLM counts them).
     pub async fn admit(&self, scopes: &[Scope]) -> Result<(InFlight, Remaining), Exceeded> {
-        let (minute, left_ms) = minute_now();
-        let mut remaining = Remaining {
-            reset_secs: left_ms.div_ceil(1000),
-            ..Remaining::default()
+        let mut remaining = Remaining::default();
+        let mut flight = InFlight {
+            limiter: self.clone(),
+            local: Vec::new(),
+            shared: Vec::new(),
+            member: switchyard::ids::request_id(),
+            renewer: None,
         };
-        let exceeded = |kind, what, limit| Exceeded {
+        let exceeded = |kind, what, limit, retry_after_ms| Exceeded {
             kind,
             what,
             limit,
-            retry_after_ms: left_ms,
+            retry_after_ms,
         };
-        let mut flight = InFlight {
-            limiter: self.clone(),
-            scopes: Vec::new(),
-        };
+        let (_, mut left_ms) = minute_now();
         for scope in scopes {
             if let Some(limit) = scope.tpm {
-                let used = self
-                    .read(&format!("tpm:{}:{minute}", scope.id), minute)
-                    .await;
+                let (used, left) = self.read(&format!("tpm:{}", scope.id)).await;
+                left_ms = left;
                 if used >= limit {
-                    return Err(exceeded(scope.kind, "tokens", limit));
+                    return Err(exceeded(scope.kind, "tokens", limit, left));
                 }
                 tighter(&mut remaining.tokens, limit, limit - used);
             }
         }
         for scope in scopes {
             if let Some(limit) = scope.rpm {
-                let count = self
-                    .incr(&format!("rpm:{}:{minute}", scope.id), minute)
-                    .await;
+                let (count, left) = self.incr(&format!("rpm:{}", scope.id)).await;
+                left_ms = left;
                 if count > limit {
-                    return Err(exceeded(scope.kind, "requests", limit));
+                    return Err(exceeded(scope.kind, "requests", limit, left));
                 }
                 tighter(&mut remaining.requests, limit, limit - count);
             }
         }
         for scope in scopes {
-            if let Some(limit) = scope.parallel {
-                let (count, shared) = self.enter(&scope.id).await;
-                flight.scopes.push((scope.id.clone(), shared));
-                if count > limit {
-                    return Err(Exceeded {
-                        retry_after_ms: 1000,
-                        ..exceeded(scope.kind, "parallel_requests", limit)
-                    });
-                }
+            if let Some(limit) = scope.parallel
+                && !self.enter(&scope.id, limit, &mut flight).await
+            {
+                return Err(exceeded(scope.kind, "parallel_requests", limit, 1000));
             }
         }
+        flight.renew_while_held();
+        remaining.reset_secs = left_ms.div_ceil(1000);
         Ok((flight, remaining))
     }
 
@@ -256,126 +363,152 @@ impl Limiter {
         if tokens == 0 || scope_ids.is_empty() {
             return;
         }
-        let (minute, _) = minute_now();
-        let keys: Vec<String> = scope_ids
-            .iter()
-            .map(|id| format!("tpm:{id}:{minute}"))
-            .collect();
-        if let Some(mut connection) = self.connection() {
-            let redis_keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        let keys: Vec<String> = scope_ids.iter().map(|id| format!("tpm:{id}")).collect();
+        if let Some(mut connection) = self.connection()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
             let limiter = self.clone();
-            if tokio::runtime::Handle::try_current().is_ok() {
-                tokio::spawn(async move {
-                    let mut pipe = redis::pipe();
-                    for key in &redis_keys {
-                        pipe.cmd("INCRBY")
-                            .arg(key)
-                            .arg(tokens)
-                            .ignore()
-                            .cmd("EXPIRE")
-                            .arg(key)
-                            .arg(WINDOW_TTL_SECS)
-                            .ignore();
+            tokio::spawn(async move {
+                let mut call = limiter.inner.scripts.add.prepare_invoke();
+                for key in &keys {
+                    call.key(limiter.key(key));
+                }
+                call.arg(tokens).arg(WINDOW_TTL_MS);
+                let added = call.invoke_async::<u64>(&mut connection);
+                if !matches!(
+                    tokio::time::timeout(Duration::from_secs(1), added).await,
+                    Ok(Ok(_))
+                ) {
+                    limiter.trouble("adding tokens");
+                    let (minute, _) = minute_now();
+                    for key in keys {
+                        limiter.local_add(&key, minute, tokens);
                     }
-                    let call = pipe.query_async::<()>(&mut connection);
-                    if !matches!(
-                        tokio::time::timeout(Duration::from_secs(1), call).await,
-                        Ok(Ok(()))
-                    ) {
-                        limiter.trouble("adding tokens");
-                        for key in keys {
-                            limiter.local_add(&key, minute, tokens);
-                        }
-                    }
-                });
-                return;
-            }
+                }
+            });
+            return;
         }
+        let (minute, _) = minute_now();
         for key in keys {
             self.local_add(&key, minute, tokens);
         }
     }
 
-    async fn read(&self, key: &str, minute: u64) -> u64 {
-        if let Some(mut connection) = self.connection() {
-            let mut get = redis::cmd("GET");
-            get.arg(self.key(key));
-            let call = get.query_async::<Option<u64>>(&mut connection);
-            match tokio::time::timeout(DEADLINE, call).await {
-                Ok(Ok(v)) => return v.unwrap_or(0),
-                _ => self.trouble("reading a token count"),
-            }
+    /// This minute's value of the counter `key`: (value, ms left in the minute).
+    async fn read(&self, key: &str) -> (u64, u64) {
+        if let Some(found) = self.window(&self.inner.scripts.read, key).await {
+            return found;
         }
-        self.local_get(key, minute)
+        let (minute, left) = minute_now();
+        (self.local_get(key, minute), left)
     }
 
-    async fn incr(&self, key: &str, minute: u64) -> u64 {
-        if let Some(mut connection) = self.connection() {
-            let redis_key = self.key(key);
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .cmd("INCR")
-                .arg(&redis_key)
-                .cmd("EXPIRE")
-                .arg(&redis_key)
-                .arg(WINDOW_TTL_SECS)
-                .ignore();
-            let call = pipe.query_async::<(u64,)>(&mut connection);
-            match tokio::time::timeout(DEADLINE, call).await {
-                Ok(Ok((v,))) => return v,
-                _ => self.trouble("counting a request"),
-            }
+    /// One more request this minute for the counter `key`: (count now, ms left).
+    async fn incr(&self, key: &str) -> (u64, u64) {
+        if let Some(counted) = self.window(&self.inner.scripts.count, key).await {
+            return counted;
         }
-        self.local_add(key, minute, 1)
+        let (minute, left) = minute_now();
+        (self.local_add(key, minute, 1), left)
     }
 
-    /// One more request in flight for `id`: (count now, counted in Redis).
-    async fn enter(&self, id: &str) -> (u64, bool) {
+    /// Runs a minute-window script on the counter `key` in Redis, if it answers in time.
+    async fn window(&self, script: &redis::Script, key: &str) -> Option<(u64, u64)> {
+        let mut connection = self.connection()?;
+        let mut call = script.key(self.key(key));
+        call.arg(WINDOW_TTL_MS);
+        match tokio::time::timeout(DEADLINE, call.invoke_async::<(u64, u64)>(&mut connection)).await
+        {
+            Ok(Ok(answer)) => Some(answer),
+            _ => {
+                self.trouble("counting a request");
+                None
+            }
+        }
+    }
+
+    /// One more request in flight for `id`, when fewer than `limit` are: true when admitted
+    /// (and then recorded in `flight`).
+    async fn enter(&self, id: &str, limit: u64, flight: &mut InFlight) -> bool {
         if let Some(mut connection) = self.connection() {
-            let redis_key = self.key(&format!("parallel:{id}"));
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .cmd("INCR")
-                .arg(&redis_key)
-                .cmd("EXPIRE")
-                .arg(&redis_key)
-                .arg(PARALLEL_TTL_SECS)
-                .ignore();
-            let call = pipe.query_async::<(u64,)>(&mut connection);
-            match tokio::time::timeout(DEADLINE, call).await {
-                Ok(Ok((v,))) => return (v, true),
-                _ => self.trouble("counting requests in flight"),
+            let set = self.key(&format!("parallel:{id}"));
+            let mut call = self.inner.scripts.enter.key(&set);
+            call.arg(limit).arg(&flight.member).arg(PARALLEL_LEASE_MS);
+            match tokio::time::timeout(DEADLINE, call.invoke_async::<(u8, u64)>(&mut connection))
+                .await
+            {
+                Ok(Ok((admitted, _))) => {
+                    if admitted == 1 {
+                        flight.shared.push(set);
+                    }
+                    return admitted == 1;
+                }
+                _ => {
+                    self.trouble("counting requests in flight");
+                    // The script may still run after the wait ended: take the member out
+                    // again (commands on one connection run in order), counting here instead.
+                    self.remove(vec![set], flight.member.clone());
+                }
             }
         }
         let Ok(mut parallel) = self.inner.parallel.lock() else {
-            return (0, false);
+            return true;
         };
         let count = parallel.entry(id.to_string()).or_insert(0);
+        if *count >= limit {
+            return false;
+        }
         *count += 1;
-        (*count, false)
+        flight.local.push(id.to_string());
+        true
     }
 
-    fn release(&self, id: String, shared: bool) {
-        if shared {
-            if let (Some(mut connection), Ok(_)) =
-                (self.connection(), tokio::runtime::Handle::try_current())
-            {
-                let key = self.key(&format!("parallel:{id}"));
-                tokio::spawn(async move {
-                    let mut decr = redis::cmd("DECR");
-                    decr.arg(key);
-                    let call = decr.query_async::<i64>(&mut connection);
-                    let _ = tokio::time::timeout(Duration::from_secs(1), call).await;
-                });
-            }
+    async fn renew(&self, sets: &[String], member: &str) {
+        let Some(mut connection) = self.connection() else {
+            return;
+        };
+        let mut call = self.inner.scripts.renew.prepare_invoke();
+        for set in sets {
+            call.key(set);
+        }
+        call.arg(member).arg(PARALLEL_LEASE_MS);
+        let renewed = call.invoke_async::<u8>(&mut connection);
+        if !matches!(
+            tokio::time::timeout(Duration::from_secs(1), renewed).await,
+            Ok(Ok(_))
+        ) {
+            self.trouble("renewing requests in flight");
+        }
+    }
+
+    /// Takes `member` out of the Redis sets `sets` (in the background; should it fail, the
+    /// member lapses at its deadline).
+    fn remove(&self, sets: Vec<String>, member: String) {
+        if sets.is_empty() {
             return;
         }
+        let (Some(mut connection), Ok(_)) =
+            (self.connection(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut pipe = redis::pipe();
+            for set in &sets {
+                pipe.cmd("ZREM").arg(set).arg(&member).ignore();
+            }
+            let call = pipe.query_async::<()>(&mut connection);
+            let _ = tokio::time::timeout(Duration::from_secs(1), call).await;
+        });
+    }
+
+    fn release_local(&self, id: &str) {
         if let Ok(mut parallel) = self.inner.parallel.lock()
-            && let Some(count) = parallel.get_mut(&id)
+            && let Some(count) = parallel.get_mut(id)
         {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                parallel.remove(&id);
+                parallel.remove(id);
             }
         }
     }

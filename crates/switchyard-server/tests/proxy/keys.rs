@@ -1038,6 +1038,68 @@ async fn rpm_and_tpm_are_held_exactly_by_two_replicas_sharing_redis() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Sends a slow request with `key` to `h`: its status.
+fn slow_request(h: &Harness, key: &str, ms: u64) -> tokio::task::JoinHandle<u16> {
+    let (client, base, key) = (h.client.clone(), h.base.clone(), key.to_string());
+    tokio::spawn(async move {
+        client
+            .post(format!("{base}/v1/responses"))
+            .bearer_auth(key)
+            .json(&json!({"model": "passthrough", "input": format!("[[mock:slow={ms}]] hi")}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+#[tokio::test]
+async fn requests_in_flight_in_redis_do_not_drift_when_redis_loses_a_count() {
+    let (url, dir) = sqlite();
+    let prefix = prefix();
+    let (a, _acct_a) = shared_proxy(&url, &prefix).await;
+    let (b, _acct_b) = shared_proxy(&url, &prefix).await;
+    let (key, _) = generate(&a, json!({"max_parallel_requests": 1})).await;
+    let slow = slow_request(&a, &key, 800);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(respond_as(&b, &key, "passthrough", "hi").await.0, 429);
+    // Redis loses what it held for the key's requests in flight (expiry under a long
+    // request, a failover, eviction) while one is running.
+    let redis_url = std::env::var("SWITCHYARD_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut redis = redis::Client::open(redis_url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let held: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:keylimit:parallel:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        !held.is_empty(),
+        "the in-flight request is counted in Redis"
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(&held)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(slow.await.unwrap(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The release of that request must not leave room for two.
+    let first = slow_request(&a, &key, 600);
+    let second = slow_request(&b, &key, 600);
+    let mut statuses = vec![first.await.unwrap(), second.await.unwrap()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 429]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(respond_as(&b, &key, "passthrough", "hi").await.0, 200);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn revocation_reaches_both_replicas(url: &str) {
     let (a, _acct_a) = proxy(url).await;
     let (b, _acct_b) = proxy(url).await;
