@@ -105,7 +105,7 @@ impl Scripts {
 }
 
 /// Who a limit is counted for: a key (by hash) or a team.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Scope {
     /// `key:{hash}` or `team:{id}`.
     pub id: String,
@@ -117,6 +117,18 @@ pub struct Scope {
     pub tpm: Option<u64>,
     /// Requests in flight.
     pub parallel: Option<u64>,
+}
+
+/// The limits, not the id (a key's holds its hash).
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("kind", &self.kind)
+            .field("rpm", &self.rpm)
+            .field("tpm", &self.tpm)
+            .field("parallel", &self.parallel)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A limit a request ran into.
@@ -175,7 +187,6 @@ fn minute_now() -> (u64, u64) {
 }
 
 /// Held while a request runs: gives its place among the requests in flight back when dropped.
-#[derive(Debug)]
 pub struct InFlight {
     limiter: Limiter,
     /// Scopes counted here (released locally).
@@ -186,6 +197,16 @@ pub struct InFlight {
     member: String,
     /// Renews the member's deadline while the request runs.
     renewer: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// How many places it holds, not where (the scopes' names hold key hashes).
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight")
+            .field("local", &self.local.len())
+            .field("shared", &self.shared.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for InFlight {

@@ -71,7 +71,7 @@ impl Spend {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Cache {
     keys: HashMap<String, Arc<VirtualKey>>,
     teams: HashMap<String, Arc<Team>>,
@@ -80,12 +80,22 @@ struct Cache {
 }
 
 /// A caller that presented a valid virtual key: the key and its team, as of the check.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KeyAuth {
     /// The key.
     pub key: Arc<VirtualKey>,
     /// Its team, when it has one (a key whose team no longer exists is refused).
     pub team: Option<Arc<Team>>,
+}
+
+/// The key without its hash (see [`VirtualKey`]'s Debug).
+impl std::fmt::Debug for KeyAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyAuth")
+            .field("key", &self.key)
+            .field("team", &self.team.as_ref().map(|t| &t.team_id))
+            .finish()
+    }
 }
 
 impl KeyAuth {
@@ -101,7 +111,6 @@ impl KeyAuth {
 }
 
 /// Keys and teams, cached; their spend; their rate limits.
-#[derive(Debug)]
 pub struct KeyStore {
     store: AuthStore,
     cache: RwLock<Cache>,
@@ -112,6 +121,18 @@ pub struct KeyStore {
     pub(crate) sync: tokio::sync::Mutex<()>,
     limiter: Limiter,
     refresher: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// How many keys and teams, not which: the cache and the spend are keyed by hashes.
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (keys, teams) = self.counts();
+        f.debug_struct("KeyStore")
+            .field("keys", &keys)
+            .field("teams", &teams)
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
+    }
 }
 
 fn key_id(token: &str) -> String {

@@ -457,6 +457,37 @@ async fn a_background_response_holds_its_place_in_flight_until_it_ends() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[tokio::test]
+async fn debug_output_of_keys_and_their_limits_holds_no_hash() {
+    let (url, dir) = sqlite();
+    let (h, acct) = proxy(&url).await;
+    let (key, _) = generate(
+        &h,
+        json!({"key_alias": "dbg", "rpm_limit": 5, "tpm_limit": 500, "max_parallel_requests": 2}),
+    )
+    .await;
+    let token = hash(&key);
+    let keys = acct.keys();
+    let auth = keys.authenticate(&key).await.unwrap();
+    let (in_flight, _) = keys.admit(&auth).await.unwrap();
+    let scopes = switchyard_server::keys::KeyStore::scopes(&auth);
+    for (what, text) in [
+        ("VirtualKey", format!("{:?}", auth.key)),
+        ("KeyAuth", format!("{auth:?}")),
+        ("KeyStore", format!("{keys:?}")),
+        ("InFlight", format!("{in_flight:?}")),
+        ("Scope", format!("{scopes:?}")),
+    ] {
+        assert!(!text.contains(&token), "{what}: {text}");
+        assert!(!text.contains(&key), "{what}: {text}");
+    }
+    assert!(
+        format!("{:?}", auth.key).contains("dbg"),
+        "the rest is still shown"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// What this test's thread logs (the proxy runs on the test's current-thread runtime).
 #[derive(Clone, Default)]
 struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
