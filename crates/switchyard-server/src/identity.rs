@@ -129,8 +129,9 @@ pub async fn check_key(
     state: &AppState,
     extensions: &http::Extensions,
     request: &CreateResponse,
+    request_id: &str,
 ) -> Result<Option<Admitted>, Refusal> {
-    check_auth(state, key_auth(extensions), request).await
+    check_auth(state, key_auth(extensions), request, request_id).await
 }
 
 /// [`check_key`] for the key `auth` (none: the master key, nothing to check).
@@ -138,6 +139,7 @@ pub async fn check_auth(
     state: &AppState,
     auth: Option<&crate::keys::KeyAuth>,
     request: &CreateResponse,
+    request_id: &str,
 ) -> Result<Option<Admitted>, Refusal> {
     let (Some(auth), Some(keys)) = (auth, state.keys()) else {
         return Ok(None);
@@ -150,11 +152,37 @@ pub async fn check_auth(
         keys.check_model(auth, model, resolved)?;
     }
     keys.check_budget(auth).await?;
-    let (in_flight, remaining) = keys.admit(auth).await?;
+    // Under a tpm limit the request's tokens are reserved before the call, so requests
+    // running at once see each other's; its record replaces the estimate with its usage.
+    let tpm =
+        auth.key.tpm_limit.is_some() || auth.team.as_ref().is_some_and(|t| t.tpm_limit.is_some());
+    let reserve = tpm.then(|| crate::keys::Reserve {
+        request_id: request_id.to_string(),
+        tokens: token_estimate(request),
+    });
+    let (in_flight, remaining) = keys.admit_reserving(auth, reserve).await?;
     Ok(Some(Admitted {
         in_flight: Some(in_flight),
         remaining,
     }))
+}
+
+/// Output tokens reserved for a request without `max_output_tokens`.
+pub const DEFAULT_OUTPUT_RESERVE: u64 = 256;
+
+/// What a request may use, before it runs: its input and instructions at 4 bytes a token,
+/// plus `max_output_tokens` (else [`DEFAULT_OUTPUT_RESERVE`]).
+fn token_estimate(request: &CreateResponse) -> u64 {
+    let input = request
+        .input
+        .as_ref()
+        .and_then(|i| serde_json::to_string(i).ok())
+        .map_or(0, |text| text.len());
+    let instructions = request.instructions.as_ref().map_or(0, String::len);
+    let input_tokens = u64::try_from(input + instructions)
+        .unwrap_or(u64::MAX)
+        .div_ceil(4);
+    input_tokens.saturating_add(request.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE))
 }
 
 /// The models the request body's `fallbacks` name (names, or objects with a `model`). A

@@ -48,16 +48,41 @@ if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
 return {n, left}
 ";
 
-/// KEYS[1]: the counter's prefix. This minute's value: {value, ms left}.
-const READ: &str = "local v = redis.call('GET', KEYS[1] .. ':' .. string.format('%d', minute))
-return {tonumber(v) or 0, left}
-";
-
 /// KEYS: counters' prefixes; ARGV[1]: tokens; ARGV[2]: TTL (ms). Adds to this minute's.
 const ADD: &str = "for _, prefix in ipairs(KEYS) do
   local key = prefix .. ':' .. string.format('%d', minute)
   redis.call('INCRBY', key, ARGV[1])
   redis.call('PEXPIRE', key, ARGV[2])
+end
+return left
+";
+
+/// KEYS[1]: the counter's prefix; ARGV: limit, tokens, TTL (ms). Refused when this minute's
+/// tokens are at the limit, else the tokens are reserved: {1 admitted | 0, used, ms left,
+/// minute}.
+const RESERVE: &str = "local key = KEYS[1] .. ':' .. string.format('%d', minute)
+local used = tonumber(redis.call('GET', key)) or 0
+if used >= tonumber(ARGV[1]) then return {0, used, left, minute} end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('INCRBY', key, ARGV[2])
+  redis.call('PEXPIRE', key, ARGV[3])
+end
+return {1, used, left, minute}
+";
+
+/// KEYS: counters' prefixes; ARGV: reserved tokens, used tokens, TTL (ms), then the minute
+/// each reservation was made in. Takes the reservation back (from its minute, while that
+/// counter lives) and adds what was used to this minute's.
+const SETTLE: &str = "for i, prefix in ipairs(KEYS) do
+  local reserved = prefix .. ':' .. ARGV[3 + i]
+  if tonumber(ARGV[1]) > 0 and redis.call('EXISTS', reserved) == 1 then
+    redis.call('DECRBY', reserved, ARGV[1])
+  end
+  if tonumber(ARGV[2]) > 0 then
+    local key = prefix .. ':' .. string.format('%d', minute)
+    redis.call('INCRBY', key, ARGV[2])
+    redis.call('PEXPIRE', key, ARGV[3])
+  end
 end
 return left
 ";
@@ -85,10 +110,11 @@ return 1
 /// The scripts, each prefixed with [`CLOCK`].
 struct Scripts {
     count: redis::Script,
-    read: redis::Script,
     add: redis::Script,
     enter: redis::Script,
     renew: redis::Script,
+    reserve: redis::Script,
+    settle: redis::Script,
 }
 
 impl Scripts {
@@ -96,10 +122,11 @@ impl Scripts {
         let script = |body: &str| redis::Script::new(&format!("{CLOCK}{body}"));
         Scripts {
             count: script(COUNT),
-            read: script(READ),
             add: script(ADD),
             enter: script(ENTER),
             renew: script(RENEW),
+            reserve: script(RESERVE),
+            settle: script(SETTLE),
         }
     }
 }
@@ -156,6 +183,22 @@ pub struct Remaining {
     pub reset_secs: u64,
 }
 
+/// Tokens a request reserves against its tpm limits before its call, taken back for what it
+/// used when it ends.
+#[derive(Debug, Clone)]
+pub struct Reserve {
+    /// The request's id, which its record carries.
+    pub request_id: String,
+    /// The estimate.
+    pub tokens: u64,
+}
+
+/// A reservation made: per counter, (counter, minute, made in Redis).
+struct Reservation {
+    counters: Vec<(String, u64, bool)>,
+    tokens: u64,
+}
+
 /// The limiter: shared through Redis when configured, else local.
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -171,6 +214,8 @@ struct Inner {
     windows: Mutex<HashMap<String, (u64, u64)>>,
     /// Local requests in flight per scope.
     parallel: Mutex<HashMap<String, u64>>,
+    /// Token reservations of requests running, by request id.
+    reservations: Mutex<HashMap<String, Reservation>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -197,6 +242,8 @@ pub struct InFlight {
     member: String,
     /// Renews the member's deadline while the request runs.
     renewer: Option<tokio::task::JoinHandle<()>>,
+    /// The request whose tokens are reserved, until its record settles them.
+    reserved: Option<String>,
 }
 
 /// How many places it holds, not where (the scopes' names hold key hashes).
@@ -219,6 +266,10 @@ impl Drop for InFlight {
         }
         let sets = std::mem::take(&mut self.shared);
         self.limiter.remove(sets, std::mem::take(&mut self.member));
+        // Ended without a record (none is made for it any more): nothing was used.
+        if let Some(request_id) = self.reserved.take() {
+            self.limiter.settle(&request_id, Vec::new(), 0);
+        }
     }
 }
 
@@ -253,6 +304,7 @@ impl Limiter {
                 warned: AtomicBool::new(false),
                 windows: Mutex::new(HashMap::new()),
                 parallel: Mutex::new(HashMap::new()),
+                reservations: Mutex::new(HashMap::new()),
             }),
         };
         if limiter.inner.redis.is_some() && tokio::runtime::Handle::try_current().is_ok() {
@@ -332,6 +384,17 @@ impl Limiter {
     /// Admits a request for `scopes` or names the limit it ran into. Requests are counted
     /// even when refused by a later scope (as LiteLLM counts them).
     pub async fn admit(&self, scopes: &[Scope]) -> Result<(InFlight, Remaining), Exceeded> {
+        self.admit_reserving(scopes, None).await
+    }
+
+    /// [`Limiter::admit`], reserving `reserve`'s tokens against every tpm limit (atomically
+    /// with the check), so that requests running at once count each other's tokens; the
+    /// request's record corrects the reservation to what it used ([`Limiter::settle`]).
+    pub async fn admit_reserving(
+        &self,
+        scopes: &[Scope],
+        reserve: Option<Reserve>,
+    ) -> Result<(InFlight, Remaining), Exceeded> {
         let mut remaining = Remaining::default();
         let mut flight = InFlight {
             limiter: self.clone(),
@@ -339,6 +402,12 @@ impl Limiter {
             shared: Vec::new(),
             member: switchyard::ids::request_id(),
             renewer: None,
+            reserved: None,
+        };
+        let tokens = reserve.as_ref().map_or(0, |r| r.tokens);
+        let mut reservation = Reservation {
+            counters: Vec::new(),
+            tokens,
         };
         let exceeded = |kind, what, limit, retry_after_ms| Exceeded {
             kind,
@@ -349,13 +418,23 @@ impl Limiter {
         let (_, mut left_ms) = minute_now();
         for scope in scopes {
             if let Some(limit) = scope.tpm {
-                let (used, left) = self.read(&format!("tpm:{}", scope.id)).await;
+                let counter = format!("tpm:{}", scope.id);
+                let (admitted, used, left, minute, shared) =
+                    self.reserve(&counter, limit, tokens).await;
                 left_ms = left;
-                if used >= limit {
+                if !admitted {
+                    self.undo(reservation);
                     return Err(exceeded(scope.kind, "tokens", limit, left));
                 }
+                reservation.counters.push((counter, minute, shared));
                 tighter(&mut remaining.tokens, limit, limit - used);
             }
+        }
+        if let Some(reserve) = reserve.filter(|_| !reservation.counters.is_empty())
+            && let Ok(mut reservations) = self.inner.reservations.lock()
+        {
+            reservations.insert(reserve.request_id.clone(), reservation);
+            flight.reserved = Some(reserve.request_id);
         }
         for scope in scopes {
             if let Some(limit) = scope.rpm {
@@ -377,6 +456,92 @@ impl Limiter {
         flight.renew_while_held();
         remaining.reset_secs = left_ms.div_ceil(1000);
         Ok((flight, remaining))
+    }
+
+    /// A finished request used `tokens`: its reservation (when it made one) is taken back and
+    /// the tokens added to this minute of the counters it reserved on, else of `scope_ids`'.
+    pub fn settle(&self, request_id: &str, scope_ids: Vec<String>, tokens: u64) {
+        let reservation = self
+            .inner
+            .reservations
+            .lock()
+            .ok()
+            .and_then(|mut r| r.remove(request_id));
+        match reservation {
+            Some(reservation) => self.correct(reservation, tokens),
+            None => self.add_tokens(scope_ids, tokens),
+        }
+    }
+
+    /// Gives back a reservation of a request refused by a later scope.
+    fn undo(&self, reservation: Reservation) {
+        if !reservation.counters.is_empty() {
+            self.correct(reservation, 0);
+        }
+    }
+
+    /// Replaces a reservation with the tokens used.
+    fn correct(&self, reservation: Reservation, used: u64) {
+        let (minute, _) = minute_now();
+        let mut shared = Vec::new();
+        for (counter, at, in_redis) in reservation.counters {
+            if in_redis {
+                shared.push((counter, at));
+            } else {
+                self.local_sub(&counter, at, reservation.tokens);
+                self.local_add(&counter, minute, used);
+            }
+        }
+        if shared.is_empty() {
+            return;
+        }
+        let connection = self.connection();
+        let (Some(mut connection), Ok(_)) = (connection, tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let limiter = self.clone();
+        let reserved = reservation.tokens;
+        tokio::spawn(async move {
+            let mut call = limiter.inner.scripts.settle.prepare_invoke();
+            for (counter, _) in &shared {
+                call.key(limiter.key(counter));
+            }
+            call.arg(reserved).arg(used).arg(WINDOW_TTL_MS);
+            for (_, at) in &shared {
+                call.arg(*at);
+            }
+            let settled = call.invoke_async::<u64>(&mut connection);
+            if !matches!(
+                tokio::time::timeout(Duration::from_secs(1), settled).await,
+                Ok(Ok(_))
+            ) {
+                limiter.trouble("settling tokens");
+            }
+        });
+    }
+
+    /// Checks a tpm limit and reserves `tokens` on it: (admitted, used before, ms left,
+    /// minute, in Redis).
+    async fn reserve(&self, counter: &str, limit: u64, tokens: u64) -> (bool, u64, u64, u64, bool) {
+        if let Some(mut connection) = self.connection() {
+            let mut call = self.inner.scripts.reserve.key(self.key(counter));
+            call.arg(limit).arg(tokens).arg(WINDOW_TTL_MS);
+            let answer = call.invoke_async::<(u8, u64, u64, u64)>(&mut connection);
+            match tokio::time::timeout(DEADLINE, answer).await {
+                Ok(Ok((admitted, used, left, minute))) => {
+                    return (admitted == 1, used, left, minute, true);
+                }
+                _ => self.trouble("reserving tokens"),
+            }
+        }
+        let (minute, left) = minute_now();
+        let used = self.local_get(counter, minute);
+        if used >= limit {
+            return (false, used, left, minute, false);
+        }
+        self.local_add(counter, minute, tokens);
+        (true, used, left, minute, false)
     }
 
     /// Adds a finished request's tokens to its scopes' current minute.
@@ -413,15 +578,6 @@ impl Limiter {
         for key in keys {
             self.local_add(&key, minute, tokens);
         }
-    }
-
-    /// This minute's value of the counter `key`: (value, ms left in the minute).
-    async fn read(&self, key: &str) -> (u64, u64) {
-        if let Some(found) = self.window(&self.inner.scripts.read, key).await {
-            return found;
-        }
-        let (minute, left) = minute_now();
-        (self.local_get(key, minute), left)
     }
 
     /// One more request this minute for the counter `key`: (count now, ms left).
@@ -531,6 +687,15 @@ impl Limiter {
             if *count == 0 {
                 parallel.remove(id);
             }
+        }
+    }
+
+    fn local_sub(&self, key: &str, minute: u64, n: u64) {
+        if let Ok(mut windows) = self.inner.windows.lock()
+            && let Some(entry) = windows.get_mut(key)
+            && entry.0 == minute
+        {
+            entry.1 = entry.1.saturating_sub(n);
         }
     }
 

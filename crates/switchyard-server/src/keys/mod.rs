@@ -39,7 +39,7 @@ use crate::error::Refusal;
 pub use crate::identity::hash_key;
 use crate::spend::StoreError;
 use crate::spend::store::now_ms;
-pub use limits::{Exceeded, InFlight, Limiter, Remaining, Scope};
+pub use limits::{Exceeded, InFlight, Limiter, Remaining, Reserve, Scope};
 pub use model::{Team, VirtualKey};
 use store::AuthStore;
 
@@ -622,45 +622,58 @@ impl KeyStore {
 
     /// Admits a request under the key's and team's rate limits.
     pub async fn admit(&self, auth: &KeyAuth) -> Result<(InFlight, Remaining), Refusal> {
+        self.admit_reserving(auth, None).await
+    }
+
+    /// [`KeyStore::admit`], reserving `reserve`'s tokens on the tpm limits until the request's
+    /// record says what it used.
+    pub async fn admit_reserving(
+        &self,
+        auth: &KeyAuth,
+        reserve: Option<limits::Reserve>,
+    ) -> Result<(InFlight, Remaining), Refusal> {
         let scopes = KeyStore::scopes(auth);
-        self.limiter.admit(&scopes).await.map_err(|e| {
-            let what = match e.what {
-                "requests" => "requests per minute (rpm_limit)",
-                "tokens" => "tokens per minute (tpm_limit)",
-                _ => "requests in flight (max_parallel_requests)",
-            };
-            let mut error = Error::new(
-                ErrorKind::RateLimited,
-                format!(
-                    "Rate limit exceeded for this {}: {what} is {}. Retry after {} s.",
-                    e.kind,
-                    e.limit,
-                    e.retry_after_ms.div_ceil(1000)
-                ),
-            )
-            .with_code("rate_limit_exceeded");
-            error.retry_after = Some(Duration::from_millis(e.retry_after_ms));
-            // LiteLLM's headers for the limit that was hit (nothing is left of it).
-            let reset = format!("{}s", e.retry_after_ms.div_ceil(1000));
-            let headers = match e.what {
-                "requests" => Some(Box::new([
-                    ("x-ratelimit-limit-requests", e.limit.to_string()),
-                    ("x-ratelimit-remaining-requests", "0".to_string()),
-                    ("x-ratelimit-reset-requests", reset),
-                ])),
-                "tokens" => Some(Box::new([
-                    ("x-ratelimit-limit-tokens", e.limit.to_string()),
-                    ("x-ratelimit-remaining-tokens", "0".to_string()),
-                    ("x-ratelimit-reset-tokens", reset),
-                ])),
-                _ => None,
-            };
-            Refusal {
-                error,
-                error_type: None,
-                headers,
-            }
-        })
+        self.limiter
+            .admit_reserving(&scopes, reserve)
+            .await
+            .map_err(|e| {
+                let what = match e.what {
+                    "requests" => "requests per minute (rpm_limit)",
+                    "tokens" => "tokens per minute (tpm_limit)",
+                    _ => "requests in flight (max_parallel_requests)",
+                };
+                let mut error = Error::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "Rate limit exceeded for this {}: {what} is {}. Retry after {} s.",
+                        e.kind,
+                        e.limit,
+                        e.retry_after_ms.div_ceil(1000)
+                    ),
+                )
+                .with_code("rate_limit_exceeded");
+                error.retry_after = Some(Duration::from_millis(e.retry_after_ms));
+                // LiteLLM's headers for the limit that was hit (nothing is left of it).
+                let reset = format!("{}s", e.retry_after_ms.div_ceil(1000));
+                let headers = match e.what {
+                    "requests" => Some(Box::new([
+                        ("x-ratelimit-limit-requests", e.limit.to_string()),
+                        ("x-ratelimit-remaining-requests", "0".to_string()),
+                        ("x-ratelimit-reset-requests", reset),
+                    ])),
+                    "tokens" => Some(Box::new([
+                        ("x-ratelimit-limit-tokens", e.limit.to_string()),
+                        ("x-ratelimit-remaining-tokens", "0".to_string()),
+                        ("x-ratelimit-reset-tokens", reset),
+                    ])),
+                    _ => None,
+                };
+                Refusal {
+                    error,
+                    error_type: None,
+                    headers,
+                }
+            })
     }
 
     /// A finished request: its cost to its key and team (in memory; the writer stores it),
@@ -689,7 +702,7 @@ impl KeyStore {
         if let Some(team) = team.as_ref().filter(|t| t.tpm_limit.is_some()) {
             scopes.push(format!("team:{}", team.team_id));
         }
-        self.limiter.add_tokens(scopes, tokens);
+        self.limiter.settle(&log.request_id, scopes, tokens);
     }
 
     /// What each key and team spent in `batch` (rows of unknown keys left out).

@@ -56,7 +56,7 @@ pub async fn create(
             }
         };
         let mut ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
-        let mut admitted = match identity::check_key(&state, &extensions, &request)
+        let mut admitted = match identity::check_key(&state, &extensions, &request, &request_id)
             .await
             .and_then(|admitted| {
                 identity::check_budget(&state, ctx.meta.end_user.as_deref())?;

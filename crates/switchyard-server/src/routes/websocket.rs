@@ -287,7 +287,14 @@ impl Socket {
         if let Some(auth) = &key {
             ctx.meta.owner = auth.owner();
         }
-        let _admitted = match identity::check_auth(&self.state, key.as_ref(), &request).await {
+        let _admitted = match identity::check_auth(
+            &self.state,
+            key.as_ref(),
+            &request,
+            &ctx.request_id,
+        )
+        .await
+        {
             Ok(admitted) => admitted,
             Err(refusal) => return self.refuse(ws, Some((ctx, &request)), &refusal).await,
         };

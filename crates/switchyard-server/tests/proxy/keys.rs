@@ -1131,6 +1131,62 @@ async fn requests_in_flight_in_redis_do_not_drift_when_redis_loses_a_count() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[tokio::test]
+async fn concurrent_requests_reserve_their_tokens_so_tpm_is_not_overshot() {
+    let (url, dir) = sqlite();
+    let prefix = prefix();
+    let (a, _acct_a) = shared_proxy(&url, &prefix).await;
+    let (b, _acct_b) = shared_proxy(&url, &prefix).await;
+    // 25 tokens a minute; each request uses 15 and says it may write 5.
+    let (key, _) = generate(&a, json!({"tpm_limit": 25})).await;
+    let mut running = Vec::new();
+    for i in 0..4 {
+        let h = if i % 2 == 0 { &a } else { &b };
+        let (client, base, key) = (h.client.clone(), h.base.clone(), key.clone());
+        running.push(tokio::spawn(async move {
+            client
+                .post(format!("{base}/v1/responses"))
+                .bearer_auth(key)
+                .json(&json!({"model": "passthrough", "max_output_tokens": 5,
+                              "input": format!("[[mock:slow=500]] {SMALL}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let mut statuses = Vec::new();
+    for r in running {
+        statuses.push(r.await.unwrap());
+    }
+    let passed = statuses.iter().filter(|s| **s == 200).count();
+    // Reading the count before and adding after let all four through (60 tokens).
+    assert!((1..=2).contains(&passed), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+
+    // A reservation (here the default output estimate, far over the limit) is replaced by
+    // what the request used once it ends.
+    let (key, _) = generate(&a, json!({"tpm_limit": 40})).await;
+    for (i, replica) in [&a, &b, &a].into_iter().enumerate() {
+        let (status, _, body) = respond_as(replica, &key, "passthrough", SMALL).await;
+        assert_eq!(
+            status,
+            200,
+            "request {i}, {} tokens used before: {body}",
+            15 * i
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _, body) = respond_as(&b, &key, "passthrough", SMALL).await;
+    assert_eq!(status, 429, "45 of 40 used: {body}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 async fn revocation_reaches_both_replicas(url: &str) {
     let (a, _acct_a) = proxy(url).await;
     let (b, _acct_b) = proxy(url).await;
