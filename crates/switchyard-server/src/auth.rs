@@ -47,6 +47,13 @@ pub async fn require_key(
             request.extensions_mut().insert(Caller::admin());
             return next.run(request).await;
         }
+        // An open gateway makes no keys (their routes are refused; one made by a replica
+        // with a master key arrives with the next poll), so a key it has not loaded is served
+        // openly without a database lookup: its clients often send some placeholder key.
+        (None, Some(key), Some(keys)) if keys.key(&crate::identity::hash_key(&key)).is_none() => {
+            request.extensions_mut().insert(Caller::admin());
+            return next.run(request).await;
+        }
         (_, Some(key), Some(keys)) => match keys.authenticate(&key).await {
             // An open gateway serves a key that is no virtual key as it serves no key.
             Err(refusal) if open && refusal.error.code.as_deref() == Some("invalid_api_key") => {
