@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
@@ -20,37 +20,73 @@ use crate::state::AppState;
 /// Rejects requests without the master key or a valid virtual key (when a master key is
 /// configured). A virtual key is checked (known, not expired, not blocked, its team not
 /// blocked) and may call only the routes of [`crate::keys::check_route`].
+///
+/// Without a master key the gateway is open, but nobody administers keys and teams: their
+/// routes are refused (LiteLLM too will not manage keys without one). A virtual key presented
+/// anyway (made while a master key was set) is still checked and applied, so its models,
+/// budgets and limits hold and its spend is its own; any other key, or none, is served openly.
 pub async fn require_key(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = state.master_key() else {
-        // A gateway without a key: every caller is its administrator.
-        request.extensions_mut().insert(Caller::admin());
-        return next.run(request).await;
-    };
     let presented = presented_key(request.headers()).map(str::to_string);
-    let refusal = match (presented, state.keys()) {
-        (Some(key), _) if bool::from(key.as_bytes().ct_eq(expected.expose().as_bytes())) => {
+    let open = state.master_key().is_none();
+    let refusal = match (state.master_key(), presented, state.keys()) {
+        (None, _, _) if is_key_admin_route(request.uri().path()) => Refusal::from(
+            Error::new(
+                ErrorKind::PermissionDenied,
+                "Key and team management needs an administrator: set \
+                 general_settings.master_key (no master key is configured).",
+            )
+            .with_code("master_key_not_set"),
+        ),
+        (Some(expected), Some(key), _)
+            if bool::from(key.as_bytes().ct_eq(expected.expose().as_bytes())) =>
+        {
             request.extensions_mut().insert(Caller::admin());
             return next.run(request).await;
         }
-        (Some(key), Some(keys)) => match keys.authenticate(&key).await.and_then(|auth| {
-            crate::keys::check_route(&auth, request.method(), request.uri().path())?;
-            Ok(auth)
-        }) {
-            Ok(auth) => {
-                request.extensions_mut().insert(Caller {
-                    key_hash: Some(auth.key.token.clone()),
-                    admin: false,
-                });
-                request.extensions_mut().insert(Arc::new(auth));
+        // An open gateway makes no keys (their routes are refused; one made by a replica
+        // with a master key arrives with the next poll), so a key it has not loaded is served
+        // openly without a database lookup: its clients often send some placeholder key.
+        (None, Some(key), Some(keys)) if keys.key(&crate::identity::hash_key(&key)).is_none() => {
+            request.extensions_mut().insert(Caller::admin());
+            return next.run(request).await;
+        }
+        (_, Some(key), Some(keys)) => match keys.authenticate(&key).await {
+            // An open gateway serves a key that is no virtual key as it serves no key.
+            Err(refusal) if open && refusal.error.code.as_deref() == Some("invalid_api_key") => {
+                request.extensions_mut().insert(Caller::admin());
                 return next.run(request).await;
             }
             Err(refusal) => refusal,
+            Ok(auth) => {
+                let route = route_of(&request);
+                match crate::keys::check_route(
+                    &auth,
+                    request.method(),
+                    request.uri().path(),
+                    &route,
+                ) {
+                    Ok(()) => {
+                        request.extensions_mut().insert(Caller {
+                            key_hash: Some(auth.key.token.clone()),
+                            admin: false,
+                        });
+                        request.extensions_mut().insert(Arc::new(auth));
+                        return next.run(request).await;
+                    }
+                    Err(refusal) => refusal,
+                }
+            }
         },
-        (presented, _) => {
+        (None, _, _) => {
+            // An open gateway: every other caller is its administrator.
+            request.extensions_mut().insert(Caller::admin());
+            return next.run(request).await;
+        }
+        (Some(_), presented, _) => {
             let message = if presented.is_some() {
                 "Incorrect API key provided. Use the gateway's master key or a virtual key."
             } else {
@@ -68,6 +104,11 @@ pub async fn require_key(
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// The key and team management routes.
+fn is_key_admin_route(path: &str) -> bool {
+    path.starts_with("/key/") || path.starts_with("/team/")
 }
 
 /// Records a request refused here: a record like any other refusal on the model routes (spend
@@ -93,13 +134,14 @@ fn record_refusal(state: &AppState, request: &Request, error: &Error) -> String 
             meta,
             caller: Caller::default(),
             state: None,
+            held: Default::default(),
         };
         state.gateway().log_rejected(ctx, None, false, error);
     } else {
         tracing::info!(
             target: "switchyard::request",
             request_id = %request_id,
-            route = %switchyard::text::echo(path),
+            route = %route_of(request),
             status = error.status(),
             outcome = "rejected",
             error = error.code.as_deref().unwrap_or(""),
@@ -107,6 +149,16 @@ fn record_refusal(state: &AppState, request: &Request, error: &Error) -> String 
         );
     }
     request_id
+}
+
+/// The route as its template (`/key/{key}/regenerate`), for log lines and messages: a path
+/// may hold a key.
+fn route_of(request: &Request) -> String {
+    match request.extensions().get::<MatchedPath>() {
+        Some(matched) => matched.as_str().to_string(),
+        // Outside the router (not reached: this runs as a route layer).
+        None => "(unmatched)".to_string(),
+    }
 }
 
 /// The key a client presented, from whichever header carried it.

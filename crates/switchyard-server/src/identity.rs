@@ -105,11 +105,12 @@ fn metadata(headers: &HeaderMap, request: &CreateResponse) -> JsonMap {
 }
 
 /// A request admitted under a virtual key's limits: its place among the requests in flight
-/// (held until the answer has been sent) and what is left of its rate limits.
+/// (held until the answer has been sent, or a background response has ended) and what is left
+/// of its rate limits.
 #[derive(Debug)]
 pub struct Admitted {
-    /// Released when dropped.
-    pub in_flight: crate::keys::InFlight,
+    /// Released when dropped; taken by a background response, whose run holds it.
+    pub in_flight: Option<crate::keys::InFlight>,
     /// For the `x-ratelimit-*` headers.
     pub remaining: crate::keys::Remaining,
 }
@@ -121,41 +122,85 @@ pub fn key_auth(extensions: &http::Extensions) -> Option<&crate::keys::KeyAuth> 
         .map(|a| a.as_ref())
 }
 
-/// The checks of a virtual key before a model is called: the model is one it (and its team)
-/// may use, neither budget is spent, and the rate limits admit one more request.
+/// The checks of a virtual key before a model is called: the model, and every model the
+/// request's own `fallbacks` name, is one it (and its team) may use, neither budget is spent,
+/// and the rate limits admit one more request.
 pub async fn check_key(
     state: &AppState,
     extensions: &http::Extensions,
-    model: Option<&str>,
+    request: &CreateResponse,
+    request_id: &str,
 ) -> Result<Option<Admitted>, Refusal> {
-    check_auth(state, key_auth(extensions), model).await
+    check_auth(state, key_auth(extensions), request, request_id).await
 }
 
 /// [`check_key`] for the key `auth` (none: the master key, nothing to check).
 pub async fn check_auth(
     state: &AppState,
     auth: Option<&crate::keys::KeyAuth>,
-    model: Option<&str>,
+    request: &CreateResponse,
+    request_id: &str,
 ) -> Result<Option<Admitted>, Refusal> {
     let (Some(auth), Some(keys)) = (auth, state.keys()) else {
         return Ok(None);
     };
-    if let Some(model) = model {
-        let resolved = state
-            .gateway()
-            .router()
-            .settings()
-            .model_group_alias
-            .get(model)
-            .map(|a| a.group.as_str());
+    let aliases = &state.gateway().router().settings().model_group_alias;
+    // The body's fallbacks are chosen by the client, so each must be a model the key may
+    // use; the configured fallbacks of a group are the operator's choice and are not checked.
+    for model in request.model.iter().chain(body_fallbacks(request).iter()) {
+        let resolved = aliases.get(model.as_str()).map(|a| a.group.as_str());
         keys.check_model(auth, model, resolved)?;
     }
     keys.check_budget(auth).await?;
-    let (in_flight, remaining) = keys.admit(auth).await?;
+    // Under a tpm limit the request's tokens are reserved before the call, so requests
+    // running at once see each other's; its record replaces the estimate with its usage.
+    let tpm =
+        auth.key.tpm_limit.is_some() || auth.team.as_ref().is_some_and(|t| t.tpm_limit.is_some());
+    let reserve = tpm.then(|| crate::keys::Reserve {
+        request_id: request_id.to_string(),
+        tokens: token_estimate(request),
+    });
+    let (in_flight, remaining) = keys.admit_reserving(auth, reserve).await?;
     Ok(Some(Admitted {
-        in_flight,
+        in_flight: Some(in_flight),
         remaining,
     }))
+}
+
+/// Output tokens reserved for a request without `max_output_tokens`.
+pub const DEFAULT_OUTPUT_RESERVE: u64 = 256;
+
+/// What a request may use, before it runs: its input and instructions at 4 bytes a token,
+/// plus `max_output_tokens` (else [`DEFAULT_OUTPUT_RESERVE`]).
+fn token_estimate(request: &CreateResponse) -> u64 {
+    let input = request
+        .input
+        .as_ref()
+        .and_then(|i| serde_json::to_string(i).ok())
+        .map_or(0, |text| text.len());
+    let instructions = request.instructions.as_ref().map_or(0, String::len);
+    let input_tokens = u64::try_from(input + instructions)
+        .unwrap_or(u64::MAX)
+        .div_ceil(4);
+    input_tokens.saturating_add(request.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE))
+}
+
+/// The models the request body's `fallbacks` name (names, or objects with a `model`). A
+/// malformed list is left to the gateway, which refuses it.
+fn body_fallbacks(request: &CreateResponse) -> Vec<String> {
+    let Some(Value::Array(list)) = request.extra.get("fallbacks") else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|entry| match entry {
+            Value::String(model) => Some(model.clone()),
+            Value::Object(fields) => fields
+                .get("model")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            _ => None,
+        })
+        .collect()
 }
 
 /// LiteLLM's `x-ratelimit-*` headers for what is left of a key's limits.

@@ -178,8 +178,9 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
     let (keys, teams) = accounting.keys().counts();
     if config.master_key.is_none() && keys > 0 {
         tracing::warn!(
-            "{keys} virtual keys are in the database but are not checked: without \
-             general_settings.master_key every caller is the administrator"
+            "{keys} virtual keys are in the database; without general_settings.master_key \
+             they apply only to callers that present them (everyone else is served openly) \
+             and /key/* and /team/* are refused"
         );
     }
     tracing::info!(

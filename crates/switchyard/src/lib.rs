@@ -52,7 +52,7 @@ pub mod text;
 pub use config::{Config, ConfigError};
 pub use error::{Error, ErrorKind};
 pub use gateway::{
-    CallContext, Execution, Gateway, ModelEntry, Output, ResponseStream, responses,
+    CallContext, Execution, Gateway, Held, ModelEntry, Output, ResponseStream, responses,
     responses_stream,
 };
 pub use switchyard_types as types;

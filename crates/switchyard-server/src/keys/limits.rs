@@ -1,13 +1,19 @@
 //! Rate limits of keys and teams: requests and tokens per minute, requests in flight.
 //!
 //! With Redis (`router_settings.redis_*`), every replica counts in the same Redis keys, so N
-//! replicas together allow exactly the limit: a request reserves its place with one `INCR`
-//! (plus `EXPIRE`, in one pipeline) of `{prefix}:keylimit:rpm:{scope}:{minute}` and is refused
-//! when the count it gets back is over the limit; tokens are added with `INCRBY` when the
-//! request ends, and a request is refused while the minute's tokens are at the limit; requests
-//! in flight are an `INCR` / `DECR` pair. Without Redis, or while it does not answer (50 ms at
-//! most on the request path), the same counts are kept in this process: limits then hold per
-//! replica.
+//! replicas together allow exactly the limit. Each count is one Lua script, atomic in Redis,
+//! whose minute is read from Redis's own clock (`TIME`), so replicas whose clocks differ still
+//! share one window: a request reserves its place with an `INCR` of
+//! `{prefix}:keylimit:rpm:{scope}:{minute}` and is refused when the count it gets back is over
+//! the limit; tokens are added with `INCRBY` when the request ends, and a request is refused
+//! while the minute's tokens are at the limit. Requests in flight are a sorted set per scope
+//! (`{prefix}:keylimit:parallel:{scope}`), one member per request scored by its deadline: the
+//! script drops members past their deadline, counts the rest and adds the request only when
+//! there is room; the request renews its deadline while it runs and removes its member when it
+//! ends. A count lost with a replica, a release that failed or a reservation applied after its
+//! caller gave up on it therefore lapses with its deadline instead of drifting for good.
+//! Without Redis, or while it does not answer (50 ms at most on the request path), the same
+//! counts are kept in this process: limits then hold per replica.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,13 +27,112 @@ use crate::spend::store::now_ms;
 
 /// The longest a request waits for Redis before counting locally.
 const DEADLINE: Duration = Duration::from_millis(50);
-/// Counters outlive their minute by this much.
-const WINDOW_TTL_SECS: i64 = 120;
-/// A replica that dies with requests in flight leaves its count behind for this long at most.
-const PARALLEL_TTL_SECS: i64 = 600;
+/// Counters outlive their minute by this much (ms).
+const WINDOW_TTL_MS: u64 = 120_000;
+/// A request in flight's deadline (ms): renewed every third of it while the request runs, so a
+/// replica that dies with requests in flight leaves them counted for this long at most.
+const PARALLEL_LEASE_MS: u64 = 60_000;
+
+/// The minute of Redis's clock and the ms left in it, as `now`, `minute` and `left`.
+const CLOCK: &str = "local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local minute = math.floor(now / 60000)
+local left = 60000 - now % 60000
+";
+
+/// KEYS[1]: the counter's prefix; ARGV[1]: its TTL (ms). Counts one request in this minute:
+/// {count, ms left}.
+const COUNT: &str = "local key = KEYS[1] .. ':' .. string.format('%d', minute)
+local n = redis.call('INCR', key)
+if n == 1 then redis.call('PEXPIRE', key, ARGV[1]) end
+return {n, left}
+";
+
+/// KEYS: counters' prefixes; ARGV[1]: tokens; ARGV[2]: TTL (ms). Adds to this minute's.
+const ADD: &str = "for _, prefix in ipairs(KEYS) do
+  local key = prefix .. ':' .. string.format('%d', minute)
+  redis.call('INCRBY', key, ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return left
+";
+
+/// KEYS[1]: the counter's prefix; ARGV: limit, tokens, TTL (ms). Refused when this minute's
+/// tokens are at the limit, else the tokens are reserved: {1 admitted | 0, used, ms left,
+/// minute}.
+const RESERVE: &str = "local key = KEYS[1] .. ':' .. string.format('%d', minute)
+local used = tonumber(redis.call('GET', key)) or 0
+if used >= tonumber(ARGV[1]) then return {0, used, left, minute} end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('INCRBY', key, ARGV[2])
+  redis.call('PEXPIRE', key, ARGV[3])
+end
+return {1, used, left, minute}
+";
+
+/// KEYS: counters' prefixes; ARGV: reserved tokens, used tokens, TTL (ms), then the minute
+/// each reservation was made in. Takes the reservation back (from its minute, while that
+/// counter lives) and adds what was used to this minute's.
+const SETTLE: &str = "for i, prefix in ipairs(KEYS) do
+  local reserved = prefix .. ':' .. ARGV[3 + i]
+  if tonumber(ARGV[1]) > 0 and redis.call('EXISTS', reserved) == 1 then
+    redis.call('DECRBY', reserved, ARGV[1])
+  end
+  if tonumber(ARGV[2]) > 0 then
+    local key = prefix .. ':' .. string.format('%d', minute)
+    redis.call('INCRBY', key, ARGV[2])
+    redis.call('PEXPIRE', key, ARGV[3])
+  end
+end
+return left
+";
+
+/// KEYS[1]: the set; ARGV: limit, member, lease (ms). {1 admitted | 0 full, count}.
+const ENTER: &str = "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local n = redis.call('ZCARD', KEYS[1])
+if n >= tonumber(ARGV[1]) then return {0, n} end
+local lease = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[1], now + lease, ARGV[2])
+if redis.call('PTTL', KEYS[1]) < lease then redis.call('PEXPIRE', KEYS[1], lease) end
+return {1, n + 1}
+";
+
+/// KEYS: sets; ARGV: member, lease (ms). Moves the member's deadline on where it still is.
+const RENEW: &str = "local lease = tonumber(ARGV[2])
+for _, set in ipairs(KEYS) do
+  if redis.call('ZADD', set, 'XX', 'CH', now + lease, ARGV[1]) == 1 then
+    if redis.call('PTTL', set) < lease then redis.call('PEXPIRE', set, lease) end
+  end
+end
+return 1
+";
+
+/// The scripts, each prefixed with [`CLOCK`].
+struct Scripts {
+    count: redis::Script,
+    add: redis::Script,
+    enter: redis::Script,
+    renew: redis::Script,
+    reserve: redis::Script,
+    settle: redis::Script,
+}
+
+impl Scripts {
+    fn new() -> Scripts {
+        let script = |body: &str| redis::Script::new(&format!("{CLOCK}{body}"));
+        Scripts {
+            count: script(COUNT),
+            add: script(ADD),
+            enter: script(ENTER),
+            renew: script(RENEW),
+            reserve: script(RESERVE),
+            settle: script(SETTLE),
+        }
+    }
+}
 
 /// Who a limit is counted for: a key (by hash) or a team.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Scope {
     /// `key:{hash}` or `team:{id}`.
     pub id: String,
@@ -39,6 +144,18 @@ pub struct Scope {
     pub tpm: Option<u64>,
     /// Requests in flight.
     pub parallel: Option<u64>,
+}
+
+/// The limits, not the id (a key's holds its hash).
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("kind", &self.kind)
+            .field("rpm", &self.rpm)
+            .field("tpm", &self.tpm)
+            .field("parallel", &self.parallel)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A limit a request ran into.
@@ -66,6 +183,22 @@ pub struct Remaining {
     pub reset_secs: u64,
 }
 
+/// Tokens a request reserves against its tpm limits before its call, taken back for what it
+/// used when it ends.
+#[derive(Debug, Clone)]
+pub struct Reserve {
+    /// The request's id, which its record carries.
+    pub request_id: String,
+    /// The estimate.
+    pub tokens: u64,
+}
+
+/// A reservation made: per counter, (counter, minute, made in Redis).
+struct Reservation {
+    counters: Vec<(String, u64, bool)>,
+    tokens: u64,
+}
+
 /// The limiter: shared through Redis when configured, else local.
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -74,12 +207,15 @@ pub struct Limiter {
 
 struct Inner {
     redis: Option<RedisSettings>,
+    scripts: Scripts,
     connection: Mutex<Option<ConnectionManager>>,
     warned: AtomicBool,
     /// Local windows: (counter key) → (minute, value).
     windows: Mutex<HashMap<String, (u64, u64)>>,
     /// Local requests in flight per scope.
     parallel: Mutex<HashMap<String, u64>>,
+    /// Token reservations of requests running, by request id.
+    reservations: Mutex<HashMap<String, Reservation>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -96,17 +232,64 @@ fn minute_now() -> (u64, u64) {
 }
 
 /// Held while a request runs: gives its place among the requests in flight back when dropped.
-#[derive(Debug)]
 pub struct InFlight {
     limiter: Limiter,
-    scopes: Vec<(String, bool)>,
+    /// Scopes counted here (released locally).
+    local: Vec<String>,
+    /// Sets in Redis holding `member`.
+    shared: Vec<String>,
+    /// This request's member in the sets.
+    member: String,
+    /// Renews the member's deadline while the request runs.
+    renewer: Option<tokio::task::JoinHandle<()>>,
+    /// The request whose tokens are reserved, until its record settles them.
+    reserved: Option<String>,
+}
+
+/// How many places it holds, not where (the scopes' names hold key hashes).
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight")
+            .field("local", &self.local.len())
+            .field("shared", &self.shared.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        for (id, shared) in std::mem::take(&mut self.scopes) {
-            self.limiter.release(id, shared);
+        if let Some(task) = self.renewer.take() {
+            task.abort();
         }
+        for id in std::mem::take(&mut self.local) {
+            self.limiter.release_local(&id);
+        }
+        let sets = std::mem::take(&mut self.shared);
+        self.limiter.remove(sets, std::mem::take(&mut self.member));
+        // Ended without a record (none is made for it any more): nothing was used.
+        if let Some(request_id) = self.reserved.take() {
+            self.limiter.settle(&request_id, Vec::new(), 0);
+        }
+    }
+}
+
+impl InFlight {
+    /// Keeps the Redis members' deadlines ahead while the request runs (a request may run
+    /// longer than one lease).
+    fn renew_while_held(&mut self) {
+        if self.shared.is_empty() || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let limiter = self.limiter.clone();
+        let sets = self.shared.clone();
+        let member = self.member.clone();
+        self.renewer = Some(tokio::spawn(async move {
+            let every = Duration::from_millis(PARALLEL_LEASE_MS / 3);
+            loop {
+                tokio::time::sleep(every).await;
+                limiter.renew(&sets, &member).await;
+            }
+        }));
     }
 }
 
@@ -116,10 +299,12 @@ impl Limiter {
         let limiter = Limiter {
             inner: Arc::new(Inner {
                 redis,
+                scripts: Scripts::new(),
                 connection: Mutex::new(None),
                 warned: AtomicBool::new(false),
                 windows: Mutex::new(HashMap::new()),
                 parallel: Mutex::new(HashMap::new()),
+                reservations: Mutex::new(HashMap::new()),
             }),
         };
         if limiter.inner.redis.is_some() && tokio::runtime::Handle::try_current().is_ok() {
@@ -199,56 +384,164 @@ impl Limiter {
     /// Admits a request for `scopes` or names the limit it ran into. Requests are counted
     /// even when refused by a later scope (as LiteLLM counts them).
     pub async fn admit(&self, scopes: &[Scope]) -> Result<(InFlight, Remaining), Exceeded> {
-        let (minute, left_ms) = minute_now();
-        let mut remaining = Remaining {
-            reset_secs: left_ms.div_ceil(1000),
-            ..Remaining::default()
+        self.admit_reserving(scopes, None).await
+    }
+
+    /// [`Limiter::admit`], reserving `reserve`'s tokens against every tpm limit (atomically
+    /// with the check), so that requests running at once count each other's tokens; the
+    /// request's record corrects the reservation to what it used ([`Limiter::settle`]).
+    pub async fn admit_reserving(
+        &self,
+        scopes: &[Scope],
+        reserve: Option<Reserve>,
+    ) -> Result<(InFlight, Remaining), Exceeded> {
+        let mut remaining = Remaining::default();
+        let mut flight = InFlight {
+            limiter: self.clone(),
+            local: Vec::new(),
+            shared: Vec::new(),
+            member: switchyard::ids::request_id(),
+            renewer: None,
+            reserved: None,
         };
-        let exceeded = |kind, what, limit| Exceeded {
+        let tokens = reserve.as_ref().map_or(0, |r| r.tokens);
+        let mut reservation = Reservation {
+            counters: Vec::new(),
+            tokens,
+        };
+        let exceeded = |kind, what, limit, retry_after_ms| Exceeded {
             kind,
             what,
             limit,
-            retry_after_ms: left_ms,
+            retry_after_ms,
         };
-        let mut flight = InFlight {
-            limiter: self.clone(),
-            scopes: Vec::new(),
-        };
+        let (_, mut left_ms) = minute_now();
         for scope in scopes {
             if let Some(limit) = scope.tpm {
-                let used = self
-                    .read(&format!("tpm:{}:{minute}", scope.id), minute)
-                    .await;
-                if used >= limit {
-                    return Err(exceeded(scope.kind, "tokens", limit));
+                let counter = format!("tpm:{}", scope.id);
+                let (admitted, used, left, minute, shared) =
+                    self.reserve(&counter, limit, tokens).await;
+                left_ms = left;
+                if !admitted {
+                    self.undo(reservation);
+                    return Err(exceeded(scope.kind, "tokens", limit, left));
                 }
+                reservation.counters.push((counter, minute, shared));
                 tighter(&mut remaining.tokens, limit, limit - used);
             }
         }
+        if let Some(reserve) = reserve.filter(|_| !reservation.counters.is_empty())
+            && let Ok(mut reservations) = self.inner.reservations.lock()
+        {
+            reservations.insert(reserve.request_id.clone(), reservation);
+            flight.reserved = Some(reserve.request_id);
+        }
         for scope in scopes {
             if let Some(limit) = scope.rpm {
-                let count = self
-                    .incr(&format!("rpm:{}:{minute}", scope.id), minute)
-                    .await;
+                let (count, left) = self.incr(&format!("rpm:{}", scope.id)).await;
+                left_ms = left;
                 if count > limit {
-                    return Err(exceeded(scope.kind, "requests", limit));
+                    return Err(exceeded(scope.kind, "requests", limit, left));
                 }
                 tighter(&mut remaining.requests, limit, limit - count);
             }
         }
         for scope in scopes {
-            if let Some(limit) = scope.parallel {
-                let (count, shared) = self.enter(&scope.id).await;
-                flight.scopes.push((scope.id.clone(), shared));
-                if count > limit {
-                    return Err(Exceeded {
-                        retry_after_ms: 1000,
-                        ..exceeded(scope.kind, "parallel_requests", limit)
-                    });
-                }
+            if let Some(limit) = scope.parallel
+                && !self.enter(&scope.id, limit, &mut flight).await
+            {
+                return Err(exceeded(scope.kind, "parallel_requests", limit, 1000));
             }
         }
+        flight.renew_while_held();
+        remaining.reset_secs = left_ms.div_ceil(1000);
         Ok((flight, remaining))
+    }
+
+    /// A finished request used `tokens`: its reservation (when it made one) is taken back and
+    /// the tokens added to this minute of the counters it reserved on, else of `scope_ids`'.
+    pub fn settle(&self, request_id: &str, scope_ids: Vec<String>, tokens: u64) {
+        let reservation = self
+            .inner
+            .reservations
+            .lock()
+            .ok()
+            .and_then(|mut r| r.remove(request_id));
+        match reservation {
+            Some(reservation) => self.correct(reservation, tokens),
+            None => self.add_tokens(scope_ids, tokens),
+        }
+    }
+
+    /// Gives back a reservation of a request refused by a later scope.
+    fn undo(&self, reservation: Reservation) {
+        if !reservation.counters.is_empty() {
+            self.correct(reservation, 0);
+        }
+    }
+
+    /// Replaces a reservation with the tokens used.
+    fn correct(&self, reservation: Reservation, used: u64) {
+        let (minute, _) = minute_now();
+        let mut shared = Vec::new();
+        for (counter, at, in_redis) in reservation.counters {
+            if in_redis {
+                shared.push((counter, at));
+            } else {
+                self.local_sub(&counter, at, reservation.tokens);
+                self.local_add(&counter, minute, used);
+            }
+        }
+        if shared.is_empty() {
+            return;
+        }
+        let connection = self.connection();
+        let (Some(mut connection), Ok(_)) = (connection, tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let limiter = self.clone();
+        let reserved = reservation.tokens;
+        tokio::spawn(async move {
+            let mut call = limiter.inner.scripts.settle.prepare_invoke();
+            for (counter, _) in &shared {
+                call.key(limiter.key(counter));
+            }
+            call.arg(reserved).arg(used).arg(WINDOW_TTL_MS);
+            for (_, at) in &shared {
+                call.arg(*at);
+            }
+            let settled = call.invoke_async::<u64>(&mut connection);
+            if !matches!(
+                tokio::time::timeout(Duration::from_secs(1), settled).await,
+                Ok(Ok(_))
+            ) {
+                limiter.trouble("settling tokens");
+            }
+        });
+    }
+
+    /// Checks a tpm limit and reserves `tokens` on it: (admitted, used before, ms left,
+    /// minute, in Redis).
+    async fn reserve(&self, counter: &str, limit: u64, tokens: u64) -> (bool, u64, u64, u64, bool) {
+        if let Some(mut connection) = self.connection() {
+            let mut call = self.inner.scripts.reserve.key(self.key(counter));
+            call.arg(limit).arg(tokens).arg(WINDOW_TTL_MS);
+            let answer = call.invoke_async::<(u8, u64, u64, u64)>(&mut connection);
+            match tokio::time::timeout(DEADLINE, answer).await {
+                Ok(Ok((admitted, used, left, minute))) => {
+                    return (admitted == 1, used, left, minute, true);
+                }
+                _ => self.trouble("reserving tokens"),
+            }
+        }
+        let (minute, left) = minute_now();
+        let used = self.local_get(counter, minute);
+        if used >= limit {
+            return (false, used, left, minute, false);
+        }
+        self.local_add(counter, minute, tokens);
+        (true, used, left, minute, false)
     }
 
     /// Adds a finished request's tokens to its scopes' current minute.
@@ -256,127 +549,153 @@ impl Limiter {
         if tokens == 0 || scope_ids.is_empty() {
             return;
         }
-        let (minute, _) = minute_now();
-        let keys: Vec<String> = scope_ids
-            .iter()
-            .map(|id| format!("tpm:{id}:{minute}"))
-            .collect();
-        if let Some(mut connection) = self.connection() {
-            let redis_keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        let keys: Vec<String> = scope_ids.iter().map(|id| format!("tpm:{id}")).collect();
+        if let Some(mut connection) = self.connection()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
             let limiter = self.clone();
-            if tokio::runtime::Handle::try_current().is_ok() {
-                tokio::spawn(async move {
-                    let mut pipe = redis::pipe();
-                    for key in &redis_keys {
-                        pipe.cmd("INCRBY")
-                            .arg(key)
-                            .arg(tokens)
-                            .ignore()
-                            .cmd("EXPIRE")
-                            .arg(key)
-                            .arg(WINDOW_TTL_SECS)
-                            .ignore();
+            tokio::spawn(async move {
+                let mut call = limiter.inner.scripts.add.prepare_invoke();
+                for key in &keys {
+                    call.key(limiter.key(key));
+                }
+                call.arg(tokens).arg(WINDOW_TTL_MS);
+                let added = call.invoke_async::<u64>(&mut connection);
+                if !matches!(
+                    tokio::time::timeout(Duration::from_secs(1), added).await,
+                    Ok(Ok(_))
+                ) {
+                    limiter.trouble("adding tokens");
+                    let (minute, _) = minute_now();
+                    for key in keys {
+                        limiter.local_add(&key, minute, tokens);
                     }
-                    let call = pipe.query_async::<()>(&mut connection);
-                    if !matches!(
-                        tokio::time::timeout(Duration::from_secs(1), call).await,
-                        Ok(Ok(()))
-                    ) {
-                        limiter.trouble("adding tokens");
-                        for key in keys {
-                            limiter.local_add(&key, minute, tokens);
-                        }
-                    }
-                });
-                return;
-            }
+                }
+            });
+            return;
         }
+        let (minute, _) = minute_now();
         for key in keys {
             self.local_add(&key, minute, tokens);
         }
     }
 
-    async fn read(&self, key: &str, minute: u64) -> u64 {
-        if let Some(mut connection) = self.connection() {
-            let mut get = redis::cmd("GET");
-            get.arg(self.key(key));
-            let call = get.query_async::<Option<u64>>(&mut connection);
-            match tokio::time::timeout(DEADLINE, call).await {
-                Ok(Ok(v)) => return v.unwrap_or(0),
-                _ => self.trouble("reading a token count"),
-            }
+    /// One more request this minute for the counter `key`: (count now, ms left).
+    async fn incr(&self, key: &str) -> (u64, u64) {
+        if let Some(counted) = self.window(&self.inner.scripts.count, key).await {
+            return counted;
         }
-        self.local_get(key, minute)
+        let (minute, left) = minute_now();
+        (self.local_add(key, minute, 1), left)
     }
 
-    async fn incr(&self, key: &str, minute: u64) -> u64 {
-        if let Some(mut connection) = self.connection() {
-            let redis_key = self.key(key);
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .cmd("INCR")
-                .arg(&redis_key)
-                .cmd("EXPIRE")
-                .arg(&redis_key)
-                .arg(WINDOW_TTL_SECS)
-                .ignore();
-            let call = pipe.query_async::<(u64,)>(&mut connection);
-            match tokio::time::timeout(DEADLINE, call).await {
-                Ok(Ok((v,))) => return v,
-                _ => self.trouble("counting a request"),
+    /// Runs a minute-window script on the counter `key` in Redis, if it answers in time.
+    async fn window(&self, script: &redis::Script, key: &str) -> Option<(u64, u64)> {
+        let mut connection = self.connection()?;
+        let mut call = script.key(self.key(key));
+        call.arg(WINDOW_TTL_MS);
+        match tokio::time::timeout(DEADLINE, call.invoke_async::<(u64, u64)>(&mut connection)).await
+        {
+            Ok(Ok(answer)) => Some(answer),
+            _ => {
+                self.trouble("counting a request");
+                None
             }
         }
-        self.local_add(key, minute, 1)
     }
 
-    /// One more request in flight for `id`: (count now, counted in Redis).
-    async fn enter(&self, id: &str) -> (u64, bool) {
+    /// One more request in flight for `id`, when fewer than `limit` are: true when admitted
+    /// (and then recorded in `flight`).
+    async fn enter(&self, id: &str, limit: u64, flight: &mut InFlight) -> bool {
         if let Some(mut connection) = self.connection() {
-            let redis_key = self.key(&format!("parallel:{id}"));
-            let mut pipe = redis::pipe();
-            pipe.atomic()
-                .cmd("INCR")
-                .arg(&redis_key)
-                .cmd("EXPIRE")
-                .arg(&redis_key)
-                .arg(PARALLEL_TTL_SECS)
-                .ignore();
-            let call = pipe.query_async::<(u64,)>(&mut connection);
-            match tokio::time::timeout(DEADLINE, call).await {
-                Ok(Ok((v,))) => return (v, true),
-                _ => self.trouble("counting requests in flight"),
+            let set = self.key(&format!("parallel:{id}"));
+            let mut call = self.inner.scripts.enter.key(&set);
+            call.arg(limit).arg(&flight.member).arg(PARALLEL_LEASE_MS);
+            match tokio::time::timeout(DEADLINE, call.invoke_async::<(u8, u64)>(&mut connection))
+                .await
+            {
+                Ok(Ok((admitted, _))) => {
+                    if admitted == 1 {
+                        flight.shared.push(set);
+                    }
+                    return admitted == 1;
+                }
+                _ => {
+                    self.trouble("counting requests in flight");
+                    // The script may still run after the wait ended: take the member out
+                    // again (commands on one connection run in order), counting here instead.
+                    self.remove(vec![set], flight.member.clone());
+                }
             }
         }
         let Ok(mut parallel) = self.inner.parallel.lock() else {
-            return (0, false);
+            return true;
         };
         let count = parallel.entry(id.to_string()).or_insert(0);
+        if *count >= limit {
+            return false;
+        }
         *count += 1;
-        (*count, false)
+        flight.local.push(id.to_string());
+        true
     }
 
-    fn release(&self, id: String, shared: bool) {
-        if shared {
-            if let (Some(mut connection), Ok(_)) =
-                (self.connection(), tokio::runtime::Handle::try_current())
-            {
-                let key = self.key(&format!("parallel:{id}"));
-                tokio::spawn(async move {
-                    let mut decr = redis::cmd("DECR");
-                    decr.arg(key);
-                    let call = decr.query_async::<i64>(&mut connection);
-                    let _ = tokio::time::timeout(Duration::from_secs(1), call).await;
-                });
-            }
+    async fn renew(&self, sets: &[String], member: &str) {
+        let Some(mut connection) = self.connection() else {
+            return;
+        };
+        let mut call = self.inner.scripts.renew.prepare_invoke();
+        for set in sets {
+            call.key(set);
+        }
+        call.arg(member).arg(PARALLEL_LEASE_MS);
+        let renewed = call.invoke_async::<u8>(&mut connection);
+        if !matches!(
+            tokio::time::timeout(Duration::from_secs(1), renewed).await,
+            Ok(Ok(_))
+        ) {
+            self.trouble("renewing requests in flight");
+        }
+    }
+
+    /// Takes `member` out of the Redis sets `sets` (in the background; should it fail, the
+    /// member lapses at its deadline).
+    fn remove(&self, sets: Vec<String>, member: String) {
+        if sets.is_empty() {
             return;
         }
+        let (Some(mut connection), Ok(_)) =
+            (self.connection(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut pipe = redis::pipe();
+            for set in &sets {
+                pipe.cmd("ZREM").arg(set).arg(&member).ignore();
+            }
+            let call = pipe.query_async::<()>(&mut connection);
+            let _ = tokio::time::timeout(Duration::from_secs(1), call).await;
+        });
+    }
+
+    fn release_local(&self, id: &str) {
         if let Ok(mut parallel) = self.inner.parallel.lock()
-            && let Some(count) = parallel.get_mut(&id)
+            && let Some(count) = parallel.get_mut(id)
         {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                parallel.remove(&id);
+                parallel.remove(id);
             }
+        }
+    }
+
+    fn local_sub(&self, key: &str, minute: u64, n: u64) {
+        if let Ok(mut windows) = self.inner.windows.lock()
+            && let Some(entry) = windows.get_mut(key)
+            && entry.0 == minute
+        {
+            entry.1 = entry.1.saturating_sub(n);
         }
     }
 

@@ -41,7 +41,7 @@ use crate::error::Refusal;
 pub use crate::identity::hash_key;
 use crate::spend::StoreError;
 use crate::spend::store::now_ms;
-pub use limits::{Exceeded, InFlight, Limiter, Remaining, Scope};
+pub use limits::{Exceeded, InFlight, Limiter, Remaining, Reserve, Scope};
 pub use model::{Team, VirtualKey};
 use store::AuthStore;
 
@@ -73,7 +73,7 @@ impl Spend {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Cache {
     keys: HashMap<String, Arc<VirtualKey>>,
     teams: HashMap<String, Arc<Team>>,
@@ -82,12 +82,22 @@ struct Cache {
 }
 
 /// A caller that presented a valid virtual key: the key and its team, as of the check.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KeyAuth {
     /// The key.
     pub key: Arc<VirtualKey>,
-    /// Its team, when it has one that exists.
+    /// Its team, when it has one (a key whose team no longer exists is refused).
     pub team: Option<Arc<Team>>,
+}
+
+/// The key without its hash (see [`VirtualKey`]'s Debug).
+impl std::fmt::Debug for KeyAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyAuth")
+            .field("key", &self.key)
+            .field("team", &self.team.as_ref().map(|t| &t.team_id))
+            .finish()
+    }
 }
 
 impl KeyAuth {
@@ -103,7 +113,6 @@ impl KeyAuth {
 }
 
 /// Keys and teams, cached; their spend; their rate limits.
-#[derive(Debug)]
 pub struct KeyStore {
     store: AuthStore,
     cache: RwLock<Cache>,
@@ -138,6 +147,18 @@ impl MissBudget {
         }
         window.1 += 1;
         window.1 <= MISSES_PER_SECOND
+    }
+}
+
+/// How many keys and teams, not which: the cache and the spend are keyed by hashes.
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (keys, teams) = self.counts();
+        f.debug_struct("KeyStore")
+            .field("keys", &keys)
+            .field("teams", &teams)
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
     }
 }
 
@@ -434,7 +455,18 @@ impl KeyStore {
                         self.cache_team(team);
                         self.team(id)
                     }
-                    Ok(None) => None,
+                    Ok(None) => {
+                        // Deleted (its keys go with it, so only by hand or mid-change):
+                        // the key's team limits and models cannot be applied.
+                        return Err(unauthorized(
+                            format!(
+                                "Authentication Error: this key's team {} no longer exists. An \
+                                 administrator can move the key to a team with /key/update.",
+                                switchyard::text::echo(id)
+                            ),
+                            "team_not_found",
+                        ));
+                    }
                     Err(e) => {
                         tracing::error!("virtual keys: cannot read a team: {e}");
                         return Err(Refusal::from(
@@ -473,7 +505,8 @@ impl KeyStore {
             list.is_empty()
                 || list.iter().any(|entry| {
                     if entry == "all-team-models" {
-                        return team_models.is_none_or(|t| {
+                        // Without a team there are no team models: nothing is admitted.
+                        return team_models.is_some_and(|t| {
                             t.is_empty() || t.iter().any(|e| matches_model(e, model, resolved))
                         });
                     }
@@ -627,45 +660,58 @@ impl KeyStore {
 
     /// Admits a request under the key's and team's rate limits.
     pub async fn admit(&self, auth: &KeyAuth) -> Result<(InFlight, Remaining), Refusal> {
+        self.admit_reserving(auth, None).await
+    }
+
+    /// [`KeyStore::admit`], reserving `reserve`'s tokens on the tpm limits until the request's
+    /// record says what it used.
+    pub async fn admit_reserving(
+        &self,
+        auth: &KeyAuth,
+        reserve: Option<limits::Reserve>,
+    ) -> Result<(InFlight, Remaining), Refusal> {
         let scopes = KeyStore::scopes(auth);
-        self.limiter.admit(&scopes).await.map_err(|e| {
-            let what = match e.what {
-                "requests" => "requests per minute (rpm_limit)",
-                "tokens" => "tokens per minute (tpm_limit)",
-                _ => "requests in flight (max_parallel_requests)",
-            };
-            let mut error = Error::new(
-                ErrorKind::RateLimited,
-                format!(
-                    "Rate limit exceeded for this {}: {what} is {}. Retry after {} s.",
-                    e.kind,
-                    e.limit,
-                    e.retry_after_ms.div_ceil(1000)
-                ),
-            )
-            .with_code("rate_limit_exceeded");
-            error.retry_after = Some(Duration::from_millis(e.retry_after_ms));
-            // LiteLLM's headers for the limit that was hit (nothing is left of it).
-            let reset = format!("{}s", e.retry_after_ms.div_ceil(1000));
-            let headers = match e.what {
-                "requests" => Some(Box::new([
-                    ("x-ratelimit-limit-requests", e.limit.to_string()),
-                    ("x-ratelimit-remaining-requests", "0".to_string()),
-                    ("x-ratelimit-reset-requests", reset),
-                ])),
-                "tokens" => Some(Box::new([
-                    ("x-ratelimit-limit-tokens", e.limit.to_string()),
-                    ("x-ratelimit-remaining-tokens", "0".to_string()),
-                    ("x-ratelimit-reset-tokens", reset),
-                ])),
-                _ => None,
-            };
-            Refusal {
-                error,
-                error_type: None,
-                headers,
-            }
-        })
+        self.limiter
+            .admit_reserving(&scopes, reserve)
+            .await
+            .map_err(|e| {
+                let what = match e.what {
+                    "requests" => "requests per minute (rpm_limit)",
+                    "tokens" => "tokens per minute (tpm_limit)",
+                    _ => "requests in flight (max_parallel_requests)",
+                };
+                let mut error = Error::new(
+                    ErrorKind::RateLimited,
+                    format!(
+                        "Rate limit exceeded for this {}: {what} is {}. Retry after {} s.",
+                        e.kind,
+                        e.limit,
+                        e.retry_after_ms.div_ceil(1000)
+                    ),
+                )
+                .with_code("rate_limit_exceeded");
+                error.retry_after = Some(Duration::from_millis(e.retry_after_ms));
+                // LiteLLM's headers for the limit that was hit (nothing is left of it).
+                let reset = format!("{}s", e.retry_after_ms.div_ceil(1000));
+                let headers = match e.what {
+                    "requests" => Some(Box::new([
+                        ("x-ratelimit-limit-requests", e.limit.to_string()),
+                        ("x-ratelimit-remaining-requests", "0".to_string()),
+                        ("x-ratelimit-reset-requests", reset),
+                    ])),
+                    "tokens" => Some(Box::new([
+                        ("x-ratelimit-limit-tokens", e.limit.to_string()),
+                        ("x-ratelimit-remaining-tokens", "0".to_string()),
+                        ("x-ratelimit-reset-tokens", reset),
+                    ])),
+                    _ => None,
+                };
+                Refusal {
+                    error,
+                    error_type: None,
+                    headers,
+                }
+            })
     }
 
     /// A finished request: its cost to its key and team (in memory; the writer stores it),
@@ -694,7 +740,7 @@ impl KeyStore {
         if let Some(team) = team.as_ref().filter(|t| t.tpm_limit.is_some()) {
             scopes.push(format!("team:{}", team.team_id));
         }
-        self.limiter.add_tokens(scopes, tokens);
+        self.limiter.settle(&log.request_id, scopes, tokens);
     }
 
     /// What each key and team spent in `batch` (rows of unknown keys left out).
@@ -853,8 +899,14 @@ fn info_route(method: &http::Method, path: &str) -> bool {
         || path == "/models"
 }
 
-/// Refuses a route the key may not call: 403 naming the route.
-pub fn check_route(auth: &KeyAuth, method: &http::Method, path: &str) -> Result<(), Refusal> {
+/// Refuses a route the key may not call: 403 naming the route by its template `route` (the
+/// path may hold a key).
+pub fn check_route(
+    auth: &KeyAuth,
+    method: &http::Method,
+    path: &str,
+    route: &str,
+) -> Result<(), Refusal> {
     let allowed = if auth.key.allowed_routes.is_empty() {
         default_route(method, path)
     } else {
@@ -880,7 +932,7 @@ pub fn check_route(auth: &KeyAuth, method: &http::Method, path: &str) -> Result<
         Err(forbidden(
             format!(
                 "This key may not call {method} {}: {}",
-                switchyard::text::echo(path),
+                switchyard::text::echo(route),
                 if default_route(method, path) {
                     "it is not in the key's allowed_routes."
                 } else {

@@ -8,7 +8,7 @@ use switchyard_types::JsonMap;
 use crate::spend::store::rfc3339;
 
 /// One virtual key. Its text is never kept: `token` is its SHA-256 (hex).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct VirtualKey {
     /// SHA-256 of the key, hex (LiteLLM's `token`).
     pub token: String,
@@ -50,6 +50,34 @@ pub struct VirtualKey {
     pub created_at: i64,
     /// Unix ms.
     pub updated_at: i64,
+}
+
+/// Every field but `token`: a hash is a secret too, and Debug output ends up in logs.
+impl std::fmt::Debug for VirtualKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualKey")
+            .field("token", &"<redacted>")
+            .field("key_name", &self.key_name)
+            .field("key_alias", &self.key_alias)
+            .field("team_id", &self.team_id)
+            .field("user_id", &self.user_id)
+            .field("models", &self.models)
+            .field("max_budget", &self.max_budget)
+            .field("spend", &self.spend)
+            .field("budget_duration", &self.budget_duration)
+            .field("budget_reset_at", &self.budget_reset_at)
+            .field("rpm_limit", &self.rpm_limit)
+            .field("tpm_limit", &self.tpm_limit)
+            .field("max_parallel_requests", &self.max_parallel_requests)
+            .field("expires", &self.expires)
+            .field("metadata", &self.metadata)
+            .field("tags", &self.tags)
+            .field("allowed_routes", &self.allowed_routes)
+            .field("blocked", &self.blocked)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
 }
 
 /// One team member.

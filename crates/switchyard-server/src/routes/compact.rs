@@ -29,7 +29,7 @@ pub async fn compact(
             .map_err(Refusal::from)?;
         let ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
         // A compaction calls a model: the key's models, budgets and limits apply.
-        let _admitted = identity::check_key(&state, &extensions, request.model.as_deref()).await?;
+        let _admitted = identity::check_key(&state, &extensions, &request, &request_id).await?;
         identity::check_budget(&state, ctx.meta.end_user.as_deref())?;
         state
             .gateway()

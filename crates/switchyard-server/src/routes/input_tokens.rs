@@ -33,7 +33,7 @@ pub async fn count(
             .await
             .map_err(crate::error::Refusal::from)?;
         // Counting may call the model's own counter: the key's models and limits apply.
-        let _admitted = identity::check_key(&state, &extensions, request.model.as_deref()).await?;
+        let _admitted = identity::check_key(&state, &extensions, &request, &request_id).await?;
         let mut meta = identity::request_meta(&state, uri.path(), &headers, &request, None);
         if let Some(auth) = identity::key_auth(&extensions) {
             meta.owner = auth.owner();
@@ -44,6 +44,7 @@ pub async fn count(
             meta,
             caller: caller(&extensions),
             state: None,
+            held: Default::default(),
         };
         state
             .gateway()

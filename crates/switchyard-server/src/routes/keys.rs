@@ -216,7 +216,7 @@ pub async fn generate(State(state): State<AppState>, headers: HeaderMap, raw: Bo
     )
 }
 
-/// The key a body names under `key`.
+/// The key a body names under `key` (its text or its hash): (that text, the key).
 fn named_key(keys: &KeyStore, fields: &Fields<'_>) -> Result<(String, Arc<VirtualKey>), ApiError> {
     let text = fields
         .text("key")
@@ -228,7 +228,8 @@ fn named_key(keys: &KeyStore, fields: &Fields<'_>) -> Result<(String, Arc<Virtua
     Ok((text, key))
 }
 
-/// Writes a changed key; answers `{"key": …, …row}`.
+/// Writes a changed key; answers `{"key": …, …row}`: `key` is the new text of a regenerated
+/// key (shown this once), else the hash, so an answer never repeats a key's text.
 async fn save(keys: &KeyStore, old_token: &str, key: VirtualKey, shown: Option<&str>) -> Answer {
     check_team(keys, &key)?;
     let written = keys
@@ -241,7 +242,8 @@ async fn save(keys: &KeyStore, old_token: &str, key: VirtualKey, shown: Option<&
     }
     keys.cache_key(key.clone(), Some(old_token));
     let mut value = key_json(keys, &key);
-    if let (Value::Object(map), Some(shown)) = (&mut value, shown) {
+    if let Value::Object(map) = &mut value {
+        let shown = shown.unwrap_or(&key.token);
         map.insert("key".into(), Value::String(shown.to_string()));
     }
     Ok(value)
@@ -254,14 +256,14 @@ pub async fn update(State(state): State<AppState>, headers: HeaderMap, raw: Body
             let keys = keys(&state)?;
             let value = body(&state, &headers, raw).await?;
             let fields = read(Fields::of(&value))?;
-            let (text, key) = named_key(keys, &fields)?;
+            let (_, key) = named_key(keys, &fields)?;
             let now = now_ms();
             let changes = KeyChanges::read(&fields, now).map_err(ApiError)?;
             let mut key = VirtualKey::clone(&key);
             changes.apply(&mut key, now);
             key.updated_at = now;
             let token = key.token.clone();
-            save(keys, &token, key, Some(&text)).await
+            save(keys, &token, key, None).await
         }
         .await,
     )
@@ -273,12 +275,12 @@ async fn set_blocked(state: AppState, headers: HeaderMap, raw: Body, blocked: bo
             let keys = keys(&state)?;
             let value = body(&state, &headers, raw).await?;
             let fields = read(Fields::of(&value))?;
-            let (text, key) = named_key(keys, &fields)?;
+            let (_, key) = named_key(keys, &fields)?;
             let mut key = VirtualKey::clone(&key);
             key.blocked = blocked;
             key.updated_at = now_ms();
             let token = key.token.clone();
-            save(keys, &token, key, Some(&text)).await
+            save(keys, &token, key, None).await
         }
         .await,
     )
@@ -294,7 +296,8 @@ pub async fn unblock(State(state): State<AppState>, headers: HeaderMap, raw: Bod
     set_blocked(state, headers, raw, false).await
 }
 
-/// `POST /key/delete`: `{"keys": [...]}` (texts or hashes) or `{"key_aliases": [...]}`.
+/// `POST /key/delete`: `{"keys": [...]}` (texts or hashes) or `{"key_aliases": [...]}`;
+/// answers the hashes deleted (never the texts), or the aliases.
 pub async fn delete(State(state): State<AppState>, headers: HeaderMap, raw: Body) -> Response {
     respond(
         async {
@@ -310,8 +313,8 @@ pub async fn delete(State(state): State<AppState>, headers: HeaderMap, raw: Body
                     for text in named {
                         let token = token_of(&text);
                         if keys.key(&token).is_some() {
+                            shown.push(token.clone());
                             tokens.push(token);
-                            shown.push(text);
                         }
                     }
                 }
@@ -397,12 +400,12 @@ pub async fn regenerate_named(
     )
 }
 
-/// `GET /key/info?key=…`: `{"key", "info"}`. A virtual key may ask only about itself (and
-/// without `key`, it is asking about itself).
+/// `GET /key/info?key=…`: `{"key": hash, "info"}` (the hash, as LiteLLM answers for the
+/// caller's own key: the text is never repeated). A virtual key may ask only about itself
+/// (and without `key`, it is asking about itself).
 pub async fn info(
     State(state): State<AppState>,
     extensions: Extensions,
-    headers: HeaderMap,
     Query(params): Params,
 ) -> Response {
     respond(
@@ -410,14 +413,9 @@ pub async fn info(
             let keys = keys(&state)?;
             let own: Option<&KeyAuth> = key_auth(&extensions);
             let asked = params.get("key").filter(|k| !k.is_empty()).cloned();
-            let (shown, token) = match (&asked, own) {
-                (Some(text), _) => (text.clone(), token_of(text)),
-                (None, Some(auth)) => (
-                    crate::auth::presented_key(&headers)
-                        .unwrap_or_default()
-                        .to_string(),
-                    auth.key.token.clone(),
-                ),
+            let token = match (&asked, own) {
+                (Some(text), _) => token_of(text),
+                (None, Some(auth)) => auth.key.token.clone(),
                 (None, None) => return Err(bad("'key' is required.", "key")),
             };
             if let Some(auth) = own
@@ -435,7 +433,7 @@ pub async fn info(
                 ));
             }
             let key = keys.key(&token).ok_or_else(key_not_found)?;
-            Ok(json!({"key": shown, "info": key_json(keys, &key)}))
+            Ok(json!({"key": key.token, "info": key_json(keys, &key)}))
         }
         .await,
     )

@@ -49,13 +49,14 @@ pub async fn create(
                     meta,
                     caller: Caller::default(),
                     state: None,
+                    held: Default::default(),
                 };
                 state.gateway().log_rejected(ctx, None, false, &error);
                 return Err(Refusal::from(error));
             }
         };
-        let ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
-        let admitted = match identity::check_key(&state, &extensions, request.model.as_deref())
+        let mut ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
+        let mut admitted = match identity::check_key(&state, &extensions, &request, &request_id)
             .await
             .and_then(|admitted| {
                 identity::check_budget(&state, ctx.meta.end_user.as_deref())?;
@@ -70,6 +71,13 @@ pub async fn create(
                 return Err(refusal);
             }
         };
+        // A background response runs on after its answer: its run holds the key's place
+        // among the requests in flight until it ends.
+        if request.background == Some(true)
+            && let Some(in_flight) = admitted.as_mut().and_then(|a| a.in_flight.take())
+        {
+            ctx.held = switchyard::Held::new(in_flight);
+        }
         state
             .gateway()
             .execute(request, ctx)
@@ -117,6 +125,7 @@ pub(crate) fn call_context(
         meta,
         caller: caller(extensions),
         state: None,
+        held: Default::default(),
     }
 }
 

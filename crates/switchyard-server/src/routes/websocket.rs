@@ -287,11 +287,17 @@ impl Socket {
         if let Some(auth) = &key {
             ctx.meta.owner = auth.owner();
         }
-        let _admitted =
-            match identity::check_auth(&self.state, key.as_ref(), request.model.as_deref()).await {
-                Ok(admitted) => admitted,
-                Err(refusal) => return self.refuse(ws, Some((ctx, &request)), &refusal).await,
-            };
+        let _admitted = match identity::check_auth(
+            &self.state,
+            key.as_ref(),
+            &request,
+            &ctx.request_id,
+        )
+        .await
+        {
+            Ok(admitted) => admitted,
+            Err(refusal) => return self.refuse(ws, Some((ctx, &request)), &refusal).await,
+        };
         if let Err(refusal) = identity::check_budget(&self.state, ctx.meta.end_user.as_deref()) {
             return self.refuse(ws, Some((ctx, &request)), &refusal).await;
         }
@@ -343,6 +349,7 @@ impl Socket {
             ),
             caller: self.caller.clone(),
             state: Some(self.connection_state.clone()),
+            held: Default::default(),
         }
     }
 

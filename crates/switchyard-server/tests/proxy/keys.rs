@@ -204,7 +204,7 @@ async fn key_routes(url: &str) {
     // /key/info by text and by hash; the key itself for itself; not for another key.
     let (status, info) = h.get_json(&format!("/key/info?key={key}")).await;
     assert_eq!(status, 200);
-    assert_eq!(info["key"], key);
+    assert_eq!(info["key"], hash(&key), "the hash, never the text");
     assert_eq!(info["info"]["key_alias"], "app-1");
     let (_, by_hash) = h.get_json(&format!("/key/info?key={}", hash(&key))).await;
     assert_eq!(by_hash["info"]["token"], hash(&key));
@@ -304,7 +304,7 @@ async fn key_routes(url: &str) {
     // Delete by key and by alias.
     let (status, deleted) = h.post_json("/key/delete", &json!({"keys": [own]})).await;
     assert_eq!(status, 200, "{deleted}");
-    assert_eq!(deleted["deleted_keys"], json!([own]));
+    assert_eq!(deleted["deleted_keys"], json!([hash(&own)]));
     assert_eq!(respond_as(&h, &own, "bridged", "hi").await.0, 401);
     let (status, deleted) = h
         .post_json("/key/delete", &json!({"key_aliases": ["app-1"]}))
@@ -318,6 +318,236 @@ async fn key_routes(url: &str) {
     assert_eq!(status, 404);
     let (status, _) = h.get_json(&format!("/key/info?key={own}")).await;
     assert_eq!(status, 404);
+}
+
+/// No answer of the key routes repeats a key's text, but the answers that make one.
+#[tokio::test]
+async fn key_answers_carry_the_hash_never_the_text() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"key_alias": "plain"})).await;
+    let token = hash(&key);
+    let no_text = |what: &str, answer: &Value| {
+        assert!(
+            !answer.to_string().contains(&key),
+            "{what} repeats the key: {answer}"
+        );
+    };
+    let (status, mine) = get_as(&h, &key, "/key/info").await;
+    assert_eq!(status, 200, "{mine}");
+    no_text("/key/info (own)", &mine);
+    assert_eq!(mine["key"], token);
+    let (status, info) = h.get_json(&format!("/key/info?key={key}")).await;
+    assert_eq!(status, 200, "{info}");
+    no_text("/key/info?key=", &info);
+    assert_eq!(info["key"], token);
+    for path in ["/key/update", "/key/block", "/key/unblock"] {
+        let (status, answer) = h
+            .post_json(path, &json!({"key": key, "metadata": {}}))
+            .await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        no_text(path, &answer);
+        assert_eq!(
+            (&answer["key"], &answer["token"]),
+            (&json!(token), &json!(token))
+        );
+    }
+    let (status, deleted) = h.post_json("/key/delete", &json!({"keys": [key]})).await;
+    assert_eq!(status, 200, "{deleted}");
+    no_text("/key/delete", &deleted);
+    assert_eq!(deleted["deleted_keys"], json!([token]));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn without_a_master_key_key_routes_are_refused_and_virtual_keys_still_apply() {
+    let (url, dir) = sqlite();
+    // Keys made while a master key was set.
+    let (admin, _acct) = proxy(&url).await;
+    let (narrow, _) = generate(&admin, json!({"models": ["passthrough"]})).await;
+    let (blocked, _) = generate(&admin, json!({"blocked": true})).await;
+    let master_line = format!("  master_key: {KEY}\n");
+    let (h, _acct_open) =
+        Harness::with_accounting(|m| config(m, "", "").replace(&master_line, ""), &url).await;
+    let get = reqwest::Method::GET;
+    let post = reqwest::Method::POST;
+    for (method, path) in [
+        (&post, "/key/generate"),
+        (&get, "/key/info"),
+        (&get, "/key/list"),
+        (&post, "/team/new"),
+        (&get, "/team/list"),
+    ] {
+        for key in [KEY, "sk-anything-1234", narrow.as_str()] {
+            let (status, _, body) = call_as(&h, key, method.clone(), path, Some(&json!({}))).await;
+            assert_eq!(status, 403, "{method} {path}: {body}");
+            assert_eq!(body["error"]["code"], "master_key_not_set", "{body}");
+            assert!(
+                refused(&body, key).contains("general_settings.master_key"),
+                "{body}"
+            );
+        }
+    }
+    // The gateway is open: no key, or a key that is no virtual key.
+    let response = h
+        .client
+        .post(format!("{}/v1/responses", h.base))
+        .json(&json!({"model": "bridged", "input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        respond_as(&h, "sk-anything-1234", "bridged", "hi").await.0,
+        200
+    );
+    // A virtual key is still what it was made to be.
+    assert_eq!(respond_as(&h, &narrow, "passthrough", "hi").await.0, 200);
+    let (status, _, body) = respond_as(&h, &narrow, "bridged", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "key_model_access_denied");
+    let (status, _, body) = respond_as(&h, &blocked, "passthrough", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "key_blocked");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_background_response_holds_its_place_in_flight_until_it_ends() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"max_parallel_requests": 1})).await;
+    let body =
+        json!({"model": "passthrough", "input": "[[mock:slow=1000]] hi", "background": true});
+    let (status, _, queued) = call_as(
+        &h,
+        &key,
+        reqwest::Method::POST,
+        "/v1/responses",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 200, "{queued}");
+    let id = queued["id"].as_str().unwrap().to_string();
+    assert_ne!(queued["status"], "completed", "{queued}");
+    // The answer has left, the work goes on: the key's one place is taken.
+    let (status, _, body) = respond_as(&h, &key, "passthrough", "hi").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(refused(&body, &key).contains("max_parallel_requests"));
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, polled) = get_as(&h, &key, &format!("/v1/responses/{id}")).await;
+        assert_eq!(status, 200, "{polled}");
+        if polled["status"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < until, "{polled}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Given back when the run ended.
+    let until = Instant::now() + Duration::from_secs(2);
+    loop {
+        let (status, _, body) = respond_as(&h, &key, "passthrough", "hi").await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < until, "{status}: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn debug_output_of_keys_and_their_limits_holds_no_hash() {
+    let (url, dir) = sqlite();
+    let (h, acct) = proxy(&url).await;
+    let (key, _) = generate(
+        &h,
+        json!({"key_alias": "dbg", "rpm_limit": 5, "tpm_limit": 500, "max_parallel_requests": 2}),
+    )
+    .await;
+    let token = hash(&key);
+    let keys = acct.keys();
+    let auth = keys.authenticate(&key).await.unwrap();
+    let (in_flight, _) = keys.admit(&auth).await.unwrap();
+    let scopes = switchyard_server::keys::KeyStore::scopes(&auth);
+    for (what, text) in [
+        ("VirtualKey", format!("{:?}", auth.key)),
+        ("KeyAuth", format!("{auth:?}")),
+        ("KeyStore", format!("{keys:?}")),
+        ("InFlight", format!("{in_flight:?}")),
+        ("Scope", format!("{scopes:?}")),
+    ] {
+        assert!(!text.contains(&token), "{what}: {text}");
+        assert!(!text.contains(&key), "{what}: {text}");
+    }
+    assert!(
+        format!("{:?}", auth.key).contains("dbg"),
+        "the rest is still shown"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// What this test's thread logs (the proxy runs on the test's current-thread runtime).
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_refused_request_logs_the_route_template_not_a_key_in_its_path() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({})).await;
+    let (other, _) = generate(&h, json!({})).await;
+    let path = format!("/key/{other}/regenerate");
+    let post = reqwest::Method::POST;
+    // A virtual key on an admin route (403), an unknown key (401), no key (401).
+    let (status, _, body) = call_as(&h, &key, post.clone(), &path, Some(&json!({}))).await;
+    assert_eq!(status, 403, "{body}");
+    let message = refused(&body, &other);
+    assert!(message.contains("/key/{key}/regenerate"), "{message}");
+    let (status, _, body) = call_as(&h, "sk-unknown-0000", post.clone(), &path, None).await;
+    assert_eq!(status, 401, "{body}");
+    refused(&body, &other);
+    let response = h
+        .client
+        .post(format!("{}{path}", h.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let rejected: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("request rejected"))
+        .collect();
+    assert_eq!(rejected.len(), 3, "{text}");
+    for line in rejected {
+        assert!(line.contains("/key/{key}/regenerate"), "{line}");
+    }
+    assert!(!text.contains(&other), "a key in a log line: {text}");
+    assert!(
+        !text.contains(&hash(&other)),
+        "a key's hash in a log line: {text}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[tokio::test]
@@ -494,6 +724,75 @@ async fn a_key_calls_and_lists_only_its_models() {
     let (status, _, body) = respond_as(&h, &narrow, "passthrough", "hi").await;
     assert_eq!(status, 403, "{body}");
     refused(&body, &narrow);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_key_reaches_no_other_model_through_the_body_fallbacks() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"models": ["broken"]})).await;
+    let post = reqwest::Method::POST;
+    for fallbacks in [json!(["passthrough"]), json!([{"model": "passthrough"}])] {
+        let body = json!({"model": "broken", "input": "hi", "fallbacks": fallbacks});
+        let (status, _, answer) =
+            call_as(&h, &key, post.clone(), "/v1/responses", Some(&body)).await;
+        assert_eq!(status, 401, "{fallbacks}: {answer}");
+        assert_eq!(answer["error"]["code"], "key_model_access_denied");
+        assert!(refused(&answer, &key).contains("passthrough"), "{answer}");
+    }
+    // A fallback it may use passes the check (and is tried).
+    let (both, _) = generate(&h, json!({"models": ["broken", "fast"]})).await;
+    let body = json!({"model": "broken", "input": "hi", "fallbacks": ["fast"]});
+    let (status, _, answer) = call_as(&h, &both, post.clone(), "/v1/responses", Some(&body)).await;
+    assert_eq!(status, 200, "{answer}");
+    // The configured fallbacks (broken → passthrough) are the operator's: they still apply.
+    let (status, _, answer) = respond_as(&h, &key, "broken", "hi").await;
+    assert_eq!(status, 200, "{answer}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn all_team_models_admits_nothing_without_a_team_and_a_lost_team_is_refused() {
+    let (url, dir) = sqlite();
+    let (h, acct) = proxy(&url).await;
+    let (lone, _) = generate(&h, json!({"models": ["all-team-models"]})).await;
+    let (status, _, body) = respond_as(&h, &lone, "passthrough", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "key_model_access_denied");
+    refused(&body, &lone);
+    let (status, models) = get_as(&h, &lone, "/v1/models").await;
+    assert_eq!(status, 200);
+    assert_eq!(models["data"], json!([]), "{models}");
+
+    let (status, team) = h
+        .post_json(
+            "/team/new",
+            &json!({"team_id": "t-gone", "models": ["passthrough"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{team}");
+    let (member, _) = generate(
+        &h,
+        json!({"team_id": "t-gone", "models": ["all-team-models"]}),
+    )
+    .await;
+    assert_eq!(respond_as(&h, &member, "passthrough", "hi").await.0, 200);
+    assert_eq!(respond_as(&h, &member, "bridged", "hi").await.0, 401);
+    // The team row goes (by hand: /team/delete takes its keys with it), the key stays.
+    sqlx::query("DELETE FROM teams WHERE team_id = 't-gone'")
+        .execute(acct.store().database().pool())
+        .await
+        .unwrap();
+    acct.keys().reload().await.unwrap();
+    let (status, _, body) = respond_as(&h, &member, "passthrough", "hi").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "team_not_found");
+    let message = refused(&body, &member);
+    assert!(
+        message.contains("t-gone") && message.contains("no longer exists"),
+        "{message}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -773,6 +1072,124 @@ async fn rpm_and_tpm_are_held_exactly_by_two_replicas_sharing_redis() {
     assert_eq!(slow.await.unwrap(), 200);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(respond_as(&b, &key, "passthrough", "hi").await.0, 200);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Sends a slow request with `key` to `h`: its status.
+fn slow_request(h: &Harness, key: &str, ms: u64) -> tokio::task::JoinHandle<u16> {
+    let (client, base, key) = (h.client.clone(), h.base.clone(), key.to_string());
+    tokio::spawn(async move {
+        client
+            .post(format!("{base}/v1/responses"))
+            .bearer_auth(key)
+            .json(&json!({"model": "passthrough", "input": format!("[[mock:slow={ms}]] hi")}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+#[tokio::test]
+async fn requests_in_flight_in_redis_do_not_drift_when_redis_loses_a_count() {
+    let (url, dir) = sqlite();
+    let prefix = prefix();
+    let (a, _acct_a) = shared_proxy(&url, &prefix).await;
+    let (b, _acct_b) = shared_proxy(&url, &prefix).await;
+    let (key, _) = generate(&a, json!({"max_parallel_requests": 1})).await;
+    let slow = slow_request(&a, &key, 800);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(respond_as(&b, &key, "passthrough", "hi").await.0, 429);
+    // Redis loses what it held for the key's requests in flight (expiry under a long
+    // request, a failover, eviction) while one is running.
+    let redis_url = std::env::var("SWITCHYARD_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut redis = redis::Client::open(redis_url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let held: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:keylimit:parallel:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        !held.is_empty(),
+        "the in-flight request is counted in Redis"
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(&held)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(slow.await.unwrap(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The release of that request must not leave room for two.
+    let first = slow_request(&a, &key, 600);
+    let second = slow_request(&b, &key, 600);
+    let mut statuses = vec![first.await.unwrap(), second.await.unwrap()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 429]);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(respond_as(&b, &key, "passthrough", "hi").await.0, 200);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn concurrent_requests_reserve_their_tokens_so_tpm_is_not_overshot() {
+    let (url, dir) = sqlite();
+    let prefix = prefix();
+    let (a, _acct_a) = shared_proxy(&url, &prefix).await;
+    let (b, _acct_b) = shared_proxy(&url, &prefix).await;
+    // 25 tokens a minute; each request uses 15 and says it may write 5.
+    let (key, _) = generate(&a, json!({"tpm_limit": 25})).await;
+    let mut running = Vec::new();
+    for i in 0..4 {
+        let h = if i % 2 == 0 { &a } else { &b };
+        let (client, base, key) = (h.client.clone(), h.base.clone(), key.clone());
+        running.push(tokio::spawn(async move {
+            client
+                .post(format!("{base}/v1/responses"))
+                .bearer_auth(key)
+                .json(&json!({"model": "passthrough", "max_output_tokens": 5,
+                              "input": format!("[[mock:slow=500]] {SMALL}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let mut statuses = Vec::new();
+    for r in running {
+        statuses.push(r.await.unwrap());
+    }
+    let passed = statuses.iter().filter(|s| **s == 200).count();
+    // Reading the count before and adding after let all four through (60 tokens).
+    assert!((1..=2).contains(&passed), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+
+    // A reservation (here the default output estimate, far over the limit) is replaced by
+    // what the request used once it ends.
+    let (key, _) = generate(&a, json!({"tpm_limit": 40})).await;
+    for (i, replica) in [&a, &b, &a].into_iter().enumerate() {
+        let (status, _, body) = respond_as(replica, &key, "passthrough", SMALL).await;
+        assert_eq!(
+            status,
+            200,
+            "request {i}, {} tokens used before: {body}",
+            15 * i
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _, body) = respond_as(&b, &key, "passthrough", SMALL).await;
+    assert_eq!(status, 429, "45 of 40 used: {body}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

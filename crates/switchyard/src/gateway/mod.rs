@@ -106,6 +106,9 @@ pub struct CallContext {
     /// The state this request reads and writes, when not the gateway's own (a WebSocket
     /// connection's, see [`State::for_connection`]).
     pub state: Option<State>,
+    /// Whatever the caller needs kept until the request's work ends, when that outlives the
+    /// answer (a background response): dropped with the request.
+    pub held: Held,
 }
 
 impl Default for CallContext {
@@ -116,7 +119,31 @@ impl Default for CallContext {
             meta: RequestMeta::default(),
             caller: Caller::admin(),
             state: None,
+            held: Held::default(),
         }
+    }
+}
+
+/// A value kept alive for as long as a request's work goes on (such as a place among a key's
+/// requests in flight, given back when dropped). A background response's task keeps it until
+/// the response ends.
+#[derive(Clone, Default)]
+pub struct Held(Option<Arc<dyn std::any::Any + Send + Sync>>);
+
+impl Held {
+    /// Keeps `value` until the request's work ends.
+    pub fn new<T: std::any::Any + Send + Sync>(value: T) -> Held {
+        Held(Some(Arc::new(value)))
+    }
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Held(..)"
+        } else {
+            "Held(none)"
+        })
     }
 }
 
