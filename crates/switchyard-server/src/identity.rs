@@ -134,12 +134,33 @@ pub async fn check_key(
     check_auth(state, key_auth(extensions), request, request_id).await
 }
 
+/// [`check_key`] for a request that generates nothing (counting input tokens): no cost is
+/// reserved on the budgets, which must not be spent already.
+pub async fn check_key_to_count(
+    state: &AppState,
+    extensions: &http::Extensions,
+    request: &CreateResponse,
+    request_id: &str,
+) -> Result<Option<Admitted>, Refusal> {
+    check(state, key_auth(extensions), request, request_id, false).await
+}
+
 /// [`check_key`] for the key `auth` (none: the master key, nothing to check).
 pub async fn check_auth(
     state: &AppState,
     auth: Option<&crate::keys::KeyAuth>,
     request: &CreateResponse,
     request_id: &str,
+) -> Result<Option<Admitted>, Refusal> {
+    check(state, auth, request, request_id, true).await
+}
+
+async fn check(
+    state: &AppState,
+    auth: Option<&crate::keys::KeyAuth>,
+    request: &CreateResponse,
+    request_id: &str,
+    costs: bool,
 ) -> Result<Option<Admitted>, Refusal> {
     let (Some(auth), Some(keys)) = (auth, state.keys()) else {
         return Ok(None);
@@ -165,7 +186,11 @@ pub async fn check_auth(
             auth,
             Some(crate::keys::BudgetReserve {
                 request_id: request_id.to_string(),
-                cost: cost_estimate(state, &models, input_tokens, output_tokens),
+                cost: if costs {
+                    cost_estimate(state, &models, input_tokens, output_tokens)
+                } else {
+                    0.0
+                },
             }),
         )
         .await?;

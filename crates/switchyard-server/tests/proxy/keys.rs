@@ -1036,6 +1036,15 @@ async fn a_request_whose_estimate_would_pass_the_budget_is_refused_before_the_up
     )
     .await;
     assert_eq!(status, 200, "{answer}");
+    // Counting input tokens costs nothing: it reserves nothing and is answered.
+    let (status, body) = post_as_key(
+        &h,
+        &key,
+        "/v1/responses/input_tokens",
+        json!({"model": "passthrough", "input": SMALL, "max_output_tokens": 1000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 
     // A team's budget is held the same way for a key without one of its own.
     let (status, _) = h
@@ -1168,9 +1177,20 @@ async fn budget_reservations_are_released_on_success_failure_and_a_dropped_strea
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let mut response = response;
-    let first = response.chunk().await.unwrap();
-    assert!(first.is_some());
-    assert!(keys.key_reserved(&token) > 0.0, "held while streaming");
+    let mut seen = String::new();
+    while !seen.contains("response.created") {
+        let chunk = response
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream's first events");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!seen.contains("response.completed"), "{seen}");
+    assert!(
+        keys.key_reserved(&token) > 0.0,
+        "held while streaming, after {seen}"
+    );
     drop(response);
     let released = crate::common::eventually(Duration::from_secs(3), nothing_held).await;
     assert!(released, "dropped stream: {}", keys.key_reserved(&token));
