@@ -123,8 +123,9 @@ pub fn key_auth(extensions: &http::Extensions) -> Option<&crate::keys::KeyAuth> 
 }
 
 /// The checks of a virtual key before a model is called: the model, and every model the
-/// request's own `fallbacks` name, is one it (and its team) may use, neither budget is spent,
-/// and the rate limits admit one more request.
+/// request's own `fallbacks` name, is one it (and its team) may use, its estimated cost fits
+/// in what is left of both budgets (and is reserved there), and the rate limits admit one more
+/// request.
 pub async fn check_key(
     state: &AppState,
     extensions: &http::Extensions,
