@@ -63,9 +63,17 @@ async fn check(keys: &KeyStore, text: &str) {
     let auth = keys.authenticate(text).await.expect("a valid key");
     keys.check_model(&auth, "claude-sonnet-4-5", None)
         .expect("allowed model");
-    keys.check_budget(&auth).await.expect("within budget");
+    // Each request reserves its estimated cost on the key's and team's budgets.
+    let reserve = switchyard_server::keys::BudgetReserve {
+        request_id: "bench-request".into(),
+        cost: 1e-6,
+    };
+    let hold = keys
+        .check_budget(&auth, Some(reserve))
+        .await
+        .expect("within budget");
     let admitted = keys.admit(&auth).await.expect("within limits");
-    drop(admitted);
+    drop((admitted, hold));
 }
 
 fn bench(c: &mut Criterion) {

@@ -123,8 +123,9 @@ pub fn key_auth(extensions: &http::Extensions) -> Option<&crate::keys::KeyAuth> 
 }
 
 /// The checks of a virtual key before a model is called: the model, and every model the
-/// request's own `fallbacks` name, is one it (and its team) may use, neither budget is spent,
-/// and the rate limits admit one more request.
+/// request's own `fallbacks` name, is one it (and its team) may use, its estimated cost fits
+/// in what is left of both budgets (and is reserved there), and the rate limits admit one more
+/// request.
 pub async fn check_key(
     state: &AppState,
     extensions: &http::Extensions,
@@ -134,12 +135,33 @@ pub async fn check_key(
     check_auth(state, key_auth(extensions), request, request_id).await
 }
 
+/// [`check_key`] for a request that generates nothing (counting input tokens): no cost is
+/// reserved on the budgets, which must not be spent already.
+pub async fn check_key_to_count(
+    state: &AppState,
+    extensions: &http::Extensions,
+    request: &CreateResponse,
+    request_id: &str,
+) -> Result<Option<Admitted>, Refusal> {
+    check(state, key_auth(extensions), request, request_id, false).await
+}
+
 /// [`check_key`] for the key `auth` (none: the master key, nothing to check).
 pub async fn check_auth(
     state: &AppState,
     auth: Option<&crate::keys::KeyAuth>,
     request: &CreateResponse,
     request_id: &str,
+) -> Result<Option<Admitted>, Refusal> {
+    check(state, auth, request, request_id, true).await
+}
+
+async fn check(
+    state: &AppState,
+    auth: Option<&crate::keys::KeyAuth>,
+    request: &CreateResponse,
+    request_id: &str,
+    costs: bool,
 ) -> Result<Option<Admitted>, Refusal> {
     let (Some(auth), Some(keys)) = (auth, state.keys()) else {
         return Ok(None);
@@ -151,7 +173,28 @@ pub async fn check_auth(
         let resolved = aliases.get(model.as_str()).map(|a| a.group.as_str());
         keys.check_model(auth, model, resolved)?;
     }
-    keys.check_budget(auth).await?;
+    // The request's estimated cost is reserved on its budgets before the call, so the one
+    // that would pass a budget is refused, not the one after it.
+    let (input_tokens, output_tokens) = token_split(request);
+    let models: Vec<String> = request
+        .model
+        .iter()
+        .cloned()
+        .chain(body_fallbacks(request))
+        .collect();
+    let budget_hold = keys
+        .check_budget(
+            auth,
+            Some(crate::keys::BudgetReserve {
+                request_id: request_id.to_string(),
+                cost: if costs {
+                    cost_estimate(state, &models, input_tokens, output_tokens)
+                } else {
+                    0.0
+                },
+            }),
+        )
+        .await?;
     // Under a tpm limit the request's tokens are reserved before the call, so requests
     // running at once see each other's; its record replaces the estimate with its usage.
     let tpm =
@@ -160,7 +203,10 @@ pub async fn check_auth(
         request_id: request_id.to_string(),
         tokens: token_estimate(request),
     });
-    let (in_flight, remaining) = keys.admit_reserving(auth, reserve).await?;
+    let (mut in_flight, remaining) = keys.admit_reserving(auth, reserve).await?;
+    if let Some(hold) = budget_hold {
+        in_flight.hold(hold);
+    }
     Ok(Some(Admitted {
         in_flight: Some(in_flight),
         remaining,
@@ -173,6 +219,12 @@ pub const DEFAULT_OUTPUT_RESERVE: u64 = 256;
 /// What a request may use, before it runs: its input and instructions at 4 bytes a token,
 /// plus `max_output_tokens` (else [`DEFAULT_OUTPUT_RESERVE`]).
 fn token_estimate(request: &CreateResponse) -> u64 {
+    let (input, output) = token_split(request);
+    input.saturating_add(output)
+}
+
+/// [`token_estimate`]'s (input, output) tokens.
+fn token_split(request: &CreateResponse) -> (u64, u64) {
     let input = request
         .input
         .as_ref()
@@ -182,7 +234,32 @@ fn token_estimate(request: &CreateResponse) -> u64 {
     let input_tokens = u64::try_from(input + instructions)
         .unwrap_or(u64::MAX)
         .div_ceil(4);
-    input_tokens.saturating_add(request.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE))
+    (
+        input_tokens,
+        request.max_output_tokens.unwrap_or(DEFAULT_OUTPUT_RESERVE),
+    )
+}
+
+/// What `input` and `output` tokens cost at the dearest priced deployment of `models` (the
+/// request's model and its body fallbacks, aliases applied); 0 when none is priced.
+fn cost_estimate(state: &AppState, models: &[String], input: u64, output: u64) -> f64 {
+    let gateway = state.gateway();
+    let aliases = &gateway.router().settings().model_group_alias;
+    models
+        .iter()
+        .filter_map(|model| {
+            let model = aliases
+                .get(model.as_str())
+                .map_or(model.as_str(), |a| a.group.as_str());
+            gateway.registry().target(model).ok()
+        })
+        .flat_map(|target| target.deployments)
+        .filter_map(|d| {
+            let price = d.price.as_ref()?;
+            let rates = price.rates_for(input);
+            Some(input as f64 * rates.input + output as f64 * rates.output)
+        })
+        .fold(0.0, f64::max)
 }
 
 /// The models the request body's `fallbacks` name (names, or objects with a `model`). A

@@ -244,6 +244,8 @@ pub struct InFlight {
     renewer: Option<tokio::task::JoinHandle<()>>,
     /// The request whose tokens are reserved, until its record settles them.
     reserved: Option<String>,
+    /// Held as long as the request's place (its budget reservation), dropped with it.
+    held: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// How many places it holds, not where (the scopes' names hold key hashes).
@@ -274,6 +276,11 @@ impl Drop for InFlight {
 }
 
 impl InFlight {
+    /// Keeps `guard` until this place is given back (a budget reservation lives as long).
+    pub fn hold(&mut self, guard: impl std::any::Any + Send + Sync) {
+        self.held = Some(Box::new(guard));
+    }
+
     /// Keeps the Redis members' deadlines ahead while the request runs (a request may run
     /// longer than one lease).
     fn renew_while_held(&mut self) {
@@ -403,6 +410,7 @@ impl Limiter {
             member: switchyard::ids::request_id(),
             renewer: None,
             reserved: None,
+            held: None,
         };
         let tokens = reserve.as_ref().map_or(0, |r| r.tokens);
         let mut reservation = Reservation {

@@ -16,9 +16,20 @@
 //! its record is made (before a non-streamed answer or a stream's terminal event leaves), so
 //! budgets hold on the next request here; the spend-log writer adds it to the rows in the
 //! same transaction as the spend-log row. Other replicas' spend is read back every
-//! [`SPEND_EVERY`]. A budget is checked before the provider is called: the request that
-//! takes spend past `max_budget` runs (its cost is known only at its end), the next one is
-//! refused. With `budget_duration`, spend starts again from zero at `budget_reset_at`: the first
+//! [`SPEND_EVERY`].
+//!
+//! **Budgets.** Before the provider is called a request reserves its estimated cost against
+//! its key's and team's `max_budget` (its estimated input tokens and `max_output_tokens`, else
+//! the same default as the tpm estimate, at the price of the dearest deployment it may be sent
+//! to; an unpriced model reserves 0). It is refused when spend + the reservations of requests
+//! running + its estimate would pass the budget, so requests started together cannot pass it
+//! between them. Its record replaces the reservation with its cost, in one step; a request that
+//! ends without a record gives the reservation back when its place in flight is dropped.
+//! Reservations are held per replica (in memory): N replicas may each admit up to the budget
+//! left as they last read it, so together they can pass it by what runs at once. A request
+//! whose actual cost exceeds its estimate (an answer longer than the default output estimate,
+//! input heavier than estimated, a configured fallback to a dearer model) can still take spend
+//! past the budget; the next request is refused. With `budget_duration`, spend starts again from zero at `budget_reset_at`: the first
 //! request after that moves the database's period on (a conditional update, so exactly once
 //! across replicas) before it is admitted.
 
@@ -59,6 +70,10 @@ struct Spend {
     stored: f64,
     /// Recorded here and not yet written.
     unwritten: f64,
+    /// Estimated costs of requests running here (reserved, not yet recorded).
+    reserved: f64,
+    /// How many requests `reserved` is for.
+    holding: u32,
     /// When the current budget period ends (Unix ms).
     reset_at: Option<i64>,
 }
@@ -117,7 +132,9 @@ pub struct KeyStore {
     store: AuthStore,
     cache: RwLock<Cache>,
     /// `k:{hash}` / `t:{team}` → spend.
-    spend: Mutex<HashMap<String, Spend>>,
+    spend: Arc<Mutex<HashMap<String, Spend>>>,
+    /// Budget reservations of requests running, by request id.
+    holds: Arc<Mutex<HashMap<String, Hold>>>,
     /// Held while spend is committed and settled, and while it is read back (as for end
     /// users), so a read never misses a settled batch.
     pub(crate) sync: tokio::sync::Mutex<()>,
@@ -197,7 +214,8 @@ impl KeyStore {
         let keys = Arc::new(KeyStore {
             store: AuthStore::on(database),
             cache: RwLock::new(Cache::default()),
-            spend: Mutex::new(HashMap::new()),
+            spend: Arc::new(Mutex::new(HashMap::new())),
+            holds: Arc::new(Mutex::new(HashMap::new())),
             sync: tokio::sync::Mutex::new(()),
             limiter: Limiter::new(redis),
             refresher: Mutex::new(None),
@@ -263,7 +281,7 @@ impl KeyStore {
             seen.insert(id);
             cache.teams.insert(team.team_id.clone(), Arc::new(team));
         }
-        spend.retain(|id, s| seen.contains(id) || s.unwritten != 0.0);
+        spend.retain(|id, s| seen.contains(id) || s.unwritten != 0.0 || s.holding > 0);
         drop(spend);
         if let Ok(mut slot) = self.cache.write() {
             *slot = cache;
@@ -276,6 +294,12 @@ impl KeyStore {
         let mut spend = self.spend.lock().unwrap_or_else(|e| e.into_inner());
         let carried = replaced
             .and_then(|old| spend.remove(&key_id(old)))
+            // Reservations stay with the old hash, which their requests release.
+            .map(|s| Spend {
+                reserved: 0.0,
+                holding: 0,
+                ..s
+            })
             .unwrap_or(Spend {
                 stored: key.spend,
                 ..Spend::default()
@@ -375,6 +399,24 @@ impl KeyStore {
     pub fn reset_at(&self, team: bool, id: &str) -> Option<i64> {
         let id = if team { team_id(id) } else { key_id(id) };
         self.spend.lock().ok()?.get(&id)?.reset_at
+    }
+
+    /// What the requests running on this key reserve against its budget.
+    pub fn key_reserved(&self, token: &str) -> f64 {
+        self.reserved_of(&key_id(token))
+    }
+
+    /// What the requests running for this team reserve against its budget.
+    pub fn team_reserved(&self, id: &str) -> f64 {
+        self.reserved_of(&team_id(id))
+    }
+
+    fn reserved_of(&self, id: &str) -> f64 {
+        self.spend
+            .lock()
+            .ok()
+            .and_then(|s| s.get(id).map(|s| s.reserved))
+            .unwrap_or(0.0)
     }
 
     fn spend_of(&self, id: &str) -> f64 {
@@ -544,9 +586,15 @@ impl KeyStore {
         self.check_model(auth, model, None).is_ok()
     }
 
-    /// Refuses a request whose key or team has spent its budget (LiteLLM's 400
-    /// `budget_exceeded`).
-    pub async fn check_budget(&self, auth: &KeyAuth) -> Result<(), Refusal> {
+    /// Refuses a request whose key or team has spent its budget, or would with `reserve`'s
+    /// estimate on top of what the requests running reserve (LiteLLM's 400 `budget_exceeded`).
+    /// Admitted, the estimate is reserved on both budgets until the request's record (or the
+    /// returned hold, dropped) gives it back.
+    pub async fn check_budget(
+        &self,
+        auth: &KeyAuth,
+        reserve: Option<BudgetReserve>,
+    ) -> Result<Option<BudgetHold>, Refusal> {
         if auth.key.budget_duration.is_some() {
             self.roll_over(false, &auth.key.token, auth.key.budget_duration.as_deref())
                 .await;
@@ -562,30 +610,82 @@ impl KeyStore {
             error_type: Some("budget_exceeded"),
             headers: None,
         };
+        let estimate = reserve.as_ref().map_or(0.0, |r| r.cost).max(0.0);
+        let mut budgets = Vec::with_capacity(2);
         if let Some(budget) = auth.key.max_budget {
-            let spend = self.key_spend(&auth.key.token);
-            if spend >= budget {
-                return Err(exceeded(format!(
-                    "Budget has been exceeded! Key budget: current cost: {spend}, max budget: \
-                     {budget}{}",
-                    reset_note(auth.key.budget_reset_at)
-                )));
-            }
+            budgets.push((key_id(&auth.key.token), budget, None));
         }
         if let Some(team) = &auth.team
             && let Some(budget) = team.max_budget
         {
-            let spend = self.team_spend(&team.team_id);
-            if spend >= budget {
-                return Err(exceeded(format!(
-                    "Budget has been exceeded! Team={} budget: current cost: {spend}, max \
-                     budget: {budget}{}",
-                    team.team_id,
-                    reset_note(team.budget_reset_at)
-                )));
-            }
+            budgets.push((team_id(&team.team_id), budget, Some(team)));
         }
-        Ok(())
+        if budgets.is_empty() {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let ids: Vec<String> = {
+            // Checked and reserved under one lock, never held across an await: two requests
+            // cannot both see the room only one of them fits in.
+            let mut spend = self.spend.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, budget, team) in &budgets {
+                let entry = spend.get(id).copied().unwrap_or_default();
+                let current = entry.current(now);
+                let running = entry.reserved.max(0.0);
+                if current >= *budget || current + running + estimate > *budget {
+                    let whose = match team {
+                        Some(team) => format!("Team={} budget", team.team_id),
+                        None => "Key budget".to_string(),
+                    };
+                    let reset = match team {
+                        Some(team) => team.budget_reset_at,
+                        None => auth.key.budget_reset_at,
+                    };
+                    let pending = if current >= *budget {
+                        String::new()
+                    } else {
+                        format!(
+                            ", reserved by requests running: {running}, this request's \
+                             estimate: {estimate}"
+                        )
+                    };
+                    return Err(exceeded(format!(
+                        "Budget has been exceeded! {whose}: current cost: {current}{pending}, \
+                         max budget: {budget}{}",
+                        reset_note(reset)
+                    )));
+                }
+            }
+            if estimate <= 0.0 {
+                return Ok(None);
+            }
+            budgets
+                .into_iter()
+                .map(|(id, _, _)| {
+                    let entry = spend.entry(id.clone()).or_default();
+                    entry.reserved += estimate;
+                    entry.holding += 1;
+                    id
+                })
+                .collect()
+        };
+        let Some(reserve) = reserve else {
+            return Ok(None);
+        };
+        if let Ok(mut holds) = self.holds.lock() {
+            holds.insert(
+                reserve.request_id.clone(),
+                Hold {
+                    ids,
+                    amount: estimate,
+                },
+            );
+        }
+        Ok(Some(BudgetHold {
+            spend: self.spend.clone(),
+            holds: self.holds.clone(),
+            request_id: reserve.request_id,
+        }))
     }
 
     /// Starts a key's or team's next budget period once its current one has ended: before
@@ -721,15 +821,25 @@ impl KeyStore {
             return;
         };
         let Some(key) = self.key(token) else {
+            release(&self.spend, &self.holds, &log.request_id);
             return;
         };
         let team = key.team_id.as_deref().and_then(|t| self.team(t));
-        if let Some(cost) = log.cost.filter(|c| *c > 0.0)
-            && let Ok(mut spend) = self.spend.lock()
-        {
-            spend.entry(key_id(token)).or_default().unwritten += cost;
-            if let Some(team) = &team {
-                spend.entry(team_id(&team.team_id)).or_default().unwritten += cost;
+        let hold = self
+            .holds
+            .lock()
+            .ok()
+            .and_then(|mut h| h.remove(&log.request_id));
+        // The reservation gives way to the cost in one step, so the budget never sees neither.
+        if let Ok(mut spend) = self.spend.lock() {
+            if let Some(hold) = &hold {
+                unreserve(&mut spend, hold);
+            }
+            if let Some(cost) = log.cost.filter(|c| *c > 0.0) {
+                spend.entry(key_id(token)).or_default().unwritten += cost;
+                if let Some(team) = &team {
+                    spend.entry(team_id(&team.team_id)).or_default().unwritten += cost;
+                }
             }
         }
         let tokens = log.usage.total_tokens;
@@ -821,6 +931,69 @@ impl KeyStore {
 }
 
 use model::Span;
+
+/// A request's estimated cost, to reserve against its key's and team's budgets.
+#[derive(Debug, Clone)]
+pub struct BudgetReserve {
+    /// The request's id, which its record carries.
+    pub request_id: String,
+    /// USD.
+    pub cost: f64,
+}
+
+/// A reservation made: the spend entries it is on and how much.
+struct Hold {
+    ids: Vec<String>,
+    amount: f64,
+}
+
+/// Gives a request's budget reservation back when dropped, if its record has not already
+/// (a request refused later, failed before a record, or whose stream was dropped).
+pub struct BudgetHold {
+    spend: Arc<Mutex<HashMap<String, Spend>>>,
+    holds: Arc<Mutex<HashMap<String, Hold>>>,
+    request_id: String,
+}
+
+/// Not the spend entries' names (they hold key hashes).
+impl std::fmt::Debug for BudgetHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BudgetHold").finish_non_exhaustive()
+    }
+}
+
+impl Drop for BudgetHold {
+    fn drop(&mut self) {
+        release(&self.spend, &self.holds, &self.request_id);
+    }
+}
+
+fn release(
+    spend: &Mutex<HashMap<String, Spend>>,
+    holds: &Mutex<HashMap<String, Hold>>,
+    request_id: &str,
+) {
+    let hold = holds.lock().ok().and_then(|mut h| h.remove(request_id));
+    if let Some(hold) = hold
+        && let Ok(mut spend) = spend.lock()
+    {
+        unreserve(&mut spend, &hold);
+    }
+}
+
+fn unreserve(spend: &mut HashMap<String, Spend>, hold: &Hold) {
+    for id in &hold.ids {
+        if let Some(entry) = spend.get_mut(id) {
+            entry.holding = entry.holding.saturating_sub(1);
+            // Float sums of the same amounts need not come back to exactly zero.
+            entry.reserved = if entry.holding == 0 {
+                0.0
+            } else {
+                (entry.reserved - hold.amount).max(0.0)
+            };
+        }
+    }
+}
 
 fn span_of(text: Option<&str>) -> Option<Span> {
     text.and_then(Span::parse)

@@ -32,8 +32,10 @@ pub async fn count(
         let request: CreateResponse = read_json(&state, &headers, body, false)
             .await
             .map_err(crate::error::Refusal::from)?;
-        // Counting may call the model's own counter: the key's models and limits apply.
-        let _admitted = identity::check_key(&state, &extensions, &request, &request_id).await?;
+        // Counting may call the model's own counter: the key's models and limits apply (it
+        // costs nothing, so nothing is reserved on its budgets).
+        let _admitted =
+            identity::check_key_to_count(&state, &extensions, &request, &request_id).await?;
         let mut meta = identity::request_meta(&state, uri.path(), &headers, &request, None);
         if let Some(auth) = identity::key_auth(&extensions) {
             meta.owner = auth.owner();

@@ -120,6 +120,32 @@ async fn stream_as(h: &Harness, key: &str, model: &str, input: &str) -> (u16, St
     (status, response.text().await.unwrap())
 }
 
+/// `respond_as` saying it writes at most 5 tokens: its budget estimate (`SMALL` is 7 input
+/// tokens at 4 bytes a token, plus 5 output) is under `COST`.
+async fn respond_capped(
+    h: &Harness,
+    key: &str,
+    model: &str,
+    input: &str,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let body = json!({"model": model, "input": input, "max_output_tokens": 5});
+    call_as(h, key, reqwest::Method::POST, "/v1/responses", Some(&body)).await
+}
+
+/// `stream_as` saying it writes at most 5 tokens.
+async fn stream_capped(h: &Harness, key: &str, model: &str, input: &str) -> (u16, String) {
+    let response = h
+        .client
+        .post(format!("{}/v1/responses", h.base))
+        .bearer_auth(key)
+        .json(&json!({"model": model, "input": input, "stream": true, "max_output_tokens": 5}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
 async fn generate(h: &Harness, body: Value) -> (String, Value) {
     let (status, answer) = h.post_json("/key/generate", &body).await;
     assert_eq!(status, 200, "{answer}");
@@ -846,24 +872,26 @@ async fn a_virtual_key_is_refused_on_every_admin_route() {
 
 async fn budgets(url: &str) {
     let (h, _acct) = proxy(url).await;
-    // Two requests fit under the budget; the second takes spend past it.
-    let budget = 1.5 * COST;
+    // Each request reserves 0.85 × COST: two fit in 2.5 × COST, a third would pass it and
+    // is refused before it runs.
+    let budget = 2.5 * COST;
     let (key, _) = generate(&h, json!({"max_budget": budget, "key_alias": "budgeted"})).await;
-    let (status, _, body) = respond_as(&h, &key, "passthrough", SMALL).await;
+    let (status, _, body) = respond_capped(&h, &key, "passthrough", SMALL).await;
     assert_eq!(status, 200, "{body}");
     // Spend is exact right after the answer.
     assert!(close(spend_of(&h, &key).await, COST));
     // Streamed, and its spend counts before the next request.
-    let (status, sse) = stream_as(&h, &key, "passthrough", SMALL).await;
+    let (status, sse) = stream_capped(&h, &key, "passthrough", SMALL).await;
     assert_eq!(status, 200);
     assert!(sse.contains("response.completed"), "{sse}");
     assert!(close(spend_of(&h, &key).await, 2.0 * COST));
-    let (status, _, body) = respond_as(&h, &key, "passthrough", SMALL).await;
+    let (status, _, body) = respond_capped(&h, &key, "passthrough", SMALL).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["type"], "budget_exceeded");
     let message = refused(&body, &key);
     assert!(message.contains("Budget has been exceeded"), "{message}");
-    let (status, _) = stream_as(&h, &key, "passthrough", SMALL).await;
+    assert!(message.contains("estimate"), "{message}");
+    let (status, _) = stream_capped(&h, &key, "passthrough", SMALL).await;
     assert_eq!(status, 400);
     // Refused requests cost nothing.
     assert!(close(spend_of(&h, &key).await, 2.0 * COST));
@@ -884,15 +912,15 @@ async fn budgets(url: &str) {
     let (_, team) = h
         .post_json(
             "/team/new",
-            &json!({"team_id": "t-budget", "max_budget": 1.5 * COST}),
+            &json!({"team_id": "t-budget", "max_budget": 2.5 * COST}),
         )
         .await;
     assert_eq!(team["team_id"], "t-budget");
     let (a, _) = generate(&h, json!({"team_id": "t-budget"})).await;
     let (b, _) = generate(&h, json!({"team_id": "t-budget"})).await;
-    assert_eq!(respond_as(&h, &a, "passthrough", SMALL).await.0, 200);
-    assert_eq!(stream_as(&h, &b, "passthrough", SMALL).await.0, 200);
-    let (status, _, body) = respond_as(&h, &a, "passthrough", SMALL).await;
+    assert_eq!(respond_capped(&h, &a, "passthrough", SMALL).await.0, 200);
+    assert_eq!(stream_capped(&h, &b, "passthrough", SMALL).await.0, 200);
+    let (status, _, body) = respond_capped(&h, &a, "passthrough", SMALL).await;
     assert_eq!(status, 400);
     assert!(refused(&body, &a).contains("Team=t-budget"));
     let (_, info) = h.get_json("/team/info?team_id=t-budget").await;
@@ -929,27 +957,23 @@ async fn budgets_stop_the_next_request_streamed_and_after_a_fallback_on_postgres
 
 async fn budget_periods(url: &str) {
     let (h, _acct) = proxy(url).await;
-    let (key, made) = generate(
-        &h,
-        json!({"max_budget": 0.5 * COST, "budget_duration": "2s"}),
-    )
-    .await;
+    let (key, made) = generate(&h, json!({"max_budget": COST, "budget_duration": "2s"})).await;
     assert_eq!(made["budget_duration"], "2s");
     assert!(made["budget_reset_at"].is_string(), "{made}");
-    assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 200);
-    assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 400);
+    assert_eq!(respond_capped(&h, &key, "passthrough", SMALL).await.0, 200);
+    assert_eq!(respond_capped(&h, &key, "passthrough", SMALL).await.0, 400);
     // Within the next period (2 s, plus a refresh), the key may spend again.
     let until = Instant::now() + Duration::from_secs(5);
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let (status, _, _) = respond_as(&h, &key, "passthrough", SMALL).await;
+        let (status, _, _) = respond_capped(&h, &key, "passthrough", SMALL).await;
         if status == 200 {
             break;
         }
         assert!(Instant::now() < until, "the budget never reset");
     }
     assert!(close(spend_of(&h, &key).await, COST));
-    assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 400);
+    assert_eq!(respond_capped(&h, &key, "passthrough", SMALL).await.0, 400);
     // /key/info shows the new period's end.
     let (_, info) = h.get_json(&format!("/key/info?key={key}")).await;
     assert_ne!(
@@ -973,6 +997,227 @@ async fn budget_duration_resets_the_spend_on_postgres() {
 }
 
 #[tokio::test]
+async fn a_request_whose_estimate_would_pass_the_budget_is_refused_before_the_upstream_is_called() {
+    let (url, dir) = sqlite();
+    let (h, _acct) = proxy(&url).await;
+    let (key, _) = generate(&h, json!({"max_budget": 10.0 * COST})).await;
+    let before = h.mock.requests().len();
+    // No max_output_tokens: 256 output tokens are estimated, 7 + 512 µUSD, over 200 µUSD.
+    let (status, _, body) = respond_as(&h, &key, "passthrough", SMALL).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["type"], "budget_exceeded");
+    assert_eq!(body["error"]["code"], "budget_exceeded");
+    let message = refused(&body, &key);
+    assert!(message.contains("estimate"), "{message}");
+    let (status, _) = stream_as(&h, &key, "passthrough", SMALL).await;
+    assert_eq!(status, 400);
+    assert_eq!(h.mock.requests().len(), before, "the upstream was called");
+    assert!(close(spend_of(&h, &key).await, 0.0));
+    // One that fits runs; then 90 output tokens (187 µUSD) would pass the 180 left.
+    assert_eq!(respond_capped(&h, &key, "passthrough", SMALL).await.0, 200);
+    assert_eq!(h.mock.requests().len(), before + 1);
+    let body = json!({"model": "passthrough", "input": SMALL, "max_output_tokens": 90});
+    let (status, _, answer) = call_as(
+        &h,
+        &key,
+        reqwest::Method::POST,
+        "/v1/responses",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        h.mock.requests().len(),
+        before + 1,
+        "the upstream was called"
+    );
+    // 80 (167 µUSD) fit.
+    let body = json!({"model": "passthrough", "input": SMALL, "max_output_tokens": 80});
+    let (status, _, answer) = call_as(
+        &h,
+        &key,
+        reqwest::Method::POST,
+        "/v1/responses",
+        Some(&body),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // Counting input tokens costs nothing: it reserves nothing and is answered.
+    let (status, body) = post_as_key(
+        &h,
+        &key,
+        "/v1/responses/input_tokens",
+        json!({"model": "passthrough", "input": SMALL, "max_output_tokens": 1000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // A team's budget is held the same way for a key without one of its own.
+    let (status, _) = h
+        .post_json(
+            "/team/new",
+            &json!({"team_id": "t-estimate", "max_budget": 10.0 * COST}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (member, _) = generate(&h, json!({"team_id": "t-estimate"})).await;
+    let before = h.mock.requests().len();
+    let (status, _, body) = respond_as(&h, &member, "passthrough", SMALL).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(refused(&body, &member).contains("Team=t-estimate"));
+    assert_eq!(h.mock.requests().len(), before, "the upstream was called");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A capped request the mock answers after `ms`: its status.
+fn slow_capped(h: &Harness, key: &str, ms: u64) -> tokio::task::JoinHandle<u16> {
+    let (client, base, key) = (h.client.clone(), h.base.clone(), key.to_string());
+    tokio::spawn(async move {
+        client
+            .post(format!("{base}/v1/responses"))
+            .bearer_auth(key)
+            .json(&json!({"model": "passthrough", "max_output_tokens": 5,
+                          "input": format!("[[mock:slow={ms}]] {SMALL}")}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
+#[tokio::test]
+async fn concurrent_requests_under_budget_cannot_together_pass_it() {
+    let (url, dir) = sqlite();
+    let (h, acct) = proxy(&url).await;
+    // Each request reserves 12 input + 5 output tokens, 22 µUSD, and costs 20: two fit in
+    // 50, a third would pass it. Checking spend alone let all four run (80 µUSD).
+    let (key, _) = generate(&h, json!({"max_budget": 2.5 * COST})).await;
+    let running: Vec<_> = (0..4).map(|_| slow_capped(&h, &key, 500)).collect();
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(
+        close(acct.keys().key_reserved(&hash(&key)), 2.0 * 22e-6),
+        "{}",
+        acct.keys().key_reserved(&hash(&key))
+    );
+    let mut statuses = Vec::new();
+    for r in running {
+        statuses.push(r.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 200, 400, 400]);
+    assert!(close(spend_of(&h, &key).await, 2.0 * COST));
+    assert!(close(acct.keys().key_reserved(&hash(&key)), 0.0));
+
+    // The same for a team's keys together.
+    let (status, _) = h
+        .post_json(
+            "/team/new",
+            &json!({"team_id": "t-together", "max_budget": 2.5 * COST}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (a, _) = generate(&h, json!({"team_id": "t-together"})).await;
+    let (b, _) = generate(&h, json!({"team_id": "t-together"})).await;
+    let running: Vec<_> = [&a, &b, &a, &b]
+        .into_iter()
+        .map(|k| slow_capped(&h, k, 500))
+        .collect();
+    let mut statuses = Vec::new();
+    for r in running {
+        statuses.push(r.await.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec![200, 200, 400, 400]);
+    let (_, info) = h.get_json("/team/info?team_id=t-together").await;
+    assert!(close(
+        info["team_info"]["spend"].as_f64().unwrap(),
+        2.0 * COST
+    ));
+    assert!(close(acct.keys().team_reserved("t-together"), 0.0));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn budget_reservations_are_released_on_success_failure_and_a_dropped_stream() {
+    let (url, dir) = sqlite();
+    let (h, acct) = proxy(&url).await;
+    let (status, _) = h
+        .post_json(
+            "/team/new",
+            &json!({"team_id": "t-release", "max_budget": 1.0}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (key, _) = generate(&h, json!({"team_id": "t-release", "max_budget": 1.0})).await;
+    let token = hash(&key);
+    let keys = acct.keys();
+    let nothing_held =
+        || close(keys.key_reserved(&token), 0.0) && close(keys.team_reserved("t-release"), 0.0);
+
+    // Held while running, released by its record.
+    let slow = slow_capped(&h, &key, 500);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(keys.key_reserved(&token) > 0.0);
+    assert!(keys.team_reserved("t-release") > 0.0);
+    assert_eq!(slow.await.unwrap(), 200);
+    assert!(nothing_held(), "success: {}", keys.key_reserved(&token));
+    assert!(close(spend_of(&h, &key).await, COST));
+
+    // The upstream fails.
+    let (status, _, body) = respond_capped(&h, &key, "passthrough", "[[mock:error=500]] hi").await;
+    assert!(status >= 500, "{status} {body}");
+    assert!(nothing_held(), "failure: {}", keys.key_reserved(&token));
+
+    // The client drops a stream the upstream has paused.
+    let response = h
+        .client
+        .post(format!("{}/v1/responses", h.base))
+        .bearer_auth(&key)
+        .json(
+            &json!({"model": "passthrough", "stream": true, "max_output_tokens": 5,
+                      "input": format!("[[mock:stall=10000]] {SMALL}")}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let mut response = response;
+    let mut seen = String::new();
+    while !seen.contains("response.created") {
+        let chunk = response
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream's first events");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!seen.contains("response.completed"), "{seen}");
+    assert!(
+        keys.key_reserved(&token) > 0.0,
+        "held while streaming, after {seen}"
+    );
+    drop(response);
+    let released = crate::common::eventually(Duration::from_secs(3), nothing_held).await;
+    assert!(released, "dropped stream: {}", keys.key_reserved(&token));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Rate-limit windows are calendar minutes (of Redis's clock, this machine's): a test that
+/// counts within one window waits, when less than 20 s of the current one are left, for the
+/// next.
+async fn well_inside_a_minute() {
+    let into_minute = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 60_000) as u64;
+    if into_minute > 40_000 {
+        tokio::time::sleep(Duration::from_millis(60_500 - into_minute)).await;
+    }
+}
+
+#[tokio::test]
 async fn rpm_and_tpm_are_held_exactly_by_two_replicas_sharing_redis() {
     let (url, dir) = sqlite();
     let prefix = prefix();
@@ -982,15 +1227,7 @@ async fn rpm_and_tpm_are_held_exactly_by_two_replicas_sharing_redis() {
 
     // rpm: 4 requests a minute between both replicas.
     let (key, _) = generate(&a, json!({"rpm_limit": 4})).await;
-    // The window is a calendar minute: start well inside one.
-    let into_minute = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        % 60_000) as u64;
-    if into_minute > 40_000 {
-        tokio::time::sleep(Duration::from_millis(60_500 - into_minute)).await;
-    }
+    well_inside_a_minute().await;
     let mut passed = 0;
     let mut refused_headers = None;
     for i in 0..10 {
@@ -1143,6 +1380,7 @@ async fn concurrent_requests_reserve_their_tokens_so_tpm_is_not_overshot() {
     let prefix = prefix();
     let (a, _acct_a) = shared_proxy(&url, &prefix).await;
     let (b, _acct_b) = shared_proxy(&url, &prefix).await;
+    well_inside_a_minute().await;
     // 25 tokens a minute; each request uses 15 and says it may write 5.
     let (key, _) = generate(&a, json!({"tpm_limit": 25})).await;
     let mut running = Vec::new();
@@ -1176,7 +1414,8 @@ async fn concurrent_requests_reserve_their_tokens_so_tpm_is_not_overshot() {
     );
 
     // A reservation (here the default output estimate, far over the limit) is replaced by
-    // what the request used once it ends.
+    // what the request used once it ends (a write that follows the request's record).
+    well_inside_a_minute().await;
     let (key, _) = generate(&a, json!({"tpm_limit": 40})).await;
     for (i, replica) in [&a, &b, &a].into_iter().enumerate() {
         let (status, _, body) = respond_as(replica, &key, "passthrough", SMALL).await;
@@ -1186,7 +1425,7 @@ async fn concurrent_requests_reserve_their_tokens_so_tpm_is_not_overshot() {
             "request {i}, {} tokens used before: {body}",
             15 * i
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let (status, _, body) = respond_as(&b, &key, "passthrough", SMALL).await;
     assert_eq!(status, 429, "45 of 40 used: {body}");
@@ -1274,15 +1513,17 @@ async fn spend_logs_carry_the_key_and_its_team() {
     assert_eq!(respond_as(&h, &key, "passthrough", SMALL).await.0, 200);
     assert_eq!(stream_as(&h, &key, "passthrough", SMALL).await.0, 200);
     assert_eq!(respond_as(&h, &other, "passthrough", SMALL).await.0, 200);
+    // Every row written (the three requests') before any is read.
     let until = Instant::now() + Duration::from_secs(10);
-    let rows = loop {
-        let (status, rows) = h.get_json("/spend/logs?team_id=t-logs").await;
+    loop {
+        let (status, rows) = h.get_json("/spend/logs").await;
         assert_eq!(status, 200, "{rows}");
-        if rows.as_array().unwrap().len() >= 2 || Instant::now() > until {
-            break rows;
+        if rows.as_array().unwrap().len() >= 3 || Instant::now() > until {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    }
+    let (_, rows) = h.get_json("/spend/logs?team_id=t-logs").await;
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for row in rows {
