@@ -94,6 +94,9 @@ struct Cache {
     teams: HashMap<String, Arc<Team>>,
     /// `auth_version` at the last load.
     version: i64,
+    /// Counts this replica's own writes to the cache, so that a reload whose read of the
+    /// database raced one of them is read again instead of hiding it.
+    local_writes: u64,
 }
 
 /// A caller that presented a valid virtual key: the key and its team, as of the check.
@@ -258,6 +261,27 @@ impl KeyStore {
     /// Reads every key and team again.
     pub async fn reload(&self) -> Result<(), StoreError> {
         let _sync = self.sync.lock().await;
+        // A key or team written here while the database is read may be missing from what was
+        // read: then read again (writes are rare; after a few tries the next poll catches up).
+        for attempt in 0..4 {
+            let before = self.cache.read().map(|c| c.local_writes).unwrap_or(0);
+            let mut cache = self.load_cache().await?;
+            if let Ok(mut slot) = self.cache.write()
+                && (slot.local_writes == before || attempt == 3)
+            {
+                cache.local_writes = slot.local_writes;
+                if slot.local_writes != before {
+                    cache.version = -1;
+                }
+                *slot = cache;
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every key and team as the database holds them now, with their spend taken in.
+    async fn load_cache(&self) -> Result<Cache, StoreError> {
         let (version, keys, teams) = self.store.load().await?;
         let mut spend = self.spend.lock().unwrap_or_else(|e| e.into_inner());
         let mut cache = Cache {
@@ -282,11 +306,7 @@ impl KeyStore {
             cache.teams.insert(team.team_id.clone(), Arc::new(team));
         }
         spend.retain(|id, s| seen.contains(id) || s.unwritten != 0.0 || s.holding > 0);
-        drop(spend);
-        if let Ok(mut slot) = self.cache.write() {
-            *slot = cache;
-        }
-        Ok(())
+        Ok(cache)
     }
 
     /// Puts a key this replica just wrote into the cache (the others reload it).
@@ -308,6 +328,7 @@ impl KeyStore {
         entry.reset_at = key.budget_reset_at;
         drop(spend);
         if let Ok(mut cache) = self.cache.write() {
+            cache.local_writes += 1;
             if let Some(old) = replaced {
                 cache.keys.remove(old);
             }
@@ -318,6 +339,7 @@ impl KeyStore {
     /// Takes keys out of the cache.
     pub fn uncache_keys(&self, tokens: &[String]) {
         if let Ok(mut cache) = self.cache.write() {
+            cache.local_writes += 1;
             for token in tokens {
                 cache.keys.remove(token);
             }
@@ -334,6 +356,7 @@ impl KeyStore {
             entry.reset_at = team.budget_reset_at;
         }
         if let Ok(mut cache) = self.cache.write() {
+            cache.local_writes += 1;
             cache.teams.insert(team.team_id.clone(), Arc::new(team));
         }
     }
@@ -341,6 +364,7 @@ impl KeyStore {
     /// Takes teams (and their keys) out of the cache.
     pub fn uncache_teams(&self, ids: &[String]) {
         if let Ok(mut cache) = self.cache.write() {
+            cache.local_writes += 1;
             for id in ids {
                 cache.teams.remove(id);
             }
