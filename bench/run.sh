@@ -40,7 +40,7 @@ start() {
   (cd "$WORK" && exec "$@") >"$WORK/$name.log" 2>&1 &
   echo "$!" >"$WORK/$name.pid"
   for _ in $(seq 200); do
-    if url=$(grep -o 'http://[0-9.:]*' "$WORK/$name.log" | head -1) && [ -n "$url" ]; then
+    if url=$(grep -o 'listening on http://[0-9.:]*' "$WORK/$name.log" | head -1 | sed 's/^listening on //') && [ -n "$url" ]; then
       echo "$url"; return 0
     fi
     sleep 0.05

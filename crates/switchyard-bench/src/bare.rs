@@ -13,8 +13,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::serve::ListenerExt;
 use axum::http::{HeaderName, Response, StatusCode, header};
+use axum::serve::ListenerExt;
 use clap::Parser;
 
 /// A bare forwarding proxy (the benchmark's floor).
