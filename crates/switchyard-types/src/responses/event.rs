@@ -193,7 +193,7 @@ impl ResponseStreamEvent {
         // payload sees the rest, so it must not stay among the payload's unknown fields.
         macro_rules! payload {
             ($variant:ident) => {{
-                let mut payload: _ = serde_json::from_str(json).ok()?;
+                let mut payload = serde_json::from_str(json).ok()?;
                 untag(&mut payload);
                 E::$variant(payload)
             }};
