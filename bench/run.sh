@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# The benchmark: direct-to-mock against through-the-gateway, non-streaming and streaming,
-# pass-through and bridged, plus the gateway's resident memory idle and with many open streams.
+# The benchmark: every path measured three ways in one run, against the mock directly, through
+# a bare forwarding proxy on the gateway's own stack (`switchyard-bare`: axum + reqwest, parses
+# nothing) and through the gateway, with the gateway's figures as ratios to the other two.
+# Paths: Responses → Chat Completions bridged (JSON, stream), Responses pass-through (JSON,
+# stream), Anthropic translated (stream). Also the cost of stored responses (store on against
+# `store: false`) and the gateway's resident memory idle and with many open streams.
 #
 #   bench/run.sh [seconds-per-run] [connections]      (defaults: 10 s, 16 connections)
+#   CASES="json-bridged stream-anthropic" bench/run.sh 5   only these cases
 #   TARGET=litellm LITELLM_WORKERS=1 bench/run.sh     the same runs against the LiteLLM proxy
 #                                                     (installed into bench/.venv-litellm)
 #
-# Everything runs on this machine: the mock upstream, the gateway and the load generator
-# (release builds). Results are printed as a Markdown table; BENCHMARKS.md records a run.
+# Everything runs on this machine: the mock upstream, the bare proxy, the gateway and the load
+# generator (release builds, in $CARGO_TARGET_DIR when set). Results are printed as Markdown
+# tables; BENCHMARKS.md records runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN="${1:-10}"
 CONNECTIONS="${2:-16}"
 HOLD_STREAMS="${HOLD_STREAMS:-1000}"
+CASES="${CASES:-json-bridged stream-bridged json-passthrough stream-passthrough stream-anthropic}"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cargo build --release --locked -q -p switchyard-server -p switchyard-mock -p switchyard-bench
-BIN=target/release
+BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
 WORK="$(mktemp -d)"
 PIDS=()
 # `start` runs in a command substitution (a subshell), so it records its process in a pid file.
@@ -26,14 +33,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts "$@" in the background with stdout+stderr in $WORK/$1.log; waits for a line matching
-# $LISTEN_PATTERN and prints the URL found on it.
+# Starts "$@" in the background in $WORK (the gateway's SQLite database starts empty there),
+# with stdout+stderr in $WORK/$1.log; waits for a line naming a URL and prints the URL.
 start() {
   local name="$1"; shift
-  "$@" >"$WORK/$name.log" 2>&1 &
+  (cd "$WORK" && exec "$@") >"$WORK/$name.log" 2>&1 &
   echo "$!" >"$WORK/$name.pid"
   for _ in $(seq 200); do
-    if url=$(grep -o 'http://[0-9.:]*' "$WORK/$name.log" | head -1) && [ -n "$url" ]; then
+    if url=$(grep -o 'listening on http://[0-9.:]*' "$WORK/$name.log" | head -1 | sed 's/^listening on //') && [ -n "$url" ]; then
       echo "$url"; return 0
     fi
     sleep 0.05
@@ -63,7 +70,11 @@ model_list:
   # Bridged to Chat Completions, written the way both switchyard and LiteLLM read as a bridge.
   - model_name: bridged
     litellm_params: {model: openai/mock-model, api_base: "$MOCK/vllm/v1", api_key: sk-bench, use_chat_completions_api: true}
+  # Translated to Anthropic's Messages API (the mock serves /v1/messages).
+  - model_name: anthropic
+    litellm_params: {model: anthropic/claude-mock, api_base: "$MOCK", api_key: sk-bench}
 EOF
+BARE=$(start bare "$BIN/switchyard-bare" --upstream "$MOCK" --listen 127.0.0.1:0)
 KEY=""
 if [ "${TARGET:-switchyard}" = litellm ]; then
   # The anchor users compare against: LiteLLM's proxy, pinned, in its own virtualenv. Its
@@ -93,60 +104,49 @@ sleep 0.5
 IDLE_RSS=$(rss_mb "$GW_PID")
 
 load() { "$BIN/switchyard-load" --connections "$CONNECTIONS" --seconds "$SECONDS_PER_RUN" "$@"; }
-field() { python3 -c "import json,sys; print(round(json.loads(sys.argv[1])[sys.argv[2]], 2))" "$1" "$2"; }
 
-echo "| case | path | rps | p50 ms | p99 ms | ttfb p99 ms | errors |"
-echo "|---|---|---:|---:|---:|---:|---:|"
-declare -A RESULT
-for stream in "" "--stream"; do
-  mode=$([ -n "$stream" ] && echo stream || echo json)
-  for kind in passthrough bridged; do
-    if [ "$kind" = passthrough ]; then
-      direct=$(load --url "$MOCK/v1" --model mock-model $stream)
-    else
-      direct=$(load --url "$MOCK/vllm/v1" --path /chat/completions --model mock-model $stream)
-    fi
-    gateway=$(load --url "$GATEWAY/v1" --model "$kind" --key "$KEY" $stream)
-    for who in direct gateway; do
-      r=${!who}
-      RESULT[$mode-$kind-$who]="$r"
-      echo "| $mode $kind | $who | $(field "$r" rps) | $(field "$r" p50_ms) | $(field "$r" p99_ms) | $(field "$r" ttfb_p99_ms) | $(field "$r" errors) |"
-    done
+# One case's load-generator arguments against the mock ("direct"), through the bare proxy
+# ("bare") or through the gateway ("gateway"). The first two speak the upstream's own API.
+args_for() {
+  local case="$1" who="$2" stream="" base
+  case "$case" in stream-*) stream="--stream" ;; esac
+  if [ "$who" = gateway ]; then
+    echo "--url $GATEWAY/v1 --model ${case#*-} $stream"
+    if [ -n "$KEY" ]; then echo "--key $KEY"; fi
+    return
+  fi
+  base=$([ "$who" = direct ] && echo "$MOCK" || echo "$BARE")
+  case "$case" in
+    *-bridged) echo "--url $base/vllm/v1 --path /chat/completions --model mock-model $stream" ;;
+    *-passthrough) echo "--url $base/v1 --model mock-model $stream" ;;
+    *-anthropic) echo "--url $base/v1 --path /messages --model claude-mock $stream" ;;
+  esac
+}
+
+# Closed loop (each connection sends its next request when the last one is read to its end):
+# the three targets one after the other for each case, so that a change in the machine's load
+# between cases touches all three alike.
+for case in $CASES; do
+  for who in direct bare gateway; do
+    # shellcheck disable=SC2046 # the arguments are split on purpose
+    load $(args_for "$case" "$who") >"$WORK/closed-$case-$who.json"
   done
 done
-
-echo
-echo "| case | gateway / direct throughput | added p50 ms | added p99 ms |"
-echo "|---|---:|---:|---:|"
-for key in json-passthrough json-bridged stream-passthrough stream-bridged; do
-  d=${RESULT[$key-direct]}; g=${RESULT[$key-gateway]}
-  python3 - "$key" "$d" "$g" <<'PY'
-import json, sys
-key, d, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-print(f"| {key} | {g['rps'] / d['rps'] * 100:.0f} % | {g['p50_ms'] - d['p50_ms']:.2f} | {g['p99_ms'] - d['p99_ms']:.2f} |")
-PY
+# What the stateful features cost: the same requests with `store: false`, and again stored.
+STORE_CASES="json-bridged stream-bridged"
+for case in $STORE_CASES; do
+  # shellcheck disable=SC2046
+  load $(args_for "$case" gateway) --extra '{"store": false}' >"$WORK/nostore-$case.json"
+  # shellcheck disable=SC2046
+  load $(args_for "$case" gateway) >"$WORK/store-$case.json"
 done
-
-# Added latency at a load both paths sustain: 16 connections paced to $PACED_RPS requests/s in
+# Added latency at a load all three sustain: the connections paced to $PACED_RPS requests/s in
 # all; `late` counts requests that started behind schedule (the target not keeping up).
 PACED_RPS="${PACED_RPS:-2000}"
-echo
-echo "| paced at $PACED_RPS req/s | direct p50 / p99 ms | gateway p50 / p99 ms | added p50 / p99 ms | late starts (direct / gateway) |"
-echo "|---|---:|---:|---:|---:|"
-for stream in "" "--stream"; do
-  mode=$([ -n "$stream" ] && echo stream || echo json)
-  for kind in passthrough bridged; do
-    if [ "$kind" = passthrough ]; then
-      d=$(load --url "$MOCK/v1" --model mock-model --rate "$PACED_RPS" $stream)
-    else
-      d=$(load --url "$MOCK/vllm/v1" --path /chat/completions --model mock-model --rate "$PACED_RPS" $stream)
-    fi
-    g=$(load --url "$GATEWAY/v1" --model "$kind" --key "$KEY" --rate "$PACED_RPS" $stream)
-    python3 - "$mode $kind" "$d" "$g" <<'PY'
-import json, sys
-key, d, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
-print(f"| {key} | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | {g['p50_ms']:.2f} / {g['p99_ms']:.2f} | {g['p50_ms'] - d['p50_ms']:.2f} / {g['p99_ms'] - d['p99_ms']:.2f} | {d['late_starts']} / {g['late_starts']} |")
-PY
+for case in $CASES; do
+  for who in direct bare gateway; do
+    # shellcheck disable=SC2046
+    load $(args_for "$case" "$who") --rate "$PACED_RPS" >"$WORK/paced-$case-$who.json"
   done
 done
 
@@ -158,9 +158,49 @@ HOLD=$!
 sleep 5
 HOLD_RSS=$(rss_mb "$GW_PID")
 wait "$HOLD"
-echo
-echo "| memory | gateway RSS MB |"
-echo "|---|---:|"
-echo "| idle, after start | $IDLE_RSS |"
-echo "| after the load runs | $LOADED_RSS |"
-echo "| with $(field "$(cat "$WORK/hold.json")" held_streams) open streams | $HOLD_RSS |"
+
+python3 - "$WORK" "$CASES" "$STORE_CASES" "$PACED_RPS" "$IDLE_RSS" "$LOADED_RSS" "$HOLD_RSS" "$(uptime)" <<'PY'
+import json, os, sys
+work, cases, store_cases, paced, idle, loaded, held, uptime = sys.argv[1:]
+cases, store_cases = cases.split(), store_cases.split()
+def read(name):
+    with open(os.path.join(work, name + ".json")) as f:
+        return json.load(f)
+print(f"load average at the end: {uptime.split('load average:')[-1].strip()}")
+print()
+print("| case | target | req/s | p50 ms | p99 ms | TTFB p99 ms | errors |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for case in cases:
+    for who in ("direct", "bare", "gateway"):
+        r = read(f"closed-{case}-{who}")
+        print(f"| {case} | {who} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
+              f"| {r['ttfb_p99_ms']:.2f} | {r['errors']} |")
+print()
+print("| throughput | gateway / bare | gateway / direct | bare / direct |")
+print("|---|---:|---:|---:|")
+for case in cases:
+    d, b, g = (read(f"closed-{case}-{w}")["rps"] for w in ("direct", "bare", "gateway"))
+    print(f"| {case} | {g / b:.2f} | {g / d:.2f} | {b / d:.2f} |")
+print()
+print(f"| paced at {paced} req/s | direct p50 / p99 ms | bare p50 / p99 ms | gateway p50 / p99 ms "
+      "| gateway added over bare p50 / p99 ms | late starts (direct / bare / gateway) |")
+print("|---|---:|---:|---:|---:|---:|")
+for case in cases:
+    d, b, g = (read(f"paced-{case}-{w}") for w in ("direct", "bare", "gateway"))
+    print(f"| {case} | {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | {b['p50_ms']:.2f} / {b['p99_ms']:.2f} "
+          f"| {g['p50_ms']:.2f} / {g['p99_ms']:.2f} "
+          f"| {g['p50_ms'] - b['p50_ms']:+.2f} / {g['p99_ms'] - b['p99_ms']:+.2f} "
+          f"| {d['late_starts']} / {b['late_starts']} / {g['late_starts']} |")
+print()
+print("| gateway, stored responses | store on req/s | store: false req/s | on / off |")
+print("|---|---:|---:|---:|")
+for case in store_cases:
+    on, off = read(f"store-{case}")["rps"], read(f"nostore-{case}")["rps"]
+    print(f"| {case} | {on:,.0f} | {off:,.0f} | {on / off:.2f} |")
+print()
+print("| memory | gateway RSS MB |")
+print("|---|---:|")
+print(f"| idle, after start | {idle} |")
+print(f"| after the load runs | {loaded} |")
+print(f"| with {read('hold')['held_streams']} open streams | {held} |")
+PY

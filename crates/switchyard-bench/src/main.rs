@@ -47,7 +47,8 @@ struct Args {
     /// Open this many streams at once and hold them (for memory measurement).
     #[arg(long)]
     hold: Option<usize>,
-    /// Path suffix appended to `--url` (`/responses` or `/chat/completions`).
+    /// Path suffix appended to `--url` (`/responses`, `/chat/completions`, or Anthropic's
+    /// `/messages`); the body is written in that API's format.
     #[arg(long, default_value = "/responses")]
     path: String,
     /// Total requests per second, spread over the connections (paced). Requests that start late
@@ -55,6 +56,13 @@ struct Args {
     /// sends its next request as soon as the last one ends.
     #[arg(long)]
     rate: Option<f64>,
+    /// Stop after this many requests in all (instead of after `--seconds`), for instruction
+    /// counts over a fixed load.
+    #[arg(long)]
+    requests: Option<usize>,
+    /// A JSON object whose fields are added to every request body (`{"store": false}`).
+    #[arg(long)]
+    extra: Option<String>,
 }
 
 #[derive(Default)]
@@ -82,12 +90,28 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let url = format!("{}{}", args.url.trim_end_matches('/'), args.path);
-    let body = if args.path.ends_with("/chat/completions") {
+    let mut body = if args.path.ends_with("/chat/completions") {
         json!({"model": args.model, "messages": [{"role": "user", "content": args.input}],
                "stream": args.stream, "stream_options": args.stream.then(|| json!({"include_usage": true}))})
+    } else if args.path.ends_with("/messages") {
+        json!({"model": args.model, "max_tokens": 1024,
+               "messages": [{"role": "user", "content": args.input}], "stream": args.stream})
     } else {
         json!({"model": args.model, "input": args.input, "stream": args.stream})
     };
+    if let Some(extra) = &args.extra {
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(extra) {
+            Ok(fields) => {
+                if let Some(object) = body.as_object_mut() {
+                    object.extend(fields);
+                }
+            }
+            Err(e) => {
+                report(&json!({"error": format!("--extra: {e}")}));
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
     let body = bytes::Bytes::from(body.to_string());
     let ctx = Arc::new(Ctx {
         client,
@@ -101,18 +125,24 @@ async fn main() -> std::process::ExitCode {
     }
     let deadline = Instant::now() + duration;
     let started = Instant::now();
+    let remaining = Arc::new(AtomicUsize::new(args.requests.unwrap_or(usize::MAX)));
     let interval = args
         .rate
         .map(|rate| Duration::from_secs_f64(args.connections as f64 / rate.max(0.001)));
     let workers: Vec<_> = (0..args.connections)
         .map(|worker| {
             let ctx = ctx.clone();
+            let remaining = remaining.clone();
             tokio::spawn(async move {
                 let mut sample = Sample::default();
                 // Paced workers start staggered so the offered load is smooth.
                 let mut next =
                     interval.map(|i| started + i.mul_f64(worker as f64 / args.connections as f64));
-                while Instant::now() < deadline {
+                while Instant::now() < deadline
+                    && remaining
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                        .is_ok()
+                {
                     let scheduled = match (next, interval) {
                         (Some(at), Some(every)) => {
                             tokio::time::sleep_until(at.into()).await;

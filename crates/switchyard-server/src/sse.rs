@@ -3,14 +3,16 @@
 use std::convert::Infallible;
 
 use axum::body::Body;
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
 use switchyard::ResponseStream;
-use switchyard::sse::encode_event;
 use switchyard_types::responses::ResponseStreamEvent;
 
 /// A write closes once it holds this much, even if more events are ready.
 const MAX_WRITE: usize = 64 * 1024;
+
+/// The first allocation of a write.
+const WRITE_CAPACITY: usize = 4096;
 
 /// Scheduler turns to wait for an event that the upstream connection has already received.
 /// Its bytes pass through hyper's connection task and reqwest's body on their way here; with
@@ -31,7 +33,9 @@ pub fn body(stream: ResponseStream) -> Body {
     let writes = futures_util::stream::unfold(Some(stream), |stream| async move {
         let mut stream = stream?;
         let first = stream.next().await?;
-        let mut out = BytesMut::new();
+        // Most writes are a few events of a few hundred bytes; a relayed lifecycle event
+        // (the whole response) is a kilobyte or more.
+        let mut out = BytesMut::with_capacity(WRITE_CAPACITY);
         encode(&mut out, &first);
         let mut ended = false;
         'fill: while out.len() < MAX_WRITE {
@@ -74,10 +78,17 @@ pub fn body(stream: ResponseStream) -> Body {
     Body::from_stream(writes)
 }
 
+/// Appends `event: {type}\ndata: {json}\n\n` to the write, the JSON serialised in place (no
+/// buffer of its own per event); an event that cannot be serialised leaves nothing behind.
 fn encode(out: &mut BytesMut, event: &ResponseStreamEvent) {
-    match serde_json::to_vec(event) {
-        Ok(json) => out.extend_from_slice(&encode_event(event.kind(), &json)),
+    let start = out.len();
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(event.kind().as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    match serde_json::to_writer((&mut *out).writer(), event) {
+        Ok(()) => out.extend_from_slice(b"\n\n"),
         Err(e) => {
+            out.truncate(start);
             tracing::error!(error = %e, event = event.kind(), "could not encode a stream event")
         }
     }

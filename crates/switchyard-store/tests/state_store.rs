@@ -104,6 +104,75 @@ async fn contract(store: Arc<dyn StateStore>) {
     assert!(!store.delete_response(&c).await.unwrap());
     assert!(store.response(&c).await.unwrap().is_none());
 
+    // Many saves at once (written together in one transaction by the SQL store): each keeps
+    // its own input, output, owner and chain link, a call is found by its id, and saving a
+    // response again replaces its items.
+    let mut saves = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let store = store.clone();
+        let id = format!("resp_many{i}_{tag}");
+        let previous = (i > 0).then(|| format!("resp_many{}_{tag}", i - 1));
+        let output = json!([
+            {"type": "message", "id": format!("msg_out{i}_{tag}"), "role": "assistant",
+             "content": [{"type": "output_text", "text": format!("answer {i}")}]},
+            {"type": "function_call", "id": format!("fc{i}_{tag}"), "call_id": format!("call{i}_{tag}"),
+             "name": "f", "arguments": "{}"}
+        ]);
+        let owner = if i % 2 == 0 { "alice" } else { "bob" };
+        saves.spawn(async move {
+            store
+                .save_response(record(&id, previous.as_deref(), Some(owner), output))
+                .await
+        });
+    }
+    while let Some(saved) = saves.join_next().await {
+        saved.unwrap().unwrap();
+    }
+    for i in [0, 1, 37, 99] {
+        let id = format!("resp_many{i}_{tag}");
+        let got = store.response(&id).await.unwrap().expect("stored");
+        assert_eq!(got.input.len(), 1);
+        assert_eq!(got.input[0].id, format!("msg_in_{id}"));
+        assert_eq!(got.response.output.len(), 2);
+        assert_eq!(
+            serde_json::to_value(&got.response.output).unwrap()[0]["content"][0]["text"],
+            format!("answer {i}")
+        );
+        assert_eq!(
+            got.owner.as_deref(),
+            Some(if i % 2 == 0 { "alice" } else { "bob" })
+        );
+        let owner = got.owner.clone();
+        let call = store
+            .find_call(&format!("call{i}_{tag}"), owner.as_deref())
+            .await
+            .unwrap()
+            .expect("found by call id");
+        assert!(matches!(call.last(), Some(Item::FunctionCall(_))));
+    }
+    assert_eq!(
+        store
+            .chain(&format!("resp_many99_{tag}"), 1000)
+            .await
+            .unwrap()
+            .len(),
+        100
+    );
+    let again = format!("resp_many5_{tag}");
+    store
+        .save_response(record(&again, None, Some("bob"), json!([])))
+        .await
+        .unwrap();
+    let got = store.response(&again).await.unwrap().expect("stored");
+    assert!(got.response.output.is_empty());
+    assert!(
+        store
+            .find_call(&format!("call5_{tag}"), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
     // Conversations.
     let conv = format!("conv_{tag}");
     store

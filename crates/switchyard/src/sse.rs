@@ -51,7 +51,7 @@ impl SseDecoder {
         }
         if !self.pending.is_empty() {
             // Complete the partial line left by the previous read before scanning the rest.
-            let Some(pos) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(pos) = memchr::memchr2(b'\n', b'\r', chunk) else {
                 self.pending.extend_from_slice(chunk);
                 return;
             };
@@ -63,10 +63,9 @@ impl SseDecoder {
             }
         }
         let mut start = 0;
-        while let Some(offset) = chunk[start..]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-        {
+        // memchr's vectorised search: a byte-at-a-time scan was a tenth of a relayed
+        // stream's decoding.
+        while let Some(offset) = memchr::memchr2(b'\n', b'\r', &chunk[start..]) {
             let end = start + offset;
             let rest = self.after_terminator(&chunk[start..], offset);
             let line = &chunk[start..end];
@@ -116,7 +115,12 @@ impl SseDecoder {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(&String::from_utf8_lossy(value));
+                // Valid UTF-8, the usual case, is checked by the fast validator; only
+                // invalid text takes the slower replacing path.
+                match std::str::from_utf8(value) {
+                    Ok(text) => self.data.push_str(text),
+                    Err(_) => self.data.push_str(&String::from_utf8_lossy(value)),
+                }
                 self.has_data = true;
             }
             b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),

@@ -1,7 +1,6 @@
 //! `POST /v1/responses` (also `/responses` and `/openai/v1/responses`; `?beta=true` is
 //! accepted and means nothing more).
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -218,7 +217,7 @@ fn answer(execution: Execution) -> Response {
         cost,
     } = execution;
     let mut response = match output {
-        Output::Response(response) => Json(response).into_response(),
+        Output::Response(response) => json_response(&response),
         Output::Stream(stream) => sse::response(stream),
     };
     let headers = response.headers_mut();
@@ -249,6 +248,27 @@ fn answer(execution: Execution) -> Response {
     }
     response
 }
+
+/// A JSON answer, written into a buffer sized for a typical response at once (axum's `Json`
+/// starts at 128 bytes and grows, copying, several times per answer).
+fn json_response(response: &switchyard::types::responses::Response) -> Response {
+    let mut body = Vec::with_capacity(JSON_ANSWER_CAPACITY);
+    match serde_json::to_writer(&mut body, response) {
+        Ok(()) => {
+            let mut answer = Response::new(Body::from(body));
+            answer.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            answer
+        }
+        // What axum's `Json` answers when serialisation fails (it cannot for these types).
+        Err(e) => (http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// The first allocation for a JSON answer: a short answer's `Response` is 1–2 KB.
+const JSON_ANSWER_CAPACITY: usize = 4096;
 
 /// Reads the whole body: at most `limit` bytes (a larger declared `Content-Length` is refused
 /// before anything is read), within `deadline` (a client dripping its body holds a connection

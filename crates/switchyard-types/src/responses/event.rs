@@ -167,6 +167,68 @@ impl ResponseStreamEvent {
         }
     }
 
+    /// Parses one event from JSON text, with the same result as deserializing the enum.
+    ///
+    /// serde reads an internally tagged enum (`tag = "type"`) into an intermediate tree of the
+    /// whole event before it looks at the tag, then deserializes the variant from that tree: for
+    /// a relayed stream that cost more than the parse itself. Here the `type` is read first
+    /// (a leading `"type"` straight from the text, else by a parse that skips everything
+    /// else) and the variant's payload is parsed from the text directly. Anything unusual
+    /// (a payload that does not parse, a `type` that is not a plain string) takes serde's own
+    /// path, so errors and fallbacks stay exactly its own.
+    pub fn from_json(json: &str) -> serde_json::Result<ResponseStreamEvent> {
+        match Self::from_json_direct(json) {
+            Some(event) => Ok(event),
+            None => serde_json::from_str(json),
+        }
+    }
+
+    fn from_json_direct(json: &str) -> Option<ResponseStreamEvent> {
+        use ResponseStreamEvent as E;
+        let kind = match leading_type(json) {
+            Some(kind) => std::borrow::Cow::Borrowed(kind),
+            None => serde_json::from_str::<TypeTag<'_>>(json).ok()?.kind?,
+        };
+        // The tag is not part of a variant's fields: serde's path takes it out before the
+        // payload sees the rest, so it must not stay among the payload's unknown fields.
+        macro_rules! payload {
+            ($variant:ident) => {{
+                let mut payload = serde_json::from_str(json).ok()?;
+                untag(&mut payload);
+                E::$variant(payload)
+            }};
+        }
+        Some(match kind.as_ref() {
+            "response.created" => payload!(Created),
+            "response.queued" => payload!(Queued),
+            "response.in_progress" => payload!(InProgress),
+            "response.completed" => payload!(Completed),
+            "response.incomplete" => payload!(Incomplete),
+            "response.failed" => payload!(Failed),
+            "response.output_item.added" => payload!(OutputItemAdded),
+            "response.output_item.done" => payload!(OutputItemDone),
+            "response.content_part.added" => payload!(ContentPartAdded),
+            "response.content_part.done" => payload!(ContentPartDone),
+            "response.output_text.delta" => payload!(OutputTextDelta),
+            "response.output_text.done" => payload!(OutputTextDone),
+            "response.refusal.delta" => payload!(RefusalDelta),
+            "response.refusal.done" => payload!(RefusalDone),
+            "response.reasoning_text.delta" => payload!(ReasoningTextDelta),
+            "response.reasoning_text.done" => payload!(ReasoningTextDone),
+            "response.reasoning_summary_part.added" => payload!(ReasoningSummaryPartAdded),
+            "response.reasoning_summary_part.done" => payload!(ReasoningSummaryPartDone),
+            "response.reasoning_summary_text.delta" => payload!(ReasoningSummaryTextDelta),
+            "response.reasoning_summary_text.done" => payload!(ReasoningSummaryTextDone),
+            "response.function_call_arguments.delta" => payload!(FunctionCallArgumentsDelta),
+            "response.function_call_arguments.done" => payload!(FunctionCallArgumentsDone),
+            "response.custom_tool_call_input.delta" => payload!(CustomToolCallInputDelta),
+            "response.custom_tool_call_input.done" => payload!(CustomToolCallInputDone),
+            "error" => payload!(Error),
+            "keepalive" => payload!(Keepalive),
+            _ => E::Other(serde_json::from_str(json).ok()?),
+        })
+    }
+
     /// True for `response.completed`, `response.incomplete` and `response.failed`.
     pub fn is_terminal(&self) -> bool {
         matches!(
@@ -494,6 +556,66 @@ pub struct KeepaliveEvent {
     pub sequence_number: u64,
 }
 
+/// The `type` of an event whose text starts with it as a plain string (`{"type":"…"`, as
+/// every provider writes it), borrowed from the text; `None` for anything else.
+fn leading_type(json: &str) -> Option<&str> {
+    let rest = json.trim_start().strip_prefix('{')?.trim_start();
+    let rest = rest.strip_prefix("\"type\"")?.trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
+}
+
+/// An event's `type`, everything else skipped.
+#[derive(Deserialize)]
+struct TypeTag<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A payload whose unknown fields are kept: the tag is taken out of them (in place, keeping
+/// the order of the others).
+trait Untag {
+    fn untag(&mut self);
+}
+
+fn untag(payload: &mut impl Untag) {
+    payload.untag();
+}
+
+macro_rules! untag_extra {
+    ($($ty:ty),*) => {$(
+        impl Untag for $ty {
+            fn untag(&mut self) {
+                self.extra.shift_remove("type");
+            }
+        }
+    )*};
+}
+
+untag_extra!(
+    LifecycleEvent,
+    OutputItemEvent,
+    ContentPartEvent,
+    OutputTextDeltaEvent,
+    OutputTextDoneEvent,
+    ContentDeltaEvent,
+    RefusalDoneEvent,
+    ContentTextDoneEvent,
+    SummaryPartEvent,
+    SummaryDeltaEvent,
+    SummaryTextDoneEvent,
+    ItemDeltaEvent,
+    ArgumentsDoneEvent,
+    CustomInputDoneEvent,
+    ErrorEvent
+);
+
+impl Untag for KeepaliveEvent {
+    fn untag(&mut self) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,5 +678,49 @@ mod tests {
         .unwrap();
         assert_eq!(event.response().unwrap().id, "resp_1");
         assert!(!event.is_terminal());
+    }
+
+    /// `from_json` agrees with serde's own parse of the enum on every kind of event,
+    /// whatever the field order, escapes, unknown fields or malformed payloads.
+    #[test]
+    fn direct_parse_agrees_with_serde() {
+        let cases = [
+            r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","model":"m","output":[]},"x":1}"#,
+            r#"{"sequence_number":3,"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi","obfuscation":"abc"}"#,
+            r#"  { "type" : "response.output_text.delta", "zeta": 1, "item_id":"m","output_index":0,"content_index":0,"delta":"\u00e9\n","alpha": 2}"#,
+            r#"{"type":"response.output\u005ftext.delta","item_id":"m","output_index":0,"content_index":0,"delta":"x"}"#,
+            r#"{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"type":"message","id":"msg_1","role":"assistant","content":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"function_call","call_id":"c","name":"f","arguments":"{}"}}"#,
+            r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"content_index":0,"part":{"type":"output_text","text":""}}"#,
+            r#"{"type":"response.completed","sequence_number":9,"response":{"id":"r","status":"completed","usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}}"#,
+            r#"{"type":"response.function_call_arguments.done","item_id":"fc","output_index":0,"arguments":"{}"}"#,
+            r#"{"type":"error","sequence_number":2,"error":{"type":"insufficient_quota","code":"q","message":"quota","param":null}}"#,
+            r#"{"type":"error","code":"x","message":"m","param":null}"#,
+            r#"{"type":"keepalive","sequence_number":4}"#,
+            r#"{"type":"response.web_search_call.searching","sequence_number":3,"output_index":0,"item_id":"ws_1"}"#,
+            r#"{"type":7,"sequence_number":1}"#,
+            r#"{"type":"response.output_text.delta","sequence_number":"not a number"}"#,
+            r#"{"type":"response.created","response":"not an object"}"#,
+            r#"{"sequence_number":1}"#,
+            r#"{"type":"response.created","sequence_number":0,"response":{"id":"r"}} trailing"#,
+            r#"[1, 2]"#,
+            r#"{"type":"response.in_progress""#,
+        ];
+        for json in cases {
+            let ours = ResponseStreamEvent::from_json(json);
+            let serdes = serde_json::from_str::<ResponseStreamEvent>(json);
+            match (&ours, &serdes) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{json}");
+                    assert_eq!(
+                        serde_json::to_string(a).unwrap(),
+                        serde_json::to_string(b).unwrap(),
+                        "{json}"
+                    );
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{json}"),
+                _ => panic!("{json}: ours {ours:?}, serde {serdes:?}"),
+            }
+        }
     }
 }

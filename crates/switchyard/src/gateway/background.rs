@@ -494,7 +494,7 @@ impl Replay {
                 .unwrap_or_default();
             let mut batch = Vec::new();
             for (sequence, json) in stored {
-                let Ok(event) = serde_json::from_str::<ResponseStreamEvent>(&json) else {
+                let Ok(event) = ResponseStreamEvent::from_json(&json) else {
                     continue;
                 };
                 self.after = Some(sequence);

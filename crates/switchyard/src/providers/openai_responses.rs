@@ -317,7 +317,7 @@ impl ResponsesDecoder {
             out.push(Upstream::End);
             return;
         }
-        match serde_json::from_str::<ResponseStreamEvent>(data) {
+        match ResponseStreamEvent::from_json(data) {
             Ok(mut event) => {
                 self.scrub_event(&mut event);
                 let terminal = event.is_terminal();
