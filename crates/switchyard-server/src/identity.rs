@@ -169,19 +169,24 @@ async fn check(
     let aliases = &state.gateway().router().settings().model_group_alias;
     // The body's fallbacks are chosen by the client, so each must be a model the key may
     // use; the configured fallbacks of a group are the operator's choice and are not checked.
-    for model in request.model.iter().chain(body_fallbacks(request).iter()) {
+    // A malformed list is left to the gateway, which refuses it before any upstream call.
+    let fallbacks = switchyard::router::request_fallbacks(request)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let models: Vec<String> = request
+        .model
+        .iter()
+        .cloned()
+        .chain(fallbacks.into_iter().map(|f| f.model))
+        .collect();
+    for model in &models {
         let resolved = aliases.get(model.as_str()).map(|a| a.group.as_str());
         keys.check_model(auth, model, resolved)?;
     }
     // The request's estimated cost is reserved on its budgets before the call, so the one
     // that would pass a budget is refused, not the one after it.
     let (input_tokens, output_tokens) = token_split(request);
-    let models: Vec<String> = request
-        .model
-        .iter()
-        .cloned()
-        .chain(body_fallbacks(request))
-        .collect();
     let budget_hold = keys
         .check_budget(
             auth,
@@ -260,24 +265,6 @@ fn cost_estimate(state: &AppState, models: &[String], input: u64, output: u64) -
             Some(input as f64 * rates.input + output as f64 * rates.output)
         })
         .fold(0.0, f64::max)
-}
-
-/// The models the request body's `fallbacks` name (names, or objects with a `model`). A
-/// malformed list is left to the gateway, which refuses it.
-fn body_fallbacks(request: &CreateResponse) -> Vec<String> {
-    let Some(Value::Array(list)) = request.extra.get("fallbacks") else {
-        return Vec::new();
-    };
-    list.iter()
-        .filter_map(|entry| match entry {
-            Value::String(model) => Some(model.clone()),
-            Value::Object(fields) => fields
-                .get("model")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            _ => None,
-        })
-        .collect()
 }
 
 /// LiteLLM's `x-ratelimit-*` headers for what is left of a key's limits.

@@ -36,6 +36,7 @@ from .exceptions import (
 )
 from .main import aresponses, responses
 from .router import Router
+from . import state as _state
 from .state import (
     acancel_responses,
     acreate_conversation,
@@ -105,28 +106,5 @@ __all__ = [
     "RateLimitError",
     "InternalServerError",
     "ServiceUnavailableError",
-    "get_responses",
-    "aget_responses",
-    "cancel_responses",
-    "acancel_responses",
-    "delete_responses",
-    "adelete_responses",
-    "list_input_items",
-    "alist_input_items",
-    "create_conversation",
-    "acreate_conversation",
-    "get_conversation",
-    "aget_conversation",
-    "update_conversation",
-    "aupdate_conversation",
-    "delete_conversation",
-    "adelete_conversation",
-    "create_conversation_items",
-    "acreate_conversation_items",
-    "list_conversation_items",
-    "alist_conversation_items",
-    "get_conversation_item",
-    "aget_conversation_item",
-    "delete_conversation_item",
-    "adelete_conversation_item",
+    *_state.__all__,
 ]

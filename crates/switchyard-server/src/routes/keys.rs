@@ -95,6 +95,18 @@ fn token_of(text: &str) -> String {
     }
 }
 
+/// The key text the caller chose in `field` (`sk-…`, at least 8 characters), or a new one.
+fn chosen_or_new_key(fields: &Fields<'_>, field: &str) -> Result<String, ApiError> {
+    match fields.text(field).map_err(ApiError)?.value() {
+        Some(text) if !text.starts_with("sk-") || text.len() < 8 => Err(bad(
+            format!("A key given as '{field}' must start with sk- and be at least 8 characters."),
+            field,
+        )),
+        Some(text) => Ok(text),
+        None => new_key(),
+    }
+}
+
 /// A new key: `sk-` and 16 random bytes, URL-safe base64 (LiteLLM's shape).
 fn new_key() -> Result<String, ApiError> {
     use ring::rand::SecureRandom;
@@ -184,16 +196,7 @@ pub async fn generate(State(state): State<AppState>, headers: HeaderMap, raw: Bo
             let keys = keys(&state)?;
             let value = body(&state, &headers, raw).await?;
             let fields = read(Fields::of(&value))?;
-            let text = match fields.text("key").map_err(ApiError)?.value() {
-                Some(text) if !text.starts_with("sk-") || text.len() < 8 => {
-                    return Err(bad(
-                        "A key given as 'key' must start with sk- and be at least 8 characters.",
-                        "key",
-                    ));
-                }
-                Some(text) => text,
-                None => new_key()?,
-            };
+            let text = chosen_or_new_key(&fields, "key")?;
             let now = now_ms();
             let changes = KeyChanges::read(&fields, now).map_err(ApiError)?;
             let mut key = VirtualKey {
@@ -352,16 +355,7 @@ async fn regenerate_key(state: &AppState, named: Option<String>, value: Value) -
             .ok_or_else(|| bad("'key' is required.", "key"))?,
     };
     let old = keys.key(&token_of(&text)).ok_or_else(key_not_found)?;
-    let new_text = match fields.text("new_key").map_err(ApiError)?.value() {
-        Some(t) if !t.starts_with("sk-") || t.len() < 8 => {
-            return Err(bad(
-                "'new_key' must start with sk- and be at least 8 characters.",
-                "new_key",
-            ));
-        }
-        Some(t) => t,
-        None => new_key()?,
-    };
+    let new_text = chosen_or_new_key(&fields, "new_key")?;
     let now = now_ms();
     let changes = KeyChanges::read(&fields, now).map_err(ApiError)?;
     let mut key = VirtualKey::clone(&old);
