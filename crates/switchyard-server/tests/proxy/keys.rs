@@ -1169,13 +1169,17 @@ async fn budget_reservations_are_released_on_success_failure_and_a_dropped_strea
     assert!(status >= 500, "{status} {body}");
     assert!(nothing_held(), "failure: {}", keys.key_reserved(&token));
 
-    // The client drops a stream the upstream has paused.
+    // The client drops a stream the upstream has paused after its first output. Through the
+    // Chat Completions bridge the mock's stall falls after the first words; a Responses
+    // upstream would stall before its first output item, which priming waits out, so the
+    // client's first bytes would come with the whole rest of the stream behind them (and
+    // the stream's record, giving the reservation back, could already be made).
     let response = h
         .client
         .post(format!("{}/v1/responses", h.base))
         .bearer_auth(&key)
         .json(
-            &json!({"model": "passthrough", "stream": true, "max_output_tokens": 5,
+            &json!({"model": "bridged", "stream": true, "max_output_tokens": 5,
                       "input": format!("[[mock:stall=10000]] {SMALL}")}),
         )
         .send()
@@ -1184,7 +1188,7 @@ async fn budget_reservations_are_released_on_success_failure_and_a_dropped_strea
     assert_eq!(response.status().as_u16(), 200);
     let mut response = response;
     let mut seen = String::new();
-    while !seen.contains("response.created") {
+    while !seen.contains("response.output_text.delta") {
         let chunk = response
             .chunk()
             .await
@@ -1193,9 +1197,9 @@ async fn budget_reservations_are_released_on_success_failure_and_a_dropped_strea
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(!seen.contains("response.completed"), "{seen}");
-    // Not asserted: that the stream still holds its reservation here. Under a fully loaded
-    // machine it once read 0 at this point (1 run in about 7, cause not yet found); the
-    // non-streamed request above checks holding while running.
+    // The upstream is paused for 10 s: the stream is running, and holds its reservation.
+    assert!(keys.key_reserved(&token) > 0.0, "mid-stream");
+    assert!(keys.team_reserved("t-release") > 0.0, "mid-stream");
     drop(response);
     let released = crate::common::eventually(Duration::from_secs(3), nothing_held).await;
     assert!(released, "dropped stream: {}", keys.key_reserved(&token));
