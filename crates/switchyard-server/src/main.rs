@@ -184,7 +184,8 @@ async fn serve(config_path: PathBuf, host: &str, port: u16) -> Result<(), String
         );
     }
     tracing::info!(
-        "virtual keys: {keys} keys and {teams} teams loaded; key and team rate limits {}",
+        "virtual keys: {keys} keys and {teams} teams loaded; key and team rate limits and \
+         budgets {}",
         if accounting.keys().limiter().is_shared() {
             "are shared between replicas through Redis"
         } else {

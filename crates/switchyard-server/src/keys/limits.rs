@@ -14,6 +14,12 @@
 //! caller gave up on it therefore lapses with its deadline instead of drifting for good.
 //! Without Redis, or while it does not answer (50 ms at most on the request path), the same
 //! counts are kept in this process: limits then hold per replica.
+//!
+//! Key and team budgets use the same connection and clock (see [`budget`]).
+
+mod budget;
+
+pub use budget::{BudgetScope, Checked, SharedHold};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -208,6 +214,7 @@ pub struct Limiter {
 struct Inner {
     redis: Option<RedisSettings>,
     scripts: Scripts,
+    budget: budget::Scripts,
     connection: Mutex<Option<ConnectionManager>>,
     warned: AtomicBool,
     /// Local windows: (counter key) → (minute, value).
@@ -307,6 +314,7 @@ impl Limiter {
             inner: Arc::new(Inner {
                 redis,
                 scripts: Scripts::new(),
+                budget: budget::Scripts::new(),
                 connection: Mutex::new(None),
                 warned: AtomicBool::new(false),
                 windows: Mutex::new(HashMap::new()),
@@ -334,7 +342,9 @@ impl Limiter {
             let client = match redis::Client::open(settings.url.as_str()) {
                 Ok(c) => c,
                 Err(_) => {
-                    tracing::warn!("key rate limits: invalid Redis URL; limits hold per replica");
+                    tracing::warn!(
+                        "key rate limits and budgets: invalid Redis URL; they hold per replica"
+                    );
                     return;
                 }
             };
@@ -374,7 +384,8 @@ impl Limiter {
     fn trouble(&self, what: &str) {
         if !self.inner.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                "key rate limits: Redis failed while {what}; counting in this replica until it answers"
+                "key rate limits and budgets: Redis failed while {what}; counting in this replica \
+                 until it answers"
             );
         }
     }

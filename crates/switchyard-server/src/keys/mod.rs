@@ -25,13 +25,29 @@
 //! running + its estimate would pass the budget, so requests started together cannot pass it
 //! between them. Its record replaces the reservation with its cost, in one step; a request that
 //! ends without a record gives the reservation back when its place in flight is dropped.
-//! Reservations are held per replica (in memory): N replicas may each admit up to the budget
-//! left as they last read it, so together they can pass it by what runs at once. A request
-//! whose actual cost exceeds its estimate (an answer longer than the default output estimate,
-//! input heavier than estimated, a configured fallback to a dearer model) can still take spend
-//! past the budget; the next request is refused. With `budget_duration`, spend starts again from zero at `budget_reset_at`: the first
-//! request after that moves the database's period on (a conditional update, so exactly once
-//! across replicas) before it is admitted.
+//!
+//! *With Redis* (`router_settings.redis_*`), the check and the reservation are one Lua script
+//! over every replica's figures (see [`limits`]'s `budget` module): per budget and budget
+//! period, the period's spend and the reservations of requests running anywhere, each
+//! reservation under a lease its request renews (one left by a replica that died lapses within
+//! a minute). The record's script takes the reservation out and adds the cost, sent before a
+//! non-streamed answer or a stream's terminal event leaves, so the next request on any replica
+//! sees it (tested: exactly N of many concurrent requests split over two replicas admitted;
+//! the other replica refusing at once). Redis's spend is seeded with, and never kept below,
+//! the figure the checking replica knows (the database's plus its own unwritten costs), so a
+//! lost or evicted Redis figure heals. *Without Redis*, or when Redis does not answer within
+//! the limiter's 50 ms, the replica checks alone: its own reservations and the spend it knows,
+//! other replicas' spend read back every [`SPEND_EVERY`] after their batch is written. N
+//! replicas may then each admit up to the budget left as they last read it, so together they
+//! can pass it by what runs at once elsewhere.
+//!
+//! Either way, a request whose actual cost exceeds its estimate (an answer longer than the
+//! default output estimate, input heavier than estimated, a configured fallback to a dearer
+//! model) can still take spend past the budget; the next request is refused. With
+//! `budget_duration`, spend starts again from zero at `budget_reset_at`: the first request
+//! after that moves the database's period on (a conditional update, so exactly once across
+//! replicas) before it is admitted; Redis's figures are named by the period, so the new one
+//! starts from the database's.
 
 pub mod limits;
 pub mod model;
@@ -52,6 +68,7 @@ use crate::error::Refusal;
 pub use crate::identity::hash_key;
 use crate::spend::StoreError;
 use crate::spend::store::now_ms;
+use limits::{BudgetScope, Checked, SharedHold};
 pub use limits::{Exceeded, InFlight, Limiter, Remaining, Reserve, Scope};
 pub use model::{Team, VirtualKey};
 use store::AuthStore;
@@ -418,6 +435,23 @@ impl KeyStore {
         self.spend_of(&team_id(id))
     }
 
+    /// A key's or team's spend now for `/key/info` and `/team/info`. Under a budget held in
+    /// Redis, the larger of Redis's figure (every replica's costs, as they are recorded) and
+    /// this replica's (the database's plus its own unwritten costs); else this replica's.
+    pub async fn spend_now(&self, team: bool, id: &str, budgeted: bool) -> f64 {
+        let spend_id = if team { team_id(id) } else { key_id(id) };
+        let local = self.spend_of(&spend_id);
+        let period = self.reset_at(team, id);
+        // A period that has ended counts from zero until a request moves it on.
+        if !budgeted || !self.limiter.connected() || period.is_some_and(|at| at <= now_ms()) {
+            return local;
+        }
+        match self.limiter.budget_spend(&spend_id, period).await {
+            Some(shared) => shared.max(local),
+            None => local,
+        }
+    }
+
     /// When a key's or team's budget period ends, as this replica knows it now (the cached
     /// row may predate a roll-over).
     pub fn reset_at(&self, team: bool, id: &str) -> Option<i64> {
@@ -629,11 +663,6 @@ impl KeyStore {
             self.roll_over(true, &team.team_id, team.budget_duration.as_deref())
                 .await;
         }
-        let exceeded = |message: String| Refusal {
-            error: Error::new(ErrorKind::InvalidRequest, message).with_code("budget_exceeded"),
-            error_type: Some("budget_exceeded"),
-            headers: None,
-        };
         let estimate = reserve.as_ref().map_or(0.0, |r| r.cost).max(0.0);
         let mut budgets = Vec::with_capacity(2);
         if let Some(budget) = auth.key.max_budget {
@@ -647,7 +676,85 @@ impl KeyStore {
         if budgets.is_empty() {
             return Ok(None);
         }
+        // LiteLLM's 400, naming the budget (key or team), never the key.
+        let refuse = |team: Option<&Arc<Team>>, current: f64, running: f64, budget: f64| {
+            let whose = match team {
+                Some(team) => format!("Team={} budget", team.team_id),
+                None => "Key budget".to_string(),
+            };
+            let reset = match team {
+                Some(team) => team.budget_reset_at,
+                None => auth.key.budget_reset_at,
+            };
+            let pending = if current >= budget {
+                String::new()
+            } else {
+                format!(
+                    ", reserved by requests running: {running}, this request's estimate: \
+                     {estimate}"
+                )
+            };
+            Refusal {
+                error: Error::new(
+                    ErrorKind::InvalidRequest,
+                    format!(
+                        "Budget has been exceeded! {whose}: current cost: {current}{pending}, \
+                         max budget: {budget}{}",
+                        reset_note(reset)
+                    ),
+                )
+                .with_code("budget_exceeded"),
+                error_type: Some("budget_exceeded"),
+                headers: None,
+            }
+        };
         let now = now_ms();
+        let request_id = reserve.as_ref().map_or("", |r| r.request_id.as_str());
+        // With Redis, every replica's spend and reservations are checked in one script; when
+        // Redis does not answer in time, this replica checks alone (below).
+        if self.limiter.connected() {
+            let scopes: Vec<BudgetScope> = {
+                let spend = self.spend.lock().unwrap_or_else(|e| e.into_inner());
+                budgets
+                    .iter()
+                    .map(|(id, budget, team)| {
+                        let entry = spend.get(id).copied().unwrap_or_default();
+                        let row_reset = match team {
+                            Some(team) => team.budget_reset_at,
+                            None => auth.key.budget_reset_at,
+                        };
+                        BudgetScope {
+                            id: id.clone(),
+                            period: entry.reset_at.or(row_reset),
+                            budget: *budget,
+                            known: entry.current(now),
+                        }
+                    })
+                    .collect()
+            };
+            match self
+                .limiter
+                .reserve_budget(&scopes, request_id, estimate)
+                .await
+            {
+                Some(Checked::Refused { index, spend, held }) => {
+                    let (_, budget, team) = &budgets[index.min(budgets.len() - 1)];
+                    return Err(refuse(*team, spend, held, *budget));
+                }
+                Some(Checked::Admitted(shared)) => {
+                    let (Some(reserve), Some(shared)) = (reserve, shared) else {
+                        return Ok(None);
+                    };
+                    return Ok(Some(self.hold(
+                        reserve.request_id,
+                        Vec::new(),
+                        0.0,
+                        Some(shared),
+                    )));
+                }
+                None => {}
+            }
+        }
         let ids: Vec<String> = {
             // Checked and reserved under one lock, never held across an await: two requests
             // cannot both see the room only one of them fits in.
@@ -657,27 +764,7 @@ impl KeyStore {
                 let current = entry.current(now);
                 let running = entry.reserved.max(0.0);
                 if current >= *budget || current + running + estimate > *budget {
-                    let whose = match team {
-                        Some(team) => format!("Team={} budget", team.team_id),
-                        None => "Key budget".to_string(),
-                    };
-                    let reset = match team {
-                        Some(team) => team.budget_reset_at,
-                        None => auth.key.budget_reset_at,
-                    };
-                    let pending = if current >= *budget {
-                        String::new()
-                    } else {
-                        format!(
-                            ", reserved by requests running: {running}, this request's \
-                             estimate: {estimate}"
-                        )
-                    };
-                    return Err(exceeded(format!(
-                        "Budget has been exceeded! {whose}: current cost: {current}{pending}, \
-                         max budget: {budget}{}",
-                        reset_note(reset)
-                    )));
+                    return Err(refuse(*team, current, running, *budget));
                 }
             }
             if estimate <= 0.0 {
@@ -696,20 +783,33 @@ impl KeyStore {
         let Some(reserve) = reserve else {
             return Ok(None);
         };
+        Ok(Some(self.hold(reserve.request_id, ids, estimate, None)))
+    }
+
+    /// Files a reservation made (here on `ids`, or in Redis) under its request's id.
+    fn hold(
+        &self,
+        request_id: String,
+        ids: Vec<String>,
+        amount: f64,
+        shared: Option<SharedHold>,
+    ) -> BudgetHold {
         if let Ok(mut holds) = self.holds.lock() {
             holds.insert(
-                reserve.request_id.clone(),
+                request_id.clone(),
                 Hold {
                     ids,
-                    amount: estimate,
+                    amount,
+                    shared,
                 },
             );
         }
-        Ok(Some(BudgetHold {
+        BudgetHold {
             spend: self.spend.clone(),
             holds: self.holds.clone(),
-            request_id: reserve.request_id,
-        }))
+            limiter: self.limiter.clone(),
+            request_id,
+        }
     }
 
     /// Starts a key's or team's next budget period once its current one has ended: before
@@ -845,7 +945,7 @@ impl KeyStore {
             return;
         };
         let Some(key) = self.key(token) else {
-            release(&self.spend, &self.holds, &log.request_id);
+            release(&self.limiter, &self.spend, &self.holds, &log.request_id);
             return;
         };
         let team = key.team_id.as_deref().and_then(|t| self.team(t));
@@ -854,17 +954,41 @@ impl KeyStore {
             .lock()
             .ok()
             .and_then(|mut h| h.remove(&log.request_id));
+        let cost = log.cost.filter(|c| *c > 0.0);
+        let mut shared_hold = None;
+        // Budgets in Redis: (scope, period, this replica's figure with the cost in).
+        let mut spent = Vec::new();
         // The reservation gives way to the cost in one step, so the budget never sees neither.
         if let Ok(mut spend) = self.spend.lock() {
-            if let Some(hold) = &hold {
-                unreserve(&mut spend, hold);
+            if let Some(hold) = hold {
+                unreserve(&mut spend, &hold);
+                shared_hold = hold.shared;
             }
-            if let Some(cost) = log.cost.filter(|c| *c > 0.0) {
-                spend.entry(key_id(token)).or_default().unwritten += cost;
-                if let Some(team) = &team {
-                    spend.entry(team_id(&team.team_id)).or_default().unwritten += cost;
+            if let Some(cost) = cost {
+                let now = now_ms();
+                let budgeted = [
+                    (key_id(token), key.max_budget.is_some()),
+                    (
+                        team.as_ref()
+                            .map_or_else(String::new, |t| team_id(&t.team_id)),
+                        team.as_ref().is_some_and(|t| t.max_budget.is_some()),
+                    ),
+                ];
+                for (id, budget) in budgeted {
+                    if id.is_empty() {
+                        continue;
+                    }
+                    let entry = spend.entry(id.clone()).or_default();
+                    entry.unwritten += cost;
+                    if budget && self.limiter.is_shared() {
+                        spent.push((id, entry.reset_at, entry.current(now)));
+                    }
                 }
             }
+        }
+        if shared_hold.is_some() || !spent.is_empty() {
+            self.limiter
+                .settle_budget(shared_hold, spent, cost.unwrap_or(0.0));
         }
         let tokens = log.usage.total_tokens;
         let mut scopes = Vec::new();
@@ -965,10 +1089,11 @@ pub struct BudgetReserve {
     pub cost: f64,
 }
 
-/// A reservation made: the spend entries it is on and how much.
+/// A reservation made: the spend entries it is on here and how much, or where it is in Redis.
 struct Hold {
     ids: Vec<String>,
     amount: f64,
+    shared: Option<SharedHold>,
 }
 
 /// Gives a request's budget reservation back when dropped, if its record has not already
@@ -976,6 +1101,7 @@ struct Hold {
 pub struct BudgetHold {
     spend: Arc<Mutex<HashMap<String, Spend>>>,
     holds: Arc<Mutex<HashMap<String, Hold>>>,
+    limiter: Limiter,
     request_id: String,
 }
 
@@ -988,20 +1114,24 @@ impl std::fmt::Debug for BudgetHold {
 
 impl Drop for BudgetHold {
     fn drop(&mut self) {
-        release(&self.spend, &self.holds, &self.request_id);
+        release(&self.limiter, &self.spend, &self.holds, &self.request_id);
     }
 }
 
 fn release(
+    limiter: &Limiter,
     spend: &Mutex<HashMap<String, Spend>>,
     holds: &Mutex<HashMap<String, Hold>>,
     request_id: &str,
 ) {
-    let hold = holds.lock().ok().and_then(|mut h| h.remove(request_id));
-    if let Some(hold) = hold
-        && let Ok(mut spend) = spend.lock()
-    {
+    let Some(hold) = holds.lock().ok().and_then(|mut h| h.remove(request_id)) else {
+        return;
+    };
+    if let Ok(mut spend) = spend.lock() {
         unreserve(&mut spend, &hold);
+    }
+    if let Some(shared) = hold.shared {
+        limiter.release_budget(shared);
     }
 }
 

@@ -427,7 +427,12 @@ pub async fn info(
                 ));
             }
             let key = keys.key(&token).ok_or_else(key_not_found)?;
-            Ok(json!({"key": key.token, "info": key_json(keys, &key)}))
+            let mut info = key_json(keys, &key);
+            info["spend"] = json!(
+                keys.spend_now(false, &key.token, key.max_budget.is_some())
+                    .await
+            );
+            Ok(json!({"key": key.token, "info": info}))
         }
         .await,
     )
@@ -713,9 +718,14 @@ pub async fn team_info(State(state): State<AppState>, Query(params): Params) -> 
                 .filter(|k| k.team_id.as_deref() == Some(id.as_str()))
                 .map(|k| key_json(keys, k))
                 .collect();
+            let mut info = team_json(keys, &team);
+            info["spend"] = json!(
+                keys.spend_now(true, &team.team_id, team.max_budget.is_some())
+                    .await
+            );
             Ok(json!({
                 "team_id": team.team_id,
-                "team_info": team_json(keys, &team),
+                "team_info": info,
                 "keys": team_keys,
                 "team_memberships": [],
             }))

@@ -1614,5 +1614,180 @@ async fn limits_hold_per_replica_while_redis_is_unreachable() {
         respond_as(&h, &key, "passthrough", "hi").await.0,
     ];
     assert_eq!(statuses, [200, 200, 429]);
+    // Budgets too: this replica's spend and reservations.
+    let (key, _) = generate(&h, json!({"max_budget": 1.5 * COST})).await;
+    assert_eq!(respond_capped(&h, &key, "passthrough", SMALL).await.0, 200);
+    assert_eq!(respond_capped(&h, &key, "passthrough", SMALL).await.0, 400);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// What a request made by [`exact`] reserves and costs: its input is 12 tokens at 4 bytes a
+/// token (46 bytes as JSON), its usage says 12 in and 5 out, and it says it writes at most 5.
+const EXACT: f64 = 12.0 * IN + 5.0 * OUT;
+
+/// A capped request to `h` whose estimate is its cost ([`EXACT`]), answered after `ms`
+/// (100 to 999): its status and body.
+fn exact(h: &Harness, key: &str, ms: u64) -> tokio::task::JoinHandle<(u16, Value)> {
+    assert!(
+        (100..1000).contains(&ms),
+        "three digits keep the estimate at 12 tokens"
+    );
+    let (client, base, key) = (h.client.clone(), h.base.clone(), key.to_string());
+    tokio::spawn(async move {
+        let response = client
+            .post(format!("{base}/v1/responses"))
+            .bearer_auth(key)
+            .json(&json!({"model": "passthrough", "max_output_tokens": 5,
+                          "input": format!("[[mock:slow={ms}]] [[mock:usage=12,5,0,0]] hi")}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    })
+}
+
+/// Statuses of `running`, checking every refusal is the budget's (and names no key).
+async fn budget_statuses(
+    running: Vec<tokio::task::JoinHandle<(u16, Value)>>,
+    keys: &[&str],
+) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    for r in running {
+        let (status, body) = r.await.unwrap();
+        if status != 200 {
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(body["error"]["type"], "budget_exceeded", "{body}");
+            for key in keys {
+                assert!(refused(&body, key).contains("Budget has been exceeded"));
+            }
+        }
+        statuses.push(status);
+    }
+    statuses
+}
+
+/// `path`'s spend (at `field`) on `h` once it reads `want`, within a second: the record's
+/// script is sent to Redis before the answer leaves, and this reads through another
+/// connection. Returns what it read last.
+async fn spend_reaches(h: &Harness, path: &str, field: &[&str], want: f64) -> f64 {
+    let until = Instant::now() + Duration::from_secs(1);
+    loop {
+        let (status, info) = h.get_json(path).await;
+        assert_eq!(status, 200, "{info}");
+        let spend = field.iter().fold(&info, |v, f| &v[*f]).as_f64().unwrap();
+        if close(spend, want) || Instant::now() > until {
+            return spend;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn budgets_across_replicas(url: &str) {
+    let prefix = prefix();
+    let (a, acct_a) = shared_proxy(url, &prefix).await;
+    let (b, acct_b) = shared_proxy(url, &prefix).await;
+
+    // Three requests fit in 3.5 × EXACT, whichever replica admits them and however many run
+    // at once: each replica checking alone (as without Redis) admits three of its own.
+    let (key, _) = generate(&a, json!({"max_budget": 3.5 * EXACT})).await;
+    let running: Vec<_> = (0..10)
+        .map(|i| exact(if i % 2 == 0 { &a } else { &b }, &key, 800))
+        .collect();
+    let statuses = budget_statuses(running, &[&key]).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+    // The reservations held in Redis, not here.
+    assert!(close(acct_a.keys().key_reserved(&hash(&key)), 0.0));
+    assert!(close(acct_b.keys().key_reserved(&hash(&key)), 0.0));
+    let path = format!("/key/info?key={key}");
+    for h in [&a, &b] {
+        let spend = spend_reaches(h, &path, &["info", "spend"], 3.0 * EXACT).await;
+        assert!(close(spend, 3.0 * EXACT), "{spend}");
+    }
+
+    // A team's budget, over its keys on both replicas.
+    let (status, _) = a
+        .post_json(
+            "/team/new",
+            &json!({"team_id": "t-shared", "max_budget": 3.5 * EXACT}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (k1, _) = generate(&a, json!({"team_id": "t-shared"})).await;
+    let (k2, _) = generate(&a, json!({"team_id": "t-shared"})).await;
+    let running: Vec<_> = (0..10)
+        .map(|i| {
+            let key = if i % 3 == 0 { &k1 } else { &k2 };
+            exact(if i % 2 == 0 { &a } else { &b }, key, 800)
+        })
+        .collect();
+    let statuses = budget_statuses(running, &[&k1, &k2]).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+    for h in [&a, &b] {
+        let spend = spend_reaches(
+            h,
+            "/team/info?team_id=t-shared",
+            &["team_info", "spend"],
+            3.0 * EXACT,
+        )
+        .await;
+        assert!(close(spend, 3.0 * EXACT), "{spend}");
+    }
+
+    // Spend recorded on one replica refuses the next request on the other at once (not
+    // after the 0.5 s read-back of the database).
+    let (key, _) = generate(&a, json!({"max_budget": 1.5 * EXACT})).await;
+    let (status, body) = exact(&a, &key, 100).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = exact(&b, &key, 100).await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    let message = refused(&body, &key);
+    assert!(message.contains("Budget has been exceeded"), "{message}");
+    // A replica's own figure seeds Redis when Redis lost it (a restart, an eviction).
+    let redis_url = std::env::var("SWITCHYARD_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut redis = redis::Client::open(redis_url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let spends: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:keybudget:spend:*"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!spends.is_empty(), "budgets are held in Redis");
+    let _: () = redis::cmd("DEL")
+        .arg(&spends)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (status, body) = exact(&a, &key, 100).await.unwrap();
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn budgets_are_held_exactly_by_two_replicas_sharing_redis_on_sqlite() {
+    let (url, dir) = sqlite();
+    budgets_across_replicas(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn budgets_are_held_exactly_by_two_replicas_sharing_redis_on_postgres() {
+    let (url, base, name) = postgres().await;
+    budgets_across_replicas(&url).await;
+    drop_postgres(&base, &name).await;
 }
