@@ -1776,6 +1776,25 @@ async fn budgets_across_replicas(url: &str) {
         .unwrap();
     let (status, body) = exact(&a, &key, 100).await.unwrap();
     assert_eq!(status, 400, "{body}");
+
+    // A reservation whose replica died (nothing renews it) counts until its lease ends,
+    // then lapses.
+    let (key, _) = generate(&a, json!({"max_budget": 1.5 * EXACT})).await;
+    let (seconds, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut redis).await.unwrap();
+    let deadline = seconds * 1000 + micros / 1000 + 400;
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{prefix}:keybudget:held:k:{}:0", hash(&key)))
+        .arg(deadline)
+        .arg(format!("dead-replica-request|{EXACT}"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (status, body) = exact(&b, &key, 100).await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(refused(&body, &key).contains("reserved by requests running"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, body) = exact(&b, &key, 100).await.unwrap();
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]
