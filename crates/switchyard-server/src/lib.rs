@@ -8,6 +8,7 @@ mod batches;
 mod error;
 mod identity;
 pub mod keys;
+pub mod log_format;
 pub mod observability;
 mod routes;
 pub mod serve;

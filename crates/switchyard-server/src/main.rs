@@ -96,7 +96,9 @@ fn init_logging(format: LogFormat) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder
+            .fmt_fields(switchyard_server::log_format::PlainFields::new())
+            .init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }

@@ -6,7 +6,9 @@
 //! webhooks are all consumers of this one payload; its JSON form (`serde_json::to_value`) is
 //! the documented logging payload (README, "Accounting").
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -240,7 +242,9 @@ pub trait LogSink: Send + Sync + 'static {
 /// clone.
 #[derive(Clone)]
 pub struct Sinks {
-    inner: Arc<RwLock<Vec<Arc<dyn LogSink>>>>,
+    /// Read by every finished request, changed only when a sink is added: swapped whole, so
+    /// that reading takes no lock.
+    inner: Arc<ArcSwap<Vec<Arc<dyn LogSink>>>>,
     cutting: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
@@ -255,7 +259,7 @@ impl Default for Sinks {
 
 impl std::fmt::Debug for Sinks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.inner.read().map(|s| s.len()).unwrap_or(0);
+        let n = self.inner.load().len();
         f.debug_struct("Sinks").field("count", &n).finish()
     }
 }
@@ -263,9 +267,11 @@ impl std::fmt::Debug for Sinks {
 impl Sinks {
     /// Adds a sink; every request finished from now on reaches it.
     pub fn add(&self, sink: Arc<dyn LogSink>) {
-        if let Ok(mut sinks) = self.inner.write() {
-            sinks.push(sink);
-        }
+        self.inner.rcu(|sinks| {
+            let mut sinks = Vec::clone(sinks);
+            sinks.push(sink.clone());
+            sinks
+        });
     }
 
     /// The gateway is shutting down and cuts every request still open: streams end with
@@ -289,9 +295,7 @@ impl Sinks {
 
     /// Hands `log` to every sink.
     pub fn emit(&self, log: RequestLog) {
-        let Ok(sinks) = self.inner.read() else {
-            return;
-        };
+        let sinks = self.inner.load();
         if sinks.is_empty() {
             return;
         }

@@ -333,6 +333,17 @@ fn parse(bytes: &[u8]) -> Result<CreateResponse, Error> {
 
 /// Parses a JSON body, naming the parameter at fault when a field has the wrong type.
 pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // The path is tracked only once a body has failed: tracking it wraps every value's
+    // deserialiser, a cost each valid body would pay for nothing. Parsing is deterministic, so
+    // the second pass fails where the first did.
+    match serde_json::from_slice(bytes) {
+        Ok(parsed) => Ok(parsed),
+        Err(_) => parse_tracking_path(bytes),
+    }
+}
+
+/// [`parse_as`] with the path to the failing value tracked, for the error.
+fn parse_tracking_path<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let request: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();

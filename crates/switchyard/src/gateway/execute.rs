@@ -160,12 +160,15 @@ impl Gateway {
             .router
             .start(|| self.inner.registry.deployments().cloned().collect());
         self.start_health_checks();
+        // The rarer paths are boxed: an async fn's future is as large as its largest branch,
+        // and this one is moved (copied whole) into the handler's future and its box on every
+        // request; inline, these two made it 19 KB against 6 KB for the usual path.
         if request.background == Some(true) {
-            return self.execute_background(request, ctx).await;
+            return Box::pin(self.execute_background(request, ctx)).await;
         }
         let (mut plan, target) = self.admit(request, ctx).await?;
         if super::compaction::ends_with_trigger(&plan.request) {
-            return self.serve_trigger(plan, target).await;
+            return Box::pin(self.serve_trigger(plan, target)).await;
         }
         if let Some(blob) = self.compact_past_threshold(&mut plan, &target).await?
             && let Some(persist) = Arc::get_mut(&mut plan.persist)

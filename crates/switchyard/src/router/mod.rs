@@ -17,7 +17,7 @@ pub mod state;
 pub mod tags;
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -54,7 +54,6 @@ pub struct Target {
 pub struct Router {
     settings: RouterSettings,
     shared: Option<Shared>,
-    rng: Mutex<fastrand::Rng>,
 }
 
 /// Holds a deployment's in-flight slot while an attempt (or its stream) lives.
@@ -80,11 +79,7 @@ impl Router {
     /// A router acting on `settings`; connects to Redis in the background when configured.
     pub fn new(settings: RouterSettings) -> Router {
         let shared = settings.redis.clone().map(Shared::new);
-        Router {
-            settings,
-            shared,
-            rng: Mutex::new(fastrand::Rng::new()),
-        }
+        Router { settings, shared }
     }
 
     /// The settings acted on.
@@ -130,13 +125,9 @@ impl Router {
                 .filter(|d| !skipped.contains(&d.id))
                 .cloned()
                 .collect();
-            let picked = {
-                let mut rng = match self.rng.lock() {
-                    Ok(rng) => rng,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                choose(&candidates, &policy, now, tried, target.pinned, &mut rng)
-            };
+            // Seeded from the thread's own generator: no lock shared by every request.
+            let mut rng = fastrand::Rng::new();
+            let picked = choose(&candidates, &policy, now, tried, target.pinned, &mut rng);
             let deployment = match picked {
                 Ok(d) => d,
                 Err(Unavailable::Cooling(wait)) if skipped.is_empty() => {
