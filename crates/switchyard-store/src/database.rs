@@ -80,11 +80,17 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-/// An open database, migrated. Cheap to clone (the pool is shared).
+/// An open database, migrated. Cheap to clone (the pool and the write lock are shared).
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: AnyPool,
     sqlite: bool,
+    /// Taken by this process's bulk writers (stored responses, spend logs) around their
+    /// transactions. SQLite has one write lock, and a writer that finds it taken sleeps in
+    /// SQLite's busy handler (1, 2, 5, 10, … 25 ms, whatever the holder's remaining time): a
+    /// stall of the response store's writer stalls every save in flight. Waiting here instead
+    /// wakes the next writer the moment the lock is free.
+    writing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Database {
@@ -133,7 +139,11 @@ impl Database {
             })
             .connect(url)
             .await?;
-        Ok(Database { pool, sqlite })
+        Ok(Database {
+            pool,
+            sqlite,
+            writing: std::sync::Arc::default(),
+        })
     }
 
     async fn migrate(&self) -> Result<(), DatabaseError> {
@@ -155,6 +165,12 @@ impl Database {
                 Err(e) => return Err(DatabaseError(format!("cannot migrate the database: {e}"))),
             }
         }
+    }
+
+    /// Waits for this process's other bulk writers to finish their transaction (see
+    /// `writing`); hold the guard until the transaction is committed.
+    pub async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writing.lock().await
     }
 
     /// The pool.

@@ -7,7 +7,8 @@
 
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, Connection, Row, Transaction};
 use switchyard::providers::BoxFuture;
 use switchyard::state::context::{call_id, conversation_additions};
 use switchyard::state::{ConversationRecord, ResponseRecord, StateStore, StoreError, StoredItem};
@@ -21,6 +22,8 @@ use crate::Database;
 const SAVES_PER_COMMIT: usize = 64;
 /// Saves waiting for the writer at most; past it a save waits for room.
 const SAVE_QUEUE: usize = 4_096;
+/// How often the WAL is checkpointed on SQLite (see [`checkpoint_loop`]).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 type Save = (ResponseRecord, oneshot::Sender<Result<(), StoreError>>);
 
@@ -54,6 +57,9 @@ impl SqlStateStore {
     pub fn new(db: Database) -> SqlStateStore {
         let (saves, queue) = mpsc::channel(SAVE_QUEUE);
         tokio::spawn(write_loop(db.clone(), queue));
+        if db.is_sqlite() {
+            tokio::spawn(checkpoint_loop(db.clone(), saves.downgrade()));
+        }
         SqlStateStore { db, saves }
     }
 
@@ -168,7 +174,26 @@ fn stored_item(row: &AnyRow) -> Result<StoredItem, StoreError> {
 }
 
 async fn write_loop(db: Database, mut queue: mpsc::Receiver<Save>) {
-    while let Some(first) = queue.recv().await {
+    // One connection of its own, kept: taken from the pool for every commit, the writer paid a
+    // ping round trip to SQLite's thread per commit and landed on connections whose page
+    // cache another connection's write had just made stale (re-read with `pread`).
+    let mut conn: Option<PoolConnection<Any>> = None;
+    let mut stats = WriterStats::default();
+    // Closing the pool waits for every connection to come back: the writer gives its own
+    // back and stops (saves then fail: the database is closed).
+    let closed = db.pool().close_event();
+    tokio::pin!(closed);
+    loop {
+        let waiting = std::time::Instant::now();
+        let first = tokio::select! {
+            biased;
+            () = &mut closed => break,
+            save = queue.recv() => match save {
+                Some(save) => save,
+                None => break,
+            },
+        };
+        stats.idle += waiting.elapsed();
         let mut batch = vec![first];
         while batch.len() < SAVES_PER_COMMIT {
             match queue.try_recv() {
@@ -176,19 +201,98 @@ async fn write_loop(db: Database, mut queue: mpsc::Receiver<Save>) {
                 Err(_) => break,
             }
         }
-        let result = write_batch(&db, batch.iter().map(|(record, _)| record)).await;
+        let started = std::time::Instant::now();
+        let result = write_batch(&db, &mut conn, batch.iter().map(|(record, _)| record)).await;
+        stats.wrote(batch.len(), started.elapsed());
+        if result.is_err() {
+            // The connection may be what failed (a PostgreSQL server restarted): the next
+            // commit takes a fresh one.
+            if let Some(conn) = conn.take() {
+                let _ = conn.close().await;
+            }
+        }
         for (_, ack) in batch {
             let _ = ack.send(result.clone());
         }
     }
 }
 
+/// What the writer did over the last second or so, logged at debug level
+/// (`RUST_LOG=switchyard_store=debug`): a writer busy all the time is the gateway's limit.
+#[derive(Default)]
+struct WriterStats {
+    since: Option<std::time::Instant>,
+    commits: u64,
+    saves: u64,
+    idle: std::time::Duration,
+    busy: std::time::Duration,
+    longest: std::time::Duration,
+}
+
+impl WriterStats {
+    fn wrote(&mut self, saves: usize, took: std::time::Duration) {
+        self.commits += 1;
+        self.saves += saves as u64;
+        self.busy += took;
+        self.longest = self.longest.max(took);
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= std::time::Duration::from_secs(1) {
+            tracing::debug!(
+                commits = self.commits,
+                saves = self.saves,
+                idle_ms = self.idle.as_millis() as u64,
+                busy_ms = self.busy.as_millis() as u64,
+                longest_commit_ms = self.longest.as_millis() as u64,
+                "response store writer"
+            );
+            *self = WriterStats::default();
+        }
+    }
+}
+
+/// Checkpoints SQLite's WAL from a pool connection, off the writer: SQLite's automatic
+/// checkpoint runs in whichever connection commits past 1,000 WAL pages — at a few thousand
+/// saves a second several times a second, each with two `fsync`s, inside a save's commit and so
+/// in front of every response waiting for it. The writer's own connection has it switched off;
+/// a passive checkpoint runs alongside writers and never blocks them. Ends with the store.
+async fn checkpoint_loop(db: Database, store: mpsc::WeakSender<Save>) {
+    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if store.upgrade().is_none() || db.pool().is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(db.pool())
+            .await
+        {
+            tracing::debug!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
 async fn write_batch<'a>(
     db: &Database,
+    conn: &mut Option<PoolConnection<Any>>,
     records: impl Iterator<Item = &'a ResponseRecord>,
 ) -> Result<(), StoreError> {
     let records: Vec<&ResponseRecord> = records.collect();
-    let mut tx = db.pool().begin().await.map_err(failed)?;
+    let _writing = db.write_lock().await;
+    let conn = match conn {
+        Some(conn) => conn,
+        None => {
+            let mut fresh = db.pool().acquire().await.map_err(failed)?;
+            if db.is_sqlite() {
+                sqlx::query("PRAGMA wal_autocheckpoint=0")
+                    .execute(&mut *fresh)
+                    .await
+                    .map_err(failed)?;
+            }
+            conn.insert(fresh)
+        }
+    };
+    let mut tx = conn.begin().await.map_err(failed)?;
     // Each statement is a round trip to the database's thread (SQLite) or server: a batch of
     // plain saves goes out as a few multi-row statements rather than four or more per
     // response (which held the store near 2,000 saves a second on two cores). Saves that
@@ -218,21 +322,30 @@ enum Bound {
     Int(i64),
 }
 
-/// Row counts of the multi-row statements, largest first: a few fixed shapes, so that each
-/// connection prepares each statement once and reuses it.
-const ROWS_PER_STATEMENT: [usize; 4] = [64, 16, 4, 1];
+/// The rows of the next multi-row statement out of `left`: every count up to 16 has its own
+/// statement (a group commit of up to 16 saves sends one statement per table), then 32 and 64.
+/// A few fixed shapes, so that the writer's connection prepares each once and reuses it.
+fn rows_per_statement(left: usize) -> usize {
+    match left {
+        64.. => 64,
+        32.. => 32,
+        16.. => 16,
+        n => n,
+    }
+}
 
 /// Runs `head VALUES (row), (row)… tail` over `rows` in chunks of [`ROWS_PER_STATEMENT`];
 /// `row` is one row's placeholders with `?` for each value (numbered `$N` for PostgreSQL).
 async fn insert_rows(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     sqlite: bool,
     head: &str,
     row: &str,
     tail: &str,
     mut rows: &[Vec<Bound>],
 ) -> Result<(), StoreError> {
-    while let Some(&n) = ROWS_PER_STATEMENT.iter().find(|&&n| n <= rows.len()) {
+    while !rows.is_empty() {
+        let n = rows_per_statement(rows.len());
         let (chunk, rest) = rows.split_at(n);
         let mut sql = String::with_capacity(head.len() + n * (row.len() + 8) + tail.len());
         sql.push_str(head);
@@ -278,7 +391,7 @@ async fn insert_rows(
 
 /// [`write_response`] for several responses at once (none in a conversation, no id twice).
 async fn write_responses(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     records: &[&ResponseRecord],
     sqlite: bool,
 ) -> Result<(), StoreError> {
@@ -332,7 +445,8 @@ async fn write_responses(
         .map(|r| vec![Bound::Text(r.id().to_string())])
         .collect();
     let mut rest = &ids[..];
-    while let Some(&n) = ROWS_PER_STATEMENT.iter().find(|&&n| n <= rest.len()) {
+    while !rest.is_empty() {
+        let n = rows_per_statement(rest.len());
         let (chunk, after) = rest.split_at(n);
         let marks: Vec<String> = (1..=n)
             .map(|i| {
@@ -368,7 +482,7 @@ async fn write_responses(
 }
 
 async fn write_response(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     record: &ResponseRecord,
 ) -> Result<(), StoreError> {
     let id = record.id();
@@ -429,7 +543,7 @@ async fn write_response(
 /// conversation's row first takes its lock, so concurrent appends number their items one
 /// after the other.
 async fn append(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     conversation: &str,
     items: &[StoredItem],
 ) -> Result<bool, StoreError> {

@@ -7,9 +7,18 @@
 
 use std::fmt::Write;
 
-/// `resp_` followed by 48 random hex digits.
+/// `resp_` followed by 48 hex digits: the Unix time in milliseconds (12), then 36 random. As
+/// OpenAI's ids (which start with the time in seconds) and the request ids below, they sort by
+/// time: stored responses, keyed by id, and their items, keyed by ids that share its tail, are
+/// appended to their indexes instead of scattered through them (each save then writes a few
+/// pages, not one per index per response).
 pub fn response_id() -> String {
-    format!("resp_{}", random_hex(24))
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut id = format!("resp_{:012x}", ms & 0xffff_ffff_ffff);
+    id.push_str(&random_hex(18));
+    id
 }
 
 /// `req_` followed by 32 hex digits: the id of one gateway request (`x-request-id`). The first
@@ -45,14 +54,16 @@ pub fn item_id(prefix: &str, response_id: &str, index: usize) -> String {
 
 /// A tool call id for output item `index` of `response_id`, for upstreams that send none:
 /// `call_` and 24 alphanumerics (the shape of OpenAI's), unique across responses because the
-/// response id is, and stable for a given response id.
+/// response id is, and stable for a given response id. It takes the last 16 characters of the
+/// id's tail: a minted id starts with the time, which two responses of one millisecond share.
 pub fn call_id(response_id: &str, index: usize) -> String {
     let tail = response_id
         .split_once('_')
         .map_or(response_id, |(_, tail)| tail);
+    let tail: Vec<char> = tail.chars().filter(char::is_ascii_alphanumeric).collect();
     let mut id = String::with_capacity(29);
     id.push_str("call_");
-    id.extend(tail.chars().filter(char::is_ascii_alphanumeric).take(16));
+    id.extend(&tail[tail.len().saturating_sub(16)..]);
     let _ = write!(id, "{index:08x}");
     id
 }
@@ -121,6 +132,20 @@ mod tests {
         );
         let unique: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len());
+    }
+
+    #[test]
+    fn response_ids_sort_by_time_and_their_call_ids_stay_unique() {
+        let first = response_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let ids: Vec<String> = (0..10_000).map(|_| response_id()).collect();
+        assert!(ids.iter().all(|id| *id > first && id.len() == 53));
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len());
+        // Many share a millisecond; their call ids must not.
+        let calls: std::collections::HashSet<String> =
+            ids.iter().map(|id| call_id(id, 0)).collect();
+        assert_eq!(calls.len(), ids.len());
     }
 
     #[test]

@@ -166,6 +166,9 @@ impl SpendStore {
         rows: bool,
         (keys, teams): (&BTreeMap<String, f64>, &BTreeMap<String, f64>),
     ) -> Result<(), StoreError> {
+        // The response store's writer shares SQLite's one write lock: take turns in-process
+        // rather than in SQLite's sleeping busy handler.
+        let _writing = self.database.write_lock().await;
         let mut tx = self.database.pool().begin().await?;
         if rows {
             insert_rows(&mut tx, batch, self.database.is_sqlite()).await?;
