@@ -334,7 +334,7 @@ fn rows_per_statement(left: usize) -> usize {
     }
 }
 
-/// Runs `head VALUES (row), (row)… tail` over `rows` in chunks of [`ROWS_PER_STATEMENT`];
+/// Runs `head VALUES (row), (row)… tail` over `rows` in chunks of [`rows_per_statement`];
 /// `row` is one row's placeholders with `?` for each value (numbered `$N` for PostgreSQL).
 async fn insert_rows(
     tx: &mut Transaction<'_, Any>,

@@ -677,15 +677,17 @@ impl KeyStore {
             return Ok(None);
         }
         // LiteLLM's 400, naming the budget (key or team), never the key.
+        // The period end its row (the team's or the key's) gives.
+        let row_reset = |team: Option<&Arc<Team>>| match team {
+            Some(team) => team.budget_reset_at,
+            None => auth.key.budget_reset_at,
+        };
         let refuse = |team: Option<&Arc<Team>>, current: f64, running: f64, budget: f64| {
             let whose = match team {
                 Some(team) => format!("Team={} budget", team.team_id),
                 None => "Key budget".to_string(),
             };
-            let reset = match team {
-                Some(team) => team.budget_reset_at,
-                None => auth.key.budget_reset_at,
-            };
+            let reset = row_reset(team);
             let pending = if current >= budget {
                 String::new()
             } else {
@@ -719,13 +721,9 @@ impl KeyStore {
                     .iter()
                     .map(|(id, budget, team)| {
                         let entry = spend.get(id).copied().unwrap_or_default();
-                        let row_reset = match team {
-                            Some(team) => team.budget_reset_at,
-                            None => auth.key.budget_reset_at,
-                        };
                         BudgetScope {
                             id: id.clone(),
-                            period: entry.reset_at.or(row_reset),
+                            period: entry.reset_at.or(row_reset(*team)),
                             budget: *budget,
                             known: entry.current(now),
                         }
@@ -966,18 +964,11 @@ impl KeyStore {
             }
             if let Some(cost) = cost {
                 let now = now_ms();
-                let budgeted = [
-                    (key_id(token), key.max_budget.is_some()),
-                    (
-                        team.as_ref()
-                            .map_or_else(String::new, |t| team_id(&t.team_id)),
-                        team.as_ref().is_some_and(|t| t.max_budget.is_some()),
-                    ),
-                ];
+                let budgeted = std::iter::once((key_id(token), key.max_budget.is_some())).chain(
+                    team.as_ref()
+                        .map(|t| (team_id(&t.team_id), t.max_budget.is_some())),
+                );
                 for (id, budget) in budgeted {
-                    if id.is_empty() {
-                        continue;
-                    }
                     let entry = spend.entry(id.clone()).or_default();
                     entry.unwritten += cost;
                     if budget && self.limiter.is_shared() {
