@@ -31,12 +31,18 @@ pub fn with_ids(items: Vec<Item>) -> Vec<StoredItem> {
     items
         .into_iter()
         .map(|item| StoredItem {
-            id: item_id(&item)
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{}_{}", prefix(&item), ids::random_hex(24))),
+            id: stored_id(&item),
             item,
         })
         .collect()
+}
+
+/// The id `item` is stored under: its own, or one minted as [`with_ids`] does (for a store
+/// that writes a borrowed item without cloning it into a [`StoredItem`]).
+pub fn stored_id(item: &Item) -> String {
+    item_id(item)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}_{}", prefix(item), ids::random_hex(24)))
 }
 
 /// An item's own id, if it has one.
