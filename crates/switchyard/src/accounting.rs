@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use switchyard_types::JsonMap;
 
 /// What the caller knows about a request before the gateway sees it (who asked, from where,
@@ -211,10 +212,11 @@ pub struct RequestLog {
     pub metadata: JsonMap,
     /// The client's address.
     pub client_ip: Option<String>,
-    /// The request input, only when prompts are stored.
-    pub messages: Option<Value>,
-    /// The response output, only when prompts are stored.
-    pub response: Option<Value>,
+    /// The request input, only when prompts are stored: compact JSON, serialised once from
+    /// the typed input and written as it is by every sink (no `Value` tree in between).
+    pub messages: Option<Box<RawValue>>,
+    /// The response output, only when prompts are stored (compact JSON, as `messages`).
+    pub response: Option<Box<RawValue>>,
     /// The client's sampling parameters.
     pub request_params: RequestParams,
     /// The answering deployment's rate limits, as its provider reported them.

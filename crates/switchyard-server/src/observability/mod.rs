@@ -450,8 +450,8 @@ callback_settings:
             api_key_hash: Some("abc".into()),
             end_user: Some("u1".into()),
             client_ip: Some("10.0.0.1".into()),
-            messages: Some(serde_json::json!("hi")),
-            response: Some(serde_json::json!("hello")),
+            messages: serde_json::value::to_raw_value("hi").ok(),
+            response: serde_json::value::to_raw_value("hello").ok(),
             ..RequestLog::default()
         });
         let none = Redaction {

@@ -374,11 +374,11 @@ pub fn span_of(log: &RequestLog) -> Span {
     // Present only when message logging is on (the fan-out strips them otherwise).
     opt(
         "gen_ai.input.messages",
-        log.messages.as_ref().map(|m| string(&m.to_string())),
+        log.messages.as_deref().map(|m| string(m.get())),
     );
     opt(
         "gen_ai.output.messages",
-        log.response.as_ref().map(|m| string(&m.to_string())),
+        log.response.as_deref().map(|m| string(m.get())),
     );
 
     let start = (log.start_time_ms.max(0) as u64).saturating_mul(1_000_000);

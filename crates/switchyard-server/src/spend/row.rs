@@ -3,6 +3,7 @@
 //! Adding a column is one entry there plus a migration that adds it to `spend_logs` (a test
 //! checks the entries against the migrated table, name by name and in order).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -40,8 +41,8 @@ enum ColumnValue {
     OptionalFloat(fn(&RequestLog) -> Option<f64>),
     /// Unix ms, shown in RFC 3339.
     Time(fn(&RequestLog) -> Option<i64>),
-    /// JSON kept as text, shown parsed.
-    Json(fn(&RequestLog) -> Option<String>),
+    /// JSON kept as text, shown parsed; borrowed from the record when it holds the text.
+    Json(fn(&RequestLog) -> Option<Cow<'_, str>>),
 }
 
 impl Column {
@@ -75,9 +76,17 @@ impl ColumnValue {
     }
 }
 
-/// Compact JSON text, as the JSON columns store it.
-fn json_text(value: &impl serde::Serialize) -> Option<String> {
-    serde_json::to_string(value).ok()
+/// Compact JSON text, as the JSON columns store it, serialised straight from the typed value;
+/// `empty` (borrowed, no allocation) when there is nothing in it or it cannot be written.
+fn json_text<T: serde::Serialize + ?Sized>(
+    value: &T,
+    is_empty: bool,
+    empty: &'static str,
+) -> Cow<'static, str> {
+    if is_empty {
+        return Cow::Borrowed(empty);
+    }
+    serde_json::to_string(value).map_or(Cow::Borrowed(empty), Cow::Owned)
 }
 
 /// The columns of a spend-log row, in the order of the insert (and of the table).
@@ -129,28 +138,26 @@ const COLUMNS: &[Column] = {
         Column::new("ttft_ms", OptionalFloat(|log| log.ttft_ms)),
         Column::new(
             "request_tags",
-            Json(|log| Some(json_text(&log.request_tags).unwrap_or_else(|| "[]".into()))),
+            Json(|log| {
+                let tags = &log.request_tags;
+                Some(json_text(tags, tags.is_empty(), "[]"))
+            }),
         ),
         Column::new(
             "metadata",
-            Json(|log| Some(json_text(&log.metadata).unwrap_or_else(|| "{}".into()))),
+            Json(|log| {
+                let metadata = &log.metadata;
+                Some(json_text(metadata, metadata.is_empty(), "{}"))
+            }),
         ),
         Column::new("requester_ip_address", Text(|log| log.client_ip.as_deref())),
         Column::new(
             "messages",
-            Json(|log| {
-                log.messages
-                    .as_ref()
-                    .map(|v| json_text(v).unwrap_or_default())
-            }),
+            Json(|log| log.messages.as_deref().map(|raw| Cow::Borrowed(raw.get()))),
         ),
         Column::new(
             "response",
-            Json(|log| {
-                log.response
-                    .as_ref()
-                    .map(|v| json_text(v).unwrap_or_default())
-            }),
+            Json(|log| log.response.as_deref().map(|raw| Cow::Borrowed(raw.get()))),
         ),
         Column::new(
             "api_key_alias",
@@ -240,7 +247,11 @@ pub(super) fn row_arguments(logs: &[Arc<RequestLog>]) -> Result<AnyArguments<'_>
                 ColumnValue::Float(get) => args.add(get(log))?,
                 ColumnValue::OptionalFloat(get) => args.add(nullable_float(get(log)))?,
                 ColumnValue::Time(get) => args.add(get(log))?,
-                ColumnValue::Json(get) => args.add(get(log))?,
+                ColumnValue::Json(get) => match get(log) {
+                    Some(Cow::Borrowed(text)) => args.add(Some(text))?,
+                    Some(Cow::Owned(text)) => args.add(Some(text))?,
+                    None => args.add(None::<&str>)?,
+                },
             }
         }
     }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Value, json};
 use switchyard_mock::Reply;
 use switchyard_server::spend::{SpendStore, sqlite_url};
@@ -679,8 +680,9 @@ async fn bulk_batches_write_every_row_and_column(url: &str) {
                 ttft_ms: Some(100.0),
                 request_tags: vec![format!("tag-{n}")],
                 client_ip: Some("10.1.2.3".into()),
-                messages: (n == 3).then(|| json!([{"role": "user", "content": "hi"}])),
-                response: (n == 3).then(|| json!({"output": "hello"})),
+                messages: (n == 3)
+                    .then(|| to_raw_value(&json!([{"role": "user", "content": "hi"}])).unwrap()),
+                response: (n == 3).then(|| to_raw_value(&json!({"output": "hello"})).unwrap()),
                 ..RequestLog::default()
             })
         })
@@ -719,8 +721,12 @@ async fn bulk_batches_write_every_row_and_column(url: &str) {
         assert_eq!(row["spend"], json!(log.cost));
         assert_eq!(row["request_tags"], json!(log.request_tags));
         assert_eq!(row["requester_ip_address"], "10.1.2.3");
-        assert_eq!(row["messages"], log.messages.clone().unwrap_or(Value::Null));
-        assert_eq!(row["response"], log.response.clone().unwrap_or(Value::Null));
+        let parsed = |raw: &Option<Box<RawValue>>| {
+            raw.as_deref()
+                .map_or(Value::Null, |raw| serde_json::from_str(raw.get()).unwrap())
+        };
+        assert_eq!(row["messages"], parsed(&log.messages));
+        assert_eq!(row["response"], parsed(&log.response));
     }
     // Costs of even rows, by user (n % 4); row 42 counted twice, since end-user spend is
     // charged per record, not per stored row; row 9 has no cost.

@@ -9,7 +9,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use serde_json::Value;
 use switchyard_types::responses::CreateResponse;
 
 use super::attempt::Answer;
@@ -31,8 +30,8 @@ pub(super) struct Plan {
     pub overrides: RequestOverrides,
     /// The state it read, and what it writes when it ends.
     pub persist: Arc<Persist>,
-    /// The input, kept for the spend log when prompts are stored.
-    pub messages: Option<Value>,
+    /// The input, kept for the spend log when prompts are stored (compact JSON).
+    pub messages: Option<Box<serde_json::value::RawValue>>,
     /// The deployment that produced `previous_response_id`, when known.
     pub continues_on: Option<String>,
     /// The request body's own `fallbacks`.
@@ -193,7 +192,7 @@ impl Gateway {
     ) -> Result<(Plan, Target), Error> {
         // The client's own input, before the state it names is added to it.
         let messages = if ctx.meta.store_prompts {
-            serde_json::to_value(&request.input).ok()
+            serde_json::value::to_raw_value(&request.input).ok()
         } else {
             None
         };

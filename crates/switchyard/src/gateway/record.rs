@@ -4,10 +4,11 @@
 //! `switchyard::request`, never a key or a prompt) and hands the [`RequestLog`] to the
 //! gateway's sinks (spend logs, metrics).
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::value::RawValue;
 use switchyard_types::responses::{Response, ResponseStatus, Usage};
 
 use crate::accounting::{RateLimits, RequestLog, RequestMeta, RequestParams, Sinks, TokenCounts};
@@ -26,7 +27,7 @@ pub struct CallRecord {
     api_base: String,
     price: Option<Arc<ModelPrice>>,
     meta: RequestMeta,
-    messages: Option<Value>,
+    messages: Option<Box<RawValue>>,
     params: RequestParams,
     rate_limits: RateLimits,
     /// What the upstream said the request cost (OpenRouter), charged ahead of any price.
@@ -98,7 +99,7 @@ impl CallRecord {
         deployment: &Deployment,
         stream: bool,
         meta: RequestMeta,
-        messages: Option<Value>,
+        messages: Option<Box<RawValue>>,
         sinks: Sinks,
     ) -> Self {
         CallRecord {
@@ -288,6 +289,16 @@ impl CallRecord {
         tokens: &TokenCounts,
         cost: Option<f64>,
     ) {
+        // Formatted on the stack: the fields stay strings (quoted, as they always were).
+        let mut ttft_ms = StackText::new();
+        if let Some(ttft) = timing.ttft {
+            let _ = write!(ttft_ms, "{:.1}", ttft.as_secs_f64() * 1000.0);
+        }
+        let mut cost_text = StackText::new();
+        let _ = match cost {
+            Some(c) => write!(cost_text, "{c:.8}"),
+            None => cost_text.write_str("unknown"),
+        };
         tracing::info!(
             target: "switchyard::request",
             request_id = %self.request_id,
@@ -301,13 +312,13 @@ impl CallRecord {
             error = ending.error_code.as_deref().or(ending.error_class.as_deref()).unwrap_or(""),
             attempts = self.attempts,
             latency_ms = format_args!("{:.1}", timing.duration.as_secs_f64() * 1000.0),
-            ttft_ms = timing.ttft.map(|t| format!("{:.1}", t.as_secs_f64() * 1000.0)).unwrap_or_default(),
+            ttft_ms = ttft_ms.as_str(),
             input_tokens = tokens.input_tokens,
             cached_tokens = tokens.cached_tokens,
             cache_write_tokens = tokens.cache_write_tokens,
             output_tokens = tokens.output_tokens,
             reasoning_tokens = tokens.reasoning_tokens,
-            cost = cost.map(|c| format!("{c:.8}")).unwrap_or_else(|| "unknown".into()),
+            cost = cost_text.as_str(),
             "request finished"
         );
     }
@@ -324,8 +335,10 @@ impl CallRecord {
         let start_ms = unix_ms(self.started_at);
         let meta = std::mem::take(&mut self.meta);
         let store = meta.store_prompts;
+        // Finished: nothing reads the record's names again, so they move into the log.
+        let take = std::mem::take::<String>;
         RequestLog {
-            request_id: self.request_id.clone(),
+            request_id: take(&mut self.request_id),
             response_id: ending.response.map(|r| r.id.clone()),
             response_model: ending.response.map(|r| r.model.clone()),
             call_type: "responses",
@@ -333,11 +346,11 @@ impl CallRecord {
             api_key_hash: meta.api_key_hash,
             end_user: meta.end_user,
             owner: meta.owner,
-            model_group: Some(self.model_group.clone()),
-            model: Some(self.model.clone()),
-            deployment_id: Some(self.deployment_id.clone()),
-            provider: Some(self.provider.clone()),
-            api_base: Some(self.api_base.clone()),
+            model_group: Some(take(&mut self.model_group)),
+            model: Some(take(&mut self.model)),
+            deployment_id: Some(take(&mut self.deployment_id)),
+            provider: Some(take(&mut self.provider)),
+            api_base: Some(take(&mut self.api_base)),
             stream: self.stream,
             status: if ending.outcome.is_success() {
                 "success"
@@ -363,10 +376,43 @@ impl CallRecord {
             response: ending
                 .response
                 .filter(|_| store)
-                .and_then(|r| serde_json::to_value(&r.output).ok()),
+                .and_then(|r| serde_json::value::to_raw_value(&r.output).ok()),
             request_params: self.params,
             rate_limits: self.rate_limits,
         }
+    }
+}
+
+/// Short text formatted without an allocation (a number for the log line); what does not fit
+/// in it is cut, which the numbers it holds never are.
+struct StackText {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl StackText {
+    fn new() -> Self {
+        StackText {
+            bytes: [0; 40],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are copied in.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.bytes.len() {
+            return Err(std::fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
