@@ -10,6 +10,7 @@
 #   CASES="json-bridged stream-anthropic" bench/run.sh 5   only these cases
 #   TARGET=litellm LITELLM_WORKERS=1 bench/run.sh     the same runs against the LiteLLM proxy
 #                                                     (installed into bench/.venv-litellm)
+#   GATEWAY_BIN=/tmp/switchyard-old bench/run.sh      another build of the gateway (A/B runs)
 #
 # Everything runs on this machine: the mock upstream, the bare proxy, the gateway and the load
 # generator (release builds, in $CARGO_TARGET_DIR when set). Results are printed as Markdown
@@ -97,7 +98,7 @@ if [ "${TARGET:-switchyard}" = litellm ]; then
   "$BIN/switchyard-load" --url "$GATEWAY/v1" --model bridged --key "$KEY" --seconds 2 --connections 2 >/dev/null
 else
   # Logging as in production: one line per request.
-  GATEWAY=$(RUST_LOG=info start gateway "$BIN/switchyard" --config "$WORK/config.yaml" --host 127.0.0.1 --port 0)
+  GATEWAY=$(RUST_LOG=info start gateway "${GATEWAY_BIN:-$BIN/switchyard}" --config "$WORK/config.yaml" --host 127.0.0.1 --port 0)
 fi
 GW_PID=$(cat "$WORK/gateway.pid")
 sleep 0.5
