@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row, Transaction};
 use switchyard::providers::BoxFuture;
-use switchyard::state::context::{call_id, conversation_additions, stored_id};
+use switchyard::state::context::{call_id, own_items, owned};
 use switchyard::state::{ConversationRecord, ResponseRecord, StateStore, StoreError, StoredItem};
 use switchyard_types::JsonMap;
 use switchyard_types::responses::{Item, Response};
@@ -389,17 +389,6 @@ async fn insert_rows(
     Ok(())
 }
 
-/// A response's item rows: (side, position, item id, item), its own input then its output.
-/// The output is borrowed from the response, not cloned into [`StoredItem`]s: a save used to
-/// copy every output item once more only to pair it with its id.
-fn sides(record: &ResponseRecord) -> impl Iterator<Item = (&'static str, usize, String, &Item)> {
-    let input = (record.input.iter().enumerate())
-        .map(|(position, stored)| ("input", position, stored.id.clone(), &stored.item));
-    let output = (record.response.output.iter().enumerate())
-        .map(|(position, item)| ("output", position, stored_id(item), item));
-    input.chain(output)
-}
-
 /// [`write_response`] for several responses at once (none in a conversation, no id twice).
 async fn write_responses(
     tx: &mut Transaction<'_, Any>,
@@ -424,7 +413,7 @@ async fn write_responses(
                     .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
             ),
         ]);
-        for (side, position, item_id, item) in sides(record) {
+        for (side, position, item_id, item) in own_items(record) {
             items.push(vec![
                 Bound::Text(id.to_string()),
                 Bound::Text(side.to_string()),
@@ -522,24 +511,26 @@ async fn write_response(
         .execute(&mut **tx)
         .await
         .map_err(failed)?;
-    for (side, position, item_id, item) in sides(record) {
+    // Collected once, so an item given a minted id has the same one in the conversation.
+    let own: Vec<_> = own_items(record).collect();
+    for (side, position, item_id, item) in &own {
         sqlx::query(
             "INSERT INTO response_items (response_id, side, position, item_id, call_id, \
              owner, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
-        .bind(side)
-        .bind(position as i64)
-        .bind(item_id)
+        .bind(*side)
+        .bind(*position as i64)
+        .bind(item_id.clone())
         .bind(call_id(item).map(str::to_string))
         .bind(record.owner.clone())
-        .bind(to_json(item)?)
+        .bind(to_json(*item)?)
         .execute(&mut **tx)
         .await
         .map_err(failed)?;
     }
     if let Some(conversation) = record.conversation_id.as_deref() {
-        append(tx, conversation, &conversation_additions(record)).await?;
+        append(tx, conversation, &owned(own)).await?;
     }
     Ok(())
 }

@@ -37,8 +37,8 @@ pub fn with_ids(items: Vec<Item>) -> Vec<StoredItem> {
         .collect()
 }
 
-/// The id `item` is stored under: its own, or one minted as [`with_ids`] does (for a store
-/// that writes a borrowed item without cloning it into a [`StoredItem`]).
+/// The id `item` is stored under: its own, or one minted with the prefix OpenAI uses for its
+/// type.
 pub fn stored_id(item: &Item) -> String {
     item_id(item)
         .map(str::to_string)
@@ -98,11 +98,34 @@ pub fn history(chain: &[ResponseRecord]) -> Vec<Item> {
     items
 }
 
+/// A response's own items, borrowed, with the ids they are stored under: (side, position in
+/// that side, id, item), its input (ids minted at admission), then its output (each item's own
+/// id, or one minted as [`with_ids`] does). Stores write these without cloning the items.
+pub fn own_items(
+    record: &ResponseRecord,
+) -> impl Iterator<Item = (&'static str, usize, String, &Item)> {
+    let input = (record.input.iter().enumerate())
+        .map(|(position, stored)| ("input", position, stored.id.clone(), &stored.item));
+    let output = (record.response.output.iter().enumerate())
+        .map(|(position, item)| ("output", position, stored_id(item), item));
+    input.chain(output)
+}
+
 /// The items a response adds to its conversation: its input, then its output.
 pub fn conversation_additions(record: &ResponseRecord) -> Vec<StoredItem> {
-    let mut items = record.input.clone();
-    items.extend(with_ids(record.response.output.clone()));
-    items
+    owned(own_items(record))
+}
+
+/// [`own_items`] (or what a store collected of them) as owned [`StoredItem`]s.
+pub fn owned<'a>(
+    items: impl IntoIterator<Item = (&'static str, usize, String, &'a Item)>,
+) -> Vec<StoredItem> {
+    (items.into_iter())
+        .map(|(_, _, id, item)| StoredItem {
+            id,
+            item: item.clone(),
+        })
+        .collect()
 }
 
 /// A stored item as a listing shows it: with its id, a status where the type has one, and
