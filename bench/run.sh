@@ -4,7 +4,7 @@
 # nothing) and through the gateway, with the gateway's figures as ratios to the other two.
 # Paths: Responses → Chat Completions bridged (JSON, stream), Responses pass-through (JSON,
 # stream), Anthropic translated (stream). Also the cost of stored responses (store on against
-# `store: false`) and the gateway's resident memory idle and with many open streams.
+# `store: false`, closed loop and paced) and the gateway's resident memory idle and with many open streams.
 #
 #   bench/run.sh [seconds-per-run] [connections]      (defaults: 10 s, 16 connections)
 #   CASES="json-bridged stream-anthropic" bench/run.sh 5   only these cases
@@ -150,6 +150,12 @@ for case in $CASES; do
     load $(args_for "$case" "$who") --rate "$PACED_RPS" >"$WORK/paced-$case-$who.json"
   done
 done
+# The same pace with `store: false`: how much of the gateway's tail is its stored responses.
+for case in $STORE_CASES; do
+  # shellcheck disable=SC2046
+  load $(args_for "$case" gateway) --rate "$PACED_RPS" --extra '{"store": false}' \
+    >"$WORK/paced-nostore-$case.json"
+done
 
 LOADED_RSS=$(rss_mb "$GW_PID")
 # Many open streams: each stalls upstream, so the gateway holds them all at once.
@@ -193,11 +199,19 @@ for case in cases:
           f"| {g['p50_ms'] - b['p50_ms']:+.2f} / {g['p99_ms'] - b['p99_ms']:+.2f} "
           f"| {d['late_starts']} / {b['late_starts']} / {g['late_starts']} |")
 print()
-print("| gateway, stored responses | store on req/s | store: false req/s | on / off |")
-print("|---|---:|---:|---:|")
+print("| gateway, stored responses | store on req/s | store: false req/s | on / off "
+      f"| paced {paced} req/s, store: false, added over bare p50 / p99 ms |")
+print("|---|---:|---:|---:|---:|")
 for case in store_cases:
     on, off = read(f"store-{case}")["rps"], read(f"nostore-{case}")["rps"]
-    print(f"| {case} | {on:,.0f} | {off:,.0f} | {on / off:.2f} |")
+    n = read(f"paced-nostore-{case}")
+    # The bare proxy was paced only for the cases in $CASES.
+    if os.path.exists(os.path.join(work, f"paced-{case}-bare.json")):
+        b = read(f"paced-{case}-bare")
+        added = f"{n['p50_ms'] - b['p50_ms']:+.2f} / {n['p99_ms'] - b['p99_ms']:+.2f}"
+    else:
+        added = f"{n['p50_ms']:.2f} / {n['p99_ms']:.2f} absolute (bare not run)"
+    print(f"| {case} | {on:,.0f} | {off:,.0f} | {on / off:.2f} | {added} |")
 print()
 print("| memory | gateway RSS MB |")
 print("|---|---:|")
