@@ -1,5 +1,6 @@
-//! The state store on the database: responses (their own input and their output items kept
-//! apart, for listings and look-ups), conversations and their items.
+//! The state store on the database: responses (each row holding its body and its own input
+//! items; its output items indexed apart, by id and call id, for look-ups), conversations and
+//! their items.
 //!
 //! Saving a response is on the way to the client's terminal event, so saves are group
 //! committed: a writer task takes every save waiting when it starts a transaction, writes them
@@ -10,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row, Transaction};
 use switchyard::providers::BoxFuture;
-use switchyard::state::context::{call_id, own_items, owned};
+use switchyard::state::context::{call_id, own_items, owned, stored_id};
 use switchyard::state::{ConversationRecord, ResponseRecord, StateStore, StoreError, StoredItem};
 use switchyard_types::JsonMap;
 use switchyard_types::responses::{Item, Response};
@@ -46,6 +47,30 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(|e| failed(format!("a stored value does not parse: {e}")))
 }
 
+/// A response's own input item, as the `input` column of its row keeps it (a JSON array).
+#[derive(serde::Serialize)]
+struct InputRef<'a> {
+    id: &'a str,
+    item: &'a Item,
+}
+
+#[derive(serde::Deserialize)]
+struct Input {
+    id: String,
+    item: Item,
+}
+
+/// The `input` column of `record`'s row.
+fn input_json(record: &ResponseRecord) -> Result<String, StoreError> {
+    let input: Vec<InputRef<'_>> = (record.input.iter())
+        .map(|stored| InputRef {
+            id: &stored.id,
+            item: &stored.item,
+        })
+        .collect();
+    to_json(&input)
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -63,21 +88,18 @@ impl SqlStateStore {
         SqlStateStore { db, saves }
     }
 
-    async fn input_items(&self, response_id: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT item_id, body FROM response_items WHERE response_id = $1 AND side = 'input' \
-             ORDER BY position",
-        )
-        .bind(response_id)
-        .fetch_all(self.db.pool())
-        .await
-        .map_err(failed)?;
-        rows.iter().map(stored_item).collect()
-    }
-
-    async fn record_of(&self, row: &AnyRow) -> Result<ResponseRecord, StoreError> {
+    fn record_of(row: &AnyRow) -> Result<ResponseRecord, StoreError> {
         let response: Response = from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
-        let input = self.input_items(&response.id).await?;
+        let input = match row.try_get::<Option<String>, _>("input").map_err(failed)? {
+            Some(text) => from_json::<Vec<Input>>(&text)?
+                .into_iter()
+                .map(|input| StoredItem {
+                    id: input.id,
+                    item: input.item,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(ResponseRecord {
             input,
             owner: row.try_get("owner").map_err(failed)?,
@@ -93,7 +115,7 @@ impl SqlStateStore {
 
     async fn load_response(&self, id: &str) -> Result<Option<ResponseRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT body, owner, conversation_id, expires_at, lease_until FROM responses \
+            "SELECT body, input, owner, conversation_id, expires_at, lease_until FROM responses \
              WHERE id = $1 AND expires_at > $2",
         )
         .bind(id)
@@ -102,7 +124,7 @@ impl SqlStateStore {
         .await
         .map_err(failed)?;
         match row {
-            Some(row) => Ok(Some(self.record_of(&row).await?)),
+            Some(row) => Ok(Some(Self::record_of(&row)?)),
             None => Ok(None),
         }
     }
@@ -116,7 +138,8 @@ impl SqlStateStore {
                SELECT r.id, r.previous_response_id, c.depth + 1 FROM responses r \
                JOIN chain c ON r.id = c.previous WHERE r.expires_at > $3 AND c.depth + 1 < $4 \
              ) \
-             SELECT r.body, r.owner, r.conversation_id, r.expires_at, r.lease_until FROM chain c \
+             SELECT r.body, r.input, r.owner, r.conversation_id, r.expires_at, r.lease_until \
+             FROM chain c \
              JOIN responses r ON r.id = c.id ORDER BY c.depth",
         )
         .bind(id)
@@ -126,28 +149,24 @@ impl SqlStateStore {
         .fetch_all(self.db.pool())
         .await
         .map_err(failed)?;
-        let mut chain = Vec::with_capacity(rows.len());
-        for row in &rows {
-            chain.push(self.record_of(row).await?);
-        }
-        Ok(chain)
+        rows.iter().map(Self::record_of).collect()
     }
 
-    /// The output row of a stored item matching `column = value`, newest first, among
-    /// unexpired responses of `owner` (`None`: any).
+    /// The output of the newest unexpired response of `owner` (`None`: any) with an output
+    /// item matching `column = value`, and that item's position in it.
     async fn find_output(
         &self,
         column: &str,
         value: &str,
         owner: Option<&str>,
-    ) -> Result<Option<(String, i64, String)>, StoreError> {
+    ) -> Result<Option<(Vec<Item>, usize)>, StoreError> {
         let mut sql = format!(
-            "SELECT ri.response_id, ri.position, ri.body FROM response_items ri \
+            "SELECT ri.position, r.body FROM response_items ri \
              JOIN responses r ON r.id = ri.response_id \
-             WHERE ri.{column} = $1 AND ri.side = 'output' AND r.expires_at > $2"
+             WHERE ri.{column} = $1 AND r.expires_at > $2"
         );
         if owner.is_some() {
-            sql.push_str(" AND ri.owner = $3");
+            sql.push_str(" AND r.owner = $3");
         }
         sql.push_str(" ORDER BY r.created_at DESC LIMIT 1");
         let mut query = sqlx::query(&sql).bind(value.to_string()).bind(now());
@@ -156,11 +175,9 @@ impl SqlStateStore {
         }
         let row = query.fetch_optional(self.db.pool()).await.map_err(failed)?;
         row.map(|row| -> Result<_, StoreError> {
-            Ok((
-                row.try_get("response_id").map_err(failed)?,
-                row.try_get("position").map_err(failed)?,
-                row.try_get("body").map_err(failed)?,
-            ))
+            let position: i64 = row.try_get("position").map_err(failed)?;
+            let response: Response = from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
+            Ok((response.output, position.max(0) as usize))
         })
         .transpose()
     }
@@ -407,21 +424,19 @@ async fn write_responses(
             Bound::Int(record.response.created_at as i64),
             Bound::Int(record.expires_at.min(i64::MAX as u64) as i64),
             Bound::Text(to_json(&record.response)?),
+            Bound::Text(input_json(record)?),
             Bound::Int(
                 record
                     .lease_until
                     .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
             ),
         ]);
-        for (side, position, item_id, item) in own_items(record) {
+        for (position, item) in record.response.output.iter().enumerate() {
             items.push(vec![
                 Bound::Text(id.to_string()),
-                Bound::Text(side.to_string()),
                 Bound::Int(position as i64),
-                Bound::Text(item_id),
+                Bound::Text(stored_id(item)),
                 Bound::MaybeText(call_id(item).map(str::to_string)),
-                Bound::MaybeText(record.owner.clone()),
-                Bound::Text(to_json(item)?),
             ]);
         }
     }
@@ -430,10 +445,10 @@ async fn write_responses(
         tx,
         sqlite,
         "INSERT INTO responses (id, owner, previous_response_id, conversation_id, created_at, \
-         expires_at, body, lease_until)",
-        "(?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1))",
-        "ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, \
-         lease_until = excluded.lease_until",
+         expires_at, body, input, lease_until)",
+        "(?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1))",
+        "ON CONFLICT (id) DO UPDATE SET body = excluded.body, input = excluded.input, \
+         expires_at = excluded.expires_at, lease_until = excluded.lease_until",
         &responses,
     )
     .await?;
@@ -470,8 +485,8 @@ async fn write_responses(
     insert_rows(
         tx,
         sqlite,
-        "INSERT INTO response_items (response_id, side, position, item_id, call_id, owner, body)",
-        "(?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO response_items (response_id, position, item_id, call_id)",
+        "(?, ?, ?, ?)",
         "",
         &items,
     )
@@ -487,9 +502,10 @@ async fn write_response(
     // types a NULL by its first use and PostgreSQL then refuses the statement's later values.
     sqlx::query(
         "INSERT INTO responses (id, owner, previous_response_id, conversation_id, created_at, \
-         expires_at, body, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, -1)) \
-         ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, \
-         lease_until = excluded.lease_until",
+         expires_at, body, input, lease_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, -1)) \
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, input = excluded.input, \
+         expires_at = excluded.expires_at, lease_until = excluded.lease_until",
     )
     .bind(id)
     .bind(record.owner.clone())
@@ -498,6 +514,7 @@ async fn write_response(
     .bind(record.response.created_at as i64)
     .bind(record.expires_at.min(i64::MAX as u64) as i64)
     .bind(to_json(&record.response)?)
+    .bind(input_json(record)?)
     .bind(
         record
             .lease_until
@@ -514,17 +531,17 @@ async fn write_response(
     // Collected once, so an item given a minted id has the same one in the conversation.
     let own: Vec<_> = own_items(record).collect();
     for (side, position, item_id, item) in &own {
+        if *side != "output" {
+            continue;
+        }
         sqlx::query(
-            "INSERT INTO response_items (response_id, side, position, item_id, call_id, \
-             owner, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO response_items (response_id, position, item_id, call_id) \
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(id)
-        .bind(*side)
         .bind(*position as i64)
         .bind(item_id.clone())
         .bind(call_id(item).map(str::to_string))
-        .bind(record.owner.clone())
-        .bind(to_json(*item)?)
         .execute(&mut **tx)
         .await
         .map_err(failed)?;
@@ -633,15 +650,10 @@ impl StateStore for SqlStateStore {
         owner: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Vec<Item>>, StoreError>> {
         Box::pin(async move {
-            let Some((response_id, position, _)) = self.find_output("call_id", call, owner).await?
-            else {
+            let Some((output, position)) = self.find_output("call_id", call, owner).await? else {
                 return Ok(None);
             };
-            let Some(record) = self.load_response(&response_id).await? else {
-                return Ok(None);
-            };
-            let output = &record.response.output;
-            let at = (position.max(0) as usize).min(output.len().saturating_sub(1));
+            let at = position.min(output.len().saturating_sub(1));
             let start = output[..at]
                 .iter()
                 .rposition(|i| !matches!(i, Item::Reasoning(_)))
@@ -656,10 +668,11 @@ impl StateStore for SqlStateStore {
         owner: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Item>, StoreError>> {
         Box::pin(async move {
-            match self.find_output("item_id", wanted, owner).await? {
-                Some((_, _, body)) => Ok(Some(from_json(&body)?)),
-                None => Ok(None),
-            }
+            Ok(self.find_output("item_id", wanted, owner).await?.and_then(
+                |(mut output, position)| {
+                    (position < output.len()).then(|| output.swap_remove(position))
+                },
+            ))
         })
     }
 
