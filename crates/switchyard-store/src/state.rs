@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Row, Transaction};
 use switchyard::providers::BoxFuture;
-use switchyard::state::context::{call_id, own_items, owned, stored_id};
+use switchyard::state::context::{call_id, own_items, owned};
 use switchyard::state::{ConversationRecord, ResponseRecord, StateStore, StoreError, StoredItem};
 use switchyard_types::JsonMap;
 use switchyard_types::responses::{Item, Response};
@@ -294,7 +294,10 @@ async fn write_batch<'a>(
     conn: &mut Option<PoolConnection<Any>>,
     records: impl Iterator<Item = &'a ResponseRecord>,
 ) -> Result<(), StoreError> {
-    let records: Vec<&ResponseRecord> = records.collect();
+    // Each record's own items, collected once, so that an output item given a minted id has
+    // the same one in its index row and in its conversation.
+    let saves: Vec<(&ResponseRecord, Vec<OwnItem<'a>>)> =
+        records.map(|r| (r, own_items(r).collect())).collect();
     let _writing = db.write_lock().await;
     let conn = match conn {
         Some(conn) => conn,
@@ -313,24 +316,31 @@ async fn write_batch<'a>(
     // Each statement is a round trip to the database's thread (SQLite) or server: a batch of
     // plain saves goes out as a few multi-row statements rather than four or more per
     // response (which held the store near 2,000 saves a second on two cores). Saves that
-    // touch a conversation, or save one response twice, keep the one-by-one path: their
-    // order matters.
-    let plain = records.iter().all(|r| r.conversation_id.is_none())
-        && records
+    // touch a conversation, or save one response twice, go one by one: their order matters.
+    let plain = saves.iter().all(|(r, _)| r.conversation_id.is_none())
+        && saves
             .iter()
-            .map(|r| r.id())
+            .map(|(r, _)| r.id())
             .collect::<std::collections::HashSet<_>>()
             .len()
-            == records.len();
-    if plain && records.len() > 1 {
-        write_responses(&mut tx, &records, db.is_sqlite()).await?;
+            == saves.len();
+    if plain {
+        write_responses(&mut tx, &saves, db.is_sqlite()).await?;
     } else {
-        for record in records {
-            write_response(&mut tx, record).await?;
+        for save in &saves {
+            write_responses(&mut tx, std::slice::from_ref(save), db.is_sqlite()).await?;
+            let (record, own) = save;
+            if let Some(conversation) = record.conversation_id.as_deref() {
+                append(&mut tx, conversation, &owned(own.iter().cloned())).await?;
+            }
         }
     }
     tx.commit().await.map_err(failed)
 }
+
+/// One of a response's own items: (side, position in that side, stored id, item), as
+/// [`own_items`] gives them.
+type OwnItem<'a> = (&'static str, usize, String, &'a Item);
 
 /// A value bound to a multi-row statement.
 enum Bound {
@@ -353,6 +363,7 @@ fn rows_per_statement(left: usize) -> usize {
 
 /// Runs `head VALUES (row), (row)… tail` over `rows` in chunks of [`rows_per_statement`];
 /// `row` is one row's placeholders with `?` for each value (numbered `$N` for PostgreSQL).
+/// Returns the rows changed.
 async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
     sqlite: bool,
@@ -360,7 +371,8 @@ async fn insert_rows(
     row: &str,
     tail: &str,
     mut rows: &[Vec<Bound>],
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
     while !rows.is_empty() {
         let n = rows_per_statement(rows.len());
         let (chunk, rest) = rows.split_at(n);
@@ -400,22 +412,31 @@ async fn insert_rows(
                 };
             }
         }
-        query.execute(&mut **tx).await.map_err(failed)?;
+        changed += query
+            .execute(&mut **tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
         rows = rest;
     }
-    Ok(())
+    Ok(changed)
 }
 
-/// [`write_response`] for several responses at once (none in a conversation, no id twice).
+/// Writes responses (no id twice) and their output items' index rows inside `tx`.
+///
+/// A response is almost always saved once, so its row is inserted as new, and only when some
+/// were saved before (a background response: running, then final) are those rows updated and
+/// their old item rows deleted.
 async fn write_responses(
     tx: &mut Transaction<'_, Any>,
-    records: &[&ResponseRecord],
+    saves: &[(&ResponseRecord, Vec<OwnItem<'_>>)],
     sqlite: bool,
 ) -> Result<(), StoreError> {
-    let mut responses = Vec::with_capacity(records.len());
+    let mut responses = Vec::with_capacity(saves.len());
     let mut items = Vec::new();
-    for record in records {
+    for (record, own) in saves {
         let id = record.id();
+        let lease = record.lease_until.map(|t| t.min(i64::MAX as u64) as i64);
         responses.push(vec![
             Bound::Text(id.to_string()),
             Bound::MaybeText(record.owner.clone()),
@@ -425,37 +446,83 @@ async fn write_responses(
             Bound::Int(record.expires_at.min(i64::MAX as u64) as i64),
             Bound::Text(to_json(&record.response)?),
             Bound::Text(input_json(record)?),
-            Bound::Int(
-                record
-                    .lease_until
-                    .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
-            ),
+            // sqlx's `Any` driver types a NULL by its first use, and PostgreSQL then refuses
+            // the statement's later values: the lease is sent as -1 for NULL.
+            Bound::Int(lease.unwrap_or(-1)),
         ]);
-        for (position, item) in record.response.output.iter().enumerate() {
+        for (_, position, item_id, item) in own.iter().filter(|(side, ..)| *side == "output") {
             items.push(vec![
                 Bound::Text(id.to_string()),
-                Bound::Int(position as i64),
-                Bound::Text(stored_id(item)),
+                Bound::Int(*position as i64),
+                Bound::Text(item_id.clone()),
                 Bound::MaybeText(call_id(item).map(str::to_string)),
             ]);
         }
     }
-    // The same statements as one save's, a row per response or item.
-    insert_rows(
+    let (insert, lease) = ("INSERT", "NULLIF(?, -1)");
+    let inserted = insert_rows(
         tx,
         sqlite,
-        "INSERT INTO responses (id, owner, previous_response_id, conversation_id, created_at, \
-         expires_at, body, input, lease_until)",
-        "(?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1))",
-        "ON CONFLICT (id) DO UPDATE SET body = excluded.body, input = excluded.input, \
-         expires_at = excluded.expires_at, lease_until = excluded.lease_until",
+        &format!(
+            "{insert} INTO responses (id, owner, previous_response_id, conversation_id, \
+             created_at, expires_at, body, input, lease_until)"
+        ),
+        &format!("(?, ?, ?, ?, ?, ?, ?, ?, {lease})"),
+        "ON CONFLICT (id) DO NOTHING",
         &responses,
     )
     .await?;
-    let ids: Vec<Vec<Bound>> = records
-        .iter()
-        .map(|r| vec![Bound::Text(r.id().to_string())])
-        .collect();
+    if inserted < saves.len() as u64 {
+        // Saved before: its row is updated (set again for the ones just inserted, which is
+        // harmless) and its item rows go. Item rows exist only with their response's row.
+        for (record, _) in saves {
+            update_response(tx, record).await?;
+        }
+        delete_items(tx, sqlite, saves.iter().map(|(r, _)| r.id())).await?;
+    }
+    insert_rows(
+        tx,
+        sqlite,
+        &format!("{insert} INTO response_items (response_id, position, item_id, call_id)"),
+        "(?, ?, ?, ?)",
+        "",
+        &items,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets a saved response's row to `record` (what a save replaces).
+async fn update_response(
+    tx: &mut Transaction<'_, Any>,
+    record: &ResponseRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE responses SET body = $1, input = $2, expires_at = $3, \
+         lease_until = NULLIF($4, -1) WHERE id = $5",
+    )
+    .bind(to_json(&record.response)?)
+    .bind(input_json(record)?)
+    .bind(record.expires_at.min(i64::MAX as u64) as i64)
+    .bind(
+        record
+            .lease_until
+            .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
+    )
+    .bind(record.id().to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// Deletes the item rows of responses `ids`, in a few statements.
+async fn delete_items<'a>(
+    tx: &mut Transaction<'_, Any>,
+    sqlite: bool,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = ids.collect();
     let mut rest = &ids[..];
     while !rest.is_empty() {
         let n = rows_per_statement(rest.len());
@@ -474,80 +541,11 @@ async fn write_responses(
             marks.join(", ")
         );
         let mut query = sqlx::query(&sql);
-        for values in chunk {
-            if let Some(Bound::Text(id)) = values.first() {
-                query = query.bind(id.clone());
-            }
+        for id in chunk {
+            query = query.bind(id.to_string());
         }
         query.execute(&mut **tx).await.map_err(failed)?;
         rest = after;
-    }
-    insert_rows(
-        tx,
-        sqlite,
-        "INSERT INTO response_items (response_id, position, item_id, call_id)",
-        "(?, ?, ?, ?)",
-        "",
-        &items,
-    )
-    .await
-}
-
-async fn write_response(
-    tx: &mut Transaction<'_, Any>,
-    record: &ResponseRecord,
-) -> Result<(), StoreError> {
-    let id = record.id();
-    // A lease is NULL-able: sent as -1 and turned back into NULL, because sqlx's `Any` driver
-    // types a NULL by its first use and PostgreSQL then refuses the statement's later values.
-    sqlx::query(
-        "INSERT INTO responses (id, owner, previous_response_id, conversation_id, created_at, \
-         expires_at, body, input, lease_until) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, -1)) \
-         ON CONFLICT (id) DO UPDATE SET body = excluded.body, input = excluded.input, \
-         expires_at = excluded.expires_at, lease_until = excluded.lease_until",
-    )
-    .bind(id)
-    .bind(record.owner.clone())
-    .bind(record.response.previous_response_id.clone())
-    .bind(record.conversation_id.clone())
-    .bind(record.response.created_at as i64)
-    .bind(record.expires_at.min(i64::MAX as u64) as i64)
-    .bind(to_json(&record.response)?)
-    .bind(input_json(record)?)
-    .bind(
-        record
-            .lease_until
-            .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
-    )
-    .execute(&mut **tx)
-    .await
-    .map_err(failed)?;
-    sqlx::query("DELETE FROM response_items WHERE response_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map_err(failed)?;
-    // Collected once, so an item given a minted id has the same one in the conversation.
-    let own: Vec<_> = own_items(record).collect();
-    for (side, position, item_id, item) in &own {
-        if *side != "output" {
-            continue;
-        }
-        sqlx::query(
-            "INSERT INTO response_items (response_id, position, item_id, call_id) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(*position as i64)
-        .bind(item_id.clone())
-        .bind(call_id(item).map(str::to_string))
-        .execute(&mut **tx)
-        .await
-        .map_err(failed)?;
-    }
-    if let Some(conversation) = record.conversation_id.as_deref() {
-        append(tx, conversation, &owned(own)).await?;
     }
     Ok(())
 }

@@ -174,6 +174,58 @@ async fn contract(store: Arc<dyn StateStore>) {
             .is_none()
     );
 
+    // Saved again together with new ones (one batch may hold both): the saved-again ones get
+    // their new output, their old items are no longer found, the new ones are kept.
+    let mut saves = tokio::task::JoinSet::new();
+    for i in 10..30 {
+        let store = store.clone();
+        let id = format!("resp_many{i}_{tag}");
+        let id = if i >= 20 { format!("{id}new") } else { id };
+        // Saving again keeps the owner.
+        let owner = if i < 20 && i % 2 == 1 { "bob" } else { "alice" };
+        let output = json!([
+            {"type": "function_call", "id": format!("fc{i}b_{tag}"), "call_id": format!("call{i}b_{tag}"),
+             "name": "g", "arguments": "{}"}
+        ]);
+        saves.spawn(async move {
+            store
+                .save_response(record(&id, None, Some(owner), output))
+                .await
+        });
+    }
+    while let Some(saved) = saves.join_next().await {
+        saved.unwrap().unwrap();
+    }
+    for i in 10..30 {
+        let id = format!("resp_many{i}_{tag}");
+        let id = if i >= 20 { format!("{id}new") } else { id };
+        let got = store.response(&id).await.unwrap().expect("stored");
+        assert_eq!(got.response.output.len(), 1);
+        let found = store
+            .find_call(&format!("call{i}b_{tag}"), got.owner.as_deref())
+            .await
+            .unwrap()
+            .expect("the new output found");
+        assert_eq!(found, got.response.output);
+        if i >= 20 {
+            continue;
+        }
+        assert!(
+            store
+                .find_output_item(&format!("msg_out{i}_{tag}"), None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .find_call(&format!("call{i}_{tag}"), None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
     // Conversations.
     let conv = format!("conv_{tag}");
     store
