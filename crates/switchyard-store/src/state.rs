@@ -347,6 +347,7 @@ enum Bound {
     Text(String),
     MaybeText(Option<String>),
     Int(i64),
+    MaybeInt(Option<i64>),
 }
 
 /// The rows of the next multi-row statement out of `left`: every count up to 16 has its own
@@ -409,6 +410,7 @@ async fn insert_rows(
                     Bound::Text(v) => query.bind(v.clone()),
                     Bound::MaybeText(v) => query.bind(v.clone()),
                     Bound::Int(v) => query.bind(*v),
+                    Bound::MaybeInt(v) => query.bind(*v),
                 };
             }
         }
@@ -426,7 +428,12 @@ async fn insert_rows(
 ///
 /// A response is almost always saved once, so its row is inserted as new, and only when some
 /// were saved before (a background response: running, then final) are those rows updated and
-/// their old item rows deleted.
+/// their old item rows deleted. On SQLite the inserts say `OR ROLLBACK`: a multi-row statement
+/// that may fail half-way (`OR ABORT`, the default) makes SQLite keep a statement journal, a
+/// copy of every page the statement touches, to undo just that statement; with `OR ROLLBACK` a
+/// failure ends the whole transaction instead, which fails every save of the batch as an
+/// aborted statement did. (`NULLIF`, like any function call, would bring the journal back: the
+/// lease's NULL is bound as such on SQLite.)
 async fn write_responses(
     tx: &mut Transaction<'_, Any>,
     saves: &[(&ResponseRecord, Vec<OwnItem<'_>>)],
@@ -447,8 +454,12 @@ async fn write_responses(
             Bound::Text(to_json(&record.response)?),
             Bound::Text(input_json(record)?),
             // sqlx's `Any` driver types a NULL by its first use, and PostgreSQL then refuses
-            // the statement's later values: the lease is sent as -1 for NULL.
-            Bound::Int(lease.unwrap_or(-1)),
+            // the statement's later values: there the lease is sent as -1 for NULL.
+            if sqlite {
+                Bound::MaybeInt(lease)
+            } else {
+                Bound::Int(lease.unwrap_or(-1))
+            },
         ]);
         for (_, position, item_id, item) in own.iter().filter(|(side, ..)| *side == "output") {
             items.push(vec![
@@ -459,7 +470,11 @@ async fn write_responses(
             ]);
         }
     }
-    let (insert, lease) = ("INSERT", "NULLIF(?, -1)");
+    let (insert, lease) = if sqlite {
+        ("INSERT OR ROLLBACK", "?")
+    } else {
+        ("INSERT", "NULLIF(?, -1)")
+    };
     let inserted = insert_rows(
         tx,
         sqlite,

@@ -554,3 +554,57 @@ async fn keeps_responses_saved_before_migration_6(url: &str) {
     assert_eq!(left, 0);
     db.close().await;
 }
+
+#[tokio::test]
+async fn a_failing_sqlite_save_fails_whole_and_the_writer_recovers() {
+    let (url, dir) = sqlite_url("failing");
+    a_failing_save_fails_whole_and_the_writer_recovers(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_failing_postgres_save_fails_whole_and_the_writer_recovers() {
+    let (url, base, name) = postgres().await;
+    a_failing_save_fails_whole_and_the_writer_recovers(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+/// A save whose item row cannot be written (a stray row already holds its key) fails, leaves
+/// nothing of itself (its response row, inserted first, is rolled back with it), and the
+/// writer's next transaction works.
+async fn a_failing_save_fails_whole_and_the_writer_recovers(url: &str) {
+    let tag = format!("{:x}", fastrand_u64());
+    let db = Database::open(url).await.unwrap();
+    let store = SqlStateStore::new(db.clone());
+    let kept = format!("resp_kept{tag}");
+    store
+        .save_response(record(&kept, None, None, json!([])))
+        .await
+        .unwrap();
+    let broken = format!("resp_broken{tag}");
+    sqlx::query(
+        "INSERT INTO response_items (response_id, position, item_id, call_id) \
+         VALUES ($1, 0, 'stray', NULL)",
+    )
+    .bind(broken.clone())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let output = json!([{"type": "message", "id": format!("msg_b{tag}"), "role": "assistant",
+        "content": [{"type": "output_text", "text": "x"}]}]);
+    assert!(
+        store
+            .save_response(record(&broken, None, None, output))
+            .await
+            .is_err()
+    );
+    assert!(store.response(&broken).await.unwrap().is_none());
+    let after = format!("resp_after{tag}");
+    store
+        .save_response(record(&after, None, None, json!([])))
+        .await
+        .unwrap();
+    assert!(store.response(&after).await.unwrap().is_some());
+    assert!(store.response(&kept).await.unwrap().is_some());
+    db.close().await;
+}
