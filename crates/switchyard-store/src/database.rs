@@ -6,34 +6,53 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 
+/// A migration's text: one for both backends, or one for each where they differ (a database
+/// is only ever one backend, and sqlx checks an applied migration's checksum against the text
+/// of that backend's).
+enum Sql {
+    Both(&'static str),
+    PerBackend {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
+}
+
 /// The migrations, in order; applied when the database is opened. Versions 1 and 2 were
 /// written by the spend-log store before this crate held the schema; their text is unchanged,
 /// so databases migrated then are recognised.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[(i64, &str, Sql)] = &[
     (
         1,
         "spend logs",
-        include_str!("../migrations/0001_spend_logs.sql"),
+        Sql::Both(include_str!("../migrations/0001_spend_logs.sql")),
     ),
     (
         2,
         "end users by update time",
-        include_str!("../migrations/0002_end_users_updated_at.sql"),
+        Sql::Both(include_str!("../migrations/0002_end_users_updated_at.sql")),
     ),
     (
         3,
         "stored responses and conversations",
-        include_str!("../migrations/0003_state.sql"),
+        Sql::Both(include_str!("../migrations/0003_state.sql")),
     ),
     (
         4,
         "background responses",
-        include_str!("../migrations/0004_background.sql"),
+        Sql::Both(include_str!("../migrations/0004_background.sql")),
     ),
     (
         5,
         "virtual keys and teams",
-        include_str!("../migrations/0005_keys.sql"),
+        Sql::Both(include_str!("../migrations/0005_keys.sql")),
+    ),
+    (
+        6,
+        "a response's input in its row, output items as an index",
+        Sql::PerBackend {
+            sqlite: include_str!("../migrations/0006_response_input.sqlite.sql"),
+            postgres: include_str!("../migrations/0006_response_input.postgres.sql"),
+        },
     ),
 ];
 
@@ -55,18 +74,28 @@ impl From<sqlx::Error> for DatabaseError {
     }
 }
 
+/// The migrations for one backend, up to a version.
 #[derive(Debug)]
-struct Embedded;
+struct Embedded {
+    sqlite: bool,
+    up_to: i64,
+}
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(
         self,
     ) -> futures_core::future::BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>>
     {
-        Box::pin(async {
+        Box::pin(async move {
             Ok(MIGRATIONS
                 .iter()
+                .filter(|(version, _, _)| *version <= self.up_to)
                 .map(|(version, description, sql)| {
+                    let sql = match sql {
+                        Sql::Both(sql) => sql,
+                        Sql::PerBackend { sqlite: sql, .. } if self.sqlite => sql,
+                        Sql::PerBackend { postgres: sql, .. } => sql,
+                    };
                     Migration::new(
                         *version,
                         Cow::Borrowed(*description),
@@ -99,7 +128,18 @@ impl Database {
         let database = Database::connect(url, if url.starts_with("sqlite:") { 4 } else { 8 })
             .await
             .map_err(|e| DatabaseError(format!("cannot open the database: {e}")))?;
-        database.migrate().await?;
+        database.migrate(i64::MAX).await?;
+        Ok(database)
+    }
+
+    /// [`Database::open`], migrated only up to `version`: for tests of a later migration on
+    /// an older database.
+    #[doc(hidden)]
+    pub async fn open_at_version(url: &str, version: i64) -> Result<Database, DatabaseError> {
+        let database = Database::connect(url, 1)
+            .await
+            .map_err(|e| DatabaseError(format!("cannot open the database: {e}")))?;
+        database.migrate(version).await?;
         Ok(database)
     }
 
@@ -146,10 +186,13 @@ impl Database {
         })
     }
 
-    async fn migrate(&self) -> Result<(), DatabaseError> {
-        let migrator = Migrator::new(Embedded)
-            .await
-            .map_err(|e| DatabaseError(format!("cannot read the migrations: {e}")))?;
+    async fn migrate(&self, up_to: i64) -> Result<(), DatabaseError> {
+        let migrator = Migrator::new(Embedded {
+            sqlite: self.sqlite,
+            up_to,
+        })
+        .await
+        .map_err(|e| DatabaseError(format!("cannot read the migrations: {e}")))?;
         // Two gateways starting together on one SQLite file race to migrate it (PostgreSQL
         // migrations take an advisory lock; SQLite's do not): the loser's migration fails and
         // rolls back, and on a retry it finds the migration applied.

@@ -1,5 +1,6 @@
-//! The state store on the database: responses (their own input and their output items kept
-//! apart, for listings and look-ups), conversations and their items.
+//! The state store on the database: responses (each row holding its body and its own input
+//! items; its output items indexed apart, by id and call id, for look-ups), conversations and
+//! their items.
 //!
 //! Saving a response is on the way to the client's terminal event, so saves are group
 //! committed: a writer task takes every save waiting when it starts a transaction, writes them
@@ -46,6 +47,30 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(|e| failed(format!("a stored value does not parse: {e}")))
 }
 
+/// A response's own input item, as the `input` column of its row keeps it (a JSON array).
+#[derive(serde::Serialize)]
+struct InputRef<'a> {
+    id: &'a str,
+    item: &'a Item,
+}
+
+#[derive(serde::Deserialize)]
+struct Input {
+    id: String,
+    item: Item,
+}
+
+/// The `input` column of `record`'s row.
+fn input_json(record: &ResponseRecord) -> Result<String, StoreError> {
+    let input: Vec<InputRef<'_>> = (record.input.iter())
+        .map(|stored| InputRef {
+            id: &stored.id,
+            item: &stored.item,
+        })
+        .collect();
+    to_json(&input)
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -63,21 +88,18 @@ impl SqlStateStore {
         SqlStateStore { db, saves }
     }
 
-    async fn input_items(&self, response_id: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT item_id, body FROM response_items WHERE response_id = $1 AND side = 'input' \
-             ORDER BY position",
-        )
-        .bind(response_id)
-        .fetch_all(self.db.pool())
-        .await
-        .map_err(failed)?;
-        rows.iter().map(stored_item).collect()
-    }
-
-    async fn record_of(&self, row: &AnyRow) -> Result<ResponseRecord, StoreError> {
+    fn record_of(row: &AnyRow) -> Result<ResponseRecord, StoreError> {
         let response: Response = from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
-        let input = self.input_items(&response.id).await?;
+        let input = match row.try_get::<Option<String>, _>("input").map_err(failed)? {
+            Some(text) => from_json::<Vec<Input>>(&text)?
+                .into_iter()
+                .map(|input| StoredItem {
+                    id: input.id,
+                    item: input.item,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(ResponseRecord {
             input,
             owner: row.try_get("owner").map_err(failed)?,
@@ -93,7 +115,7 @@ impl SqlStateStore {
 
     async fn load_response(&self, id: &str) -> Result<Option<ResponseRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT body, owner, conversation_id, expires_at, lease_until FROM responses \
+            "SELECT body, input, owner, conversation_id, expires_at, lease_until FROM responses \
              WHERE id = $1 AND expires_at > $2",
         )
         .bind(id)
@@ -102,7 +124,7 @@ impl SqlStateStore {
         .await
         .map_err(failed)?;
         match row {
-            Some(row) => Ok(Some(self.record_of(&row).await?)),
+            Some(row) => Ok(Some(Self::record_of(&row)?)),
             None => Ok(None),
         }
     }
@@ -116,7 +138,8 @@ impl SqlStateStore {
                SELECT r.id, r.previous_response_id, c.depth + 1 FROM responses r \
                JOIN chain c ON r.id = c.previous WHERE r.expires_at > $3 AND c.depth + 1 < $4 \
              ) \
-             SELECT r.body, r.owner, r.conversation_id, r.expires_at, r.lease_until FROM chain c \
+             SELECT r.body, r.input, r.owner, r.conversation_id, r.expires_at, r.lease_until \
+             FROM chain c \
              JOIN responses r ON r.id = c.id ORDER BY c.depth",
         )
         .bind(id)
@@ -126,28 +149,24 @@ impl SqlStateStore {
         .fetch_all(self.db.pool())
         .await
         .map_err(failed)?;
-        let mut chain = Vec::with_capacity(rows.len());
-        for row in &rows {
-            chain.push(self.record_of(row).await?);
-        }
-        Ok(chain)
+        rows.iter().map(Self::record_of).collect()
     }
 
-    /// The output row of a stored item matching `column = value`, newest first, among
-    /// unexpired responses of `owner` (`None`: any).
+    /// The output of the newest unexpired response of `owner` (`None`: any) with an output
+    /// item matching `column = value`, and that item's position in it.
     async fn find_output(
         &self,
         column: &str,
         value: &str,
         owner: Option<&str>,
-    ) -> Result<Option<(String, i64, String)>, StoreError> {
+    ) -> Result<Option<(Vec<Item>, usize)>, StoreError> {
         let mut sql = format!(
-            "SELECT ri.response_id, ri.position, ri.body FROM response_items ri \
+            "SELECT ri.position, r.body FROM response_items ri \
              JOIN responses r ON r.id = ri.response_id \
-             WHERE ri.{column} = $1 AND ri.side = 'output' AND r.expires_at > $2"
+             WHERE ri.{column} = $1 AND r.expires_at > $2"
         );
         if owner.is_some() {
-            sql.push_str(" AND ri.owner = $3");
+            sql.push_str(" AND r.owner = $3");
         }
         sql.push_str(" ORDER BY r.created_at DESC LIMIT 1");
         let mut query = sqlx::query(&sql).bind(value.to_string()).bind(now());
@@ -156,11 +175,9 @@ impl SqlStateStore {
         }
         let row = query.fetch_optional(self.db.pool()).await.map_err(failed)?;
         row.map(|row| -> Result<_, StoreError> {
-            Ok((
-                row.try_get("response_id").map_err(failed)?,
-                row.try_get("position").map_err(failed)?,
-                row.try_get("body").map_err(failed)?,
-            ))
+            let position: i64 = row.try_get("position").map_err(failed)?;
+            let response: Response = from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
+            Ok((response.output, position.max(0) as usize))
         })
         .transpose()
     }
@@ -277,7 +294,10 @@ async fn write_batch<'a>(
     conn: &mut Option<PoolConnection<Any>>,
     records: impl Iterator<Item = &'a ResponseRecord>,
 ) -> Result<(), StoreError> {
-    let records: Vec<&ResponseRecord> = records.collect();
+    // Each record's own items, collected once, so that an output item given a minted id has
+    // the same one in its index row and in its conversation.
+    let saves: Vec<(&ResponseRecord, Vec<OwnItem<'a>>)> =
+        records.map(|r| (r, own_items(r).collect())).collect();
     let _writing = db.write_lock().await;
     let conn = match conn {
         Some(conn) => conn,
@@ -296,30 +316,38 @@ async fn write_batch<'a>(
     // Each statement is a round trip to the database's thread (SQLite) or server: a batch of
     // plain saves goes out as a few multi-row statements rather than four or more per
     // response (which held the store near 2,000 saves a second on two cores). Saves that
-    // touch a conversation, or save one response twice, keep the one-by-one path: their
-    // order matters.
-    let plain = records.iter().all(|r| r.conversation_id.is_none())
-        && records
+    // touch a conversation, or save one response twice, go one by one: their order matters.
+    let plain = saves.iter().all(|(r, _)| r.conversation_id.is_none())
+        && saves
             .iter()
-            .map(|r| r.id())
+            .map(|(r, _)| r.id())
             .collect::<std::collections::HashSet<_>>()
             .len()
-            == records.len();
-    if plain && records.len() > 1 {
-        write_responses(&mut tx, &records, db.is_sqlite()).await?;
+            == saves.len();
+    if plain {
+        write_responses(&mut tx, &saves, db.is_sqlite()).await?;
     } else {
-        for record in records {
-            write_response(&mut tx, record).await?;
+        for save in &saves {
+            write_responses(&mut tx, std::slice::from_ref(save), db.is_sqlite()).await?;
+            let (record, own) = save;
+            if let Some(conversation) = record.conversation_id.as_deref() {
+                append(&mut tx, conversation, &owned(own.iter().cloned())).await?;
+            }
         }
     }
     tx.commit().await.map_err(failed)
 }
+
+/// One of a response's own items: (side, position in that side, stored id, item), as
+/// [`own_items`] gives them.
+type OwnItem<'a> = (&'static str, usize, String, &'a Item);
 
 /// A value bound to a multi-row statement.
 enum Bound {
     Text(String),
     MaybeText(Option<String>),
     Int(i64),
+    MaybeInt(Option<i64>),
 }
 
 /// The rows of the next multi-row statement out of `left`: every count up to 16 has its own
@@ -336,6 +364,7 @@ fn rows_per_statement(left: usize) -> usize {
 
 /// Runs `head VALUES (row), (row)… tail` over `rows` in chunks of [`rows_per_statement`];
 /// `row` is one row's placeholders with `?` for each value (numbered `$N` for PostgreSQL).
+/// Returns the rows changed.
 async fn insert_rows(
     tx: &mut Transaction<'_, Any>,
     sqlite: bool,
@@ -343,7 +372,8 @@ async fn insert_rows(
     row: &str,
     tail: &str,
     mut rows: &[Vec<Bound>],
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
     while !rows.is_empty() {
         let n = rows_per_statement(rows.len());
         let (chunk, rest) = rows.split_at(n);
@@ -380,25 +410,40 @@ async fn insert_rows(
                     Bound::Text(v) => query.bind(v.clone()),
                     Bound::MaybeText(v) => query.bind(v.clone()),
                     Bound::Int(v) => query.bind(*v),
+                    Bound::MaybeInt(v) => query.bind(*v),
                 };
             }
         }
-        query.execute(&mut **tx).await.map_err(failed)?;
+        changed += query
+            .execute(&mut **tx)
+            .await
+            .map_err(failed)?
+            .rows_affected();
         rows = rest;
     }
-    Ok(())
+    Ok(changed)
 }
 
-/// [`write_response`] for several responses at once (none in a conversation, no id twice).
+/// Writes responses (no id twice) and their output items' index rows inside `tx`.
+///
+/// A response is almost always saved once, so its row is inserted as new, and only when some
+/// were saved before (a background response: running, then final) are those rows updated and
+/// their old item rows deleted. On SQLite the inserts say `OR ROLLBACK`: a multi-row statement
+/// that may fail half-way (`OR ABORT`, the default) makes SQLite keep a statement journal, a
+/// copy of every page the statement touches, to undo just that statement; with `OR ROLLBACK` a
+/// failure ends the whole transaction instead, which fails every save of the batch as an
+/// aborted statement did. (`NULLIF`, like any function call, would bring the journal back: the
+/// lease's NULL is bound as such on SQLite.)
 async fn write_responses(
     tx: &mut Transaction<'_, Any>,
-    records: &[&ResponseRecord],
+    saves: &[(&ResponseRecord, Vec<OwnItem<'_>>)],
     sqlite: bool,
 ) -> Result<(), StoreError> {
-    let mut responses = Vec::with_capacity(records.len());
+    let mut responses = Vec::with_capacity(saves.len());
     let mut items = Vec::new();
-    for record in records {
+    for (record, own) in saves {
         let id = record.id();
+        let lease = record.lease_until.map(|t| t.min(i64::MAX as u64) as i64);
         responses.push(vec![
             Bound::Text(id.to_string()),
             Bound::MaybeText(record.owner.clone()),
@@ -407,40 +452,92 @@ async fn write_responses(
             Bound::Int(record.response.created_at as i64),
             Bound::Int(record.expires_at.min(i64::MAX as u64) as i64),
             Bound::Text(to_json(&record.response)?),
-            Bound::Int(
-                record
-                    .lease_until
-                    .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
-            ),
+            Bound::Text(input_json(record)?),
+            // sqlx's `Any` driver types a NULL by its first use, and PostgreSQL then refuses
+            // the statement's later values: there the lease is sent as -1 for NULL.
+            if sqlite {
+                Bound::MaybeInt(lease)
+            } else {
+                Bound::Int(lease.unwrap_or(-1))
+            },
         ]);
-        for (side, position, item_id, item) in own_items(record) {
+        for (_, position, item_id, item) in own.iter().filter(|(side, ..)| *side == "output") {
             items.push(vec![
                 Bound::Text(id.to_string()),
-                Bound::Text(side.to_string()),
-                Bound::Int(position as i64),
-                Bound::Text(item_id),
+                Bound::Int(*position as i64),
+                Bound::Text(item_id.clone()),
                 Bound::MaybeText(call_id(item).map(str::to_string)),
-                Bound::MaybeText(record.owner.clone()),
-                Bound::Text(to_json(item)?),
             ]);
         }
     }
-    // The same statements as one save's, a row per response or item.
-    insert_rows(
+    let (insert, lease) = if sqlite {
+        ("INSERT OR ROLLBACK", "?")
+    } else {
+        ("INSERT", "NULLIF(?, -1)")
+    };
+    let inserted = insert_rows(
         tx,
         sqlite,
-        "INSERT INTO responses (id, owner, previous_response_id, conversation_id, created_at, \
-         expires_at, body, lease_until)",
-        "(?, ?, ?, ?, ?, ?, ?, NULLIF(?, -1))",
-        "ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, \
-         lease_until = excluded.lease_until",
+        &format!(
+            "{insert} INTO responses (id, owner, previous_response_id, conversation_id, \
+             created_at, expires_at, body, input, lease_until)"
+        ),
+        &format!("(?, ?, ?, ?, ?, ?, ?, ?, {lease})"),
+        "ON CONFLICT (id) DO NOTHING",
         &responses,
     )
     .await?;
-    let ids: Vec<Vec<Bound>> = records
-        .iter()
-        .map(|r| vec![Bound::Text(r.id().to_string())])
-        .collect();
+    if inserted < saves.len() as u64 {
+        // Saved before: its row is updated (set again for the ones just inserted, which is
+        // harmless) and its item rows go. Item rows exist only with their response's row.
+        for (record, _) in saves {
+            update_response(tx, record).await?;
+        }
+        delete_items(tx, sqlite, saves.iter().map(|(r, _)| r.id())).await?;
+    }
+    insert_rows(
+        tx,
+        sqlite,
+        &format!("{insert} INTO response_items (response_id, position, item_id, call_id)"),
+        "(?, ?, ?, ?)",
+        "",
+        &items,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets a saved response's row to `record` (what a save replaces).
+async fn update_response(
+    tx: &mut Transaction<'_, Any>,
+    record: &ResponseRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE responses SET body = $1, input = $2, expires_at = $3, \
+         lease_until = NULLIF($4, -1) WHERE id = $5",
+    )
+    .bind(to_json(&record.response)?)
+    .bind(input_json(record)?)
+    .bind(record.expires_at.min(i64::MAX as u64) as i64)
+    .bind(
+        record
+            .lease_until
+            .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
+    )
+    .bind(record.id().to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// Deletes the item rows of responses `ids`, in a few statements.
+async fn delete_items<'a>(
+    tx: &mut Transaction<'_, Any>,
+    sqlite: bool,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = ids.collect();
     let mut rest = &ids[..];
     while !rest.is_empty() {
         let n = rows_per_statement(rest.len());
@@ -459,78 +556,11 @@ async fn write_responses(
             marks.join(", ")
         );
         let mut query = sqlx::query(&sql);
-        for values in chunk {
-            if let Some(Bound::Text(id)) = values.first() {
-                query = query.bind(id.clone());
-            }
+        for id in chunk {
+            query = query.bind(id.to_string());
         }
         query.execute(&mut **tx).await.map_err(failed)?;
         rest = after;
-    }
-    insert_rows(
-        tx,
-        sqlite,
-        "INSERT INTO response_items (response_id, side, position, item_id, call_id, owner, body)",
-        "(?, ?, ?, ?, ?, ?, ?)",
-        "",
-        &items,
-    )
-    .await
-}
-
-async fn write_response(
-    tx: &mut Transaction<'_, Any>,
-    record: &ResponseRecord,
-) -> Result<(), StoreError> {
-    let id = record.id();
-    // A lease is NULL-able: sent as -1 and turned back into NULL, because sqlx's `Any` driver
-    // types a NULL by its first use and PostgreSQL then refuses the statement's later values.
-    sqlx::query(
-        "INSERT INTO responses (id, owner, previous_response_id, conversation_id, created_at, \
-         expires_at, body, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, -1)) \
-         ON CONFLICT (id) DO UPDATE SET body = excluded.body, expires_at = excluded.expires_at, \
-         lease_until = excluded.lease_until",
-    )
-    .bind(id)
-    .bind(record.owner.clone())
-    .bind(record.response.previous_response_id.clone())
-    .bind(record.conversation_id.clone())
-    .bind(record.response.created_at as i64)
-    .bind(record.expires_at.min(i64::MAX as u64) as i64)
-    .bind(to_json(&record.response)?)
-    .bind(
-        record
-            .lease_until
-            .map_or(-1, |t| t.min(i64::MAX as u64) as i64),
-    )
-    .execute(&mut **tx)
-    .await
-    .map_err(failed)?;
-    sqlx::query("DELETE FROM response_items WHERE response_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map_err(failed)?;
-    // Collected once, so an item given a minted id has the same one in the conversation.
-    let own: Vec<_> = own_items(record).collect();
-    for (side, position, item_id, item) in &own {
-        sqlx::query(
-            "INSERT INTO response_items (response_id, side, position, item_id, call_id, \
-             owner, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(*side)
-        .bind(*position as i64)
-        .bind(item_id.clone())
-        .bind(call_id(item).map(str::to_string))
-        .bind(record.owner.clone())
-        .bind(to_json(*item)?)
-        .execute(&mut **tx)
-        .await
-        .map_err(failed)?;
-    }
-    if let Some(conversation) = record.conversation_id.as_deref() {
-        append(tx, conversation, &owned(own)).await?;
     }
     Ok(())
 }
@@ -633,15 +663,10 @@ impl StateStore for SqlStateStore {
         owner: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Vec<Item>>, StoreError>> {
         Box::pin(async move {
-            let Some((response_id, position, _)) = self.find_output("call_id", call, owner).await?
-            else {
+            let Some((output, position)) = self.find_output("call_id", call, owner).await? else {
                 return Ok(None);
             };
-            let Some(record) = self.load_response(&response_id).await? else {
-                return Ok(None);
-            };
-            let output = &record.response.output;
-            let at = (position.max(0) as usize).min(output.len().saturating_sub(1));
+            let at = position.min(output.len().saturating_sub(1));
             let start = output[..at]
                 .iter()
                 .rposition(|i| !matches!(i, Item::Reasoning(_)))
@@ -656,10 +681,11 @@ impl StateStore for SqlStateStore {
         owner: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Item>, StoreError>> {
         Box::pin(async move {
-            match self.find_output("item_id", wanted, owner).await? {
-                Some((_, _, body)) => Ok(Some(from_json(&body)?)),
-                None => Ok(None),
-            }
+            Ok(self.find_output("item_id", wanted, owner).await?.and_then(
+                |(mut output, position)| {
+                    (position < output.len()).then(|| output.swap_remove(position))
+                },
+            ))
         })
     }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use sqlx::Row;
 use switchyard::state::{ConversationRecord, MemoryStore, ResponseRecord, StateStore, StoredItem};
 use switchyard_store::{Database, SqlStateStore};
 use switchyard_types::JsonMap;
@@ -172,6 +173,58 @@ async fn contract(store: Arc<dyn StateStore>) {
             .unwrap()
             .is_none()
     );
+
+    // Saved again together with new ones (one batch may hold both): the saved-again ones get
+    // their new output, their old items are no longer found, the new ones are kept.
+    let mut saves = tokio::task::JoinSet::new();
+    for i in 10..30 {
+        let store = store.clone();
+        let id = format!("resp_many{i}_{tag}");
+        let id = if i >= 20 { format!("{id}new") } else { id };
+        // Saving again keeps the owner.
+        let owner = if i < 20 && i % 2 == 1 { "bob" } else { "alice" };
+        let output = json!([
+            {"type": "function_call", "id": format!("fc{i}b_{tag}"), "call_id": format!("call{i}b_{tag}"),
+             "name": "g", "arguments": "{}"}
+        ]);
+        saves.spawn(async move {
+            store
+                .save_response(record(&id, None, Some(owner), output))
+                .await
+        });
+    }
+    while let Some(saved) = saves.join_next().await {
+        saved.unwrap().unwrap();
+    }
+    for i in 10..30 {
+        let id = format!("resp_many{i}_{tag}");
+        let id = if i >= 20 { format!("{id}new") } else { id };
+        let got = store.response(&id).await.unwrap().expect("stored");
+        assert_eq!(got.response.output.len(), 1);
+        let found = store
+            .find_call(&format!("call{i}b_{tag}"), got.owner.as_deref())
+            .await
+            .unwrap()
+            .expect("the new output found");
+        assert_eq!(found, got.response.output);
+        if i >= 20 {
+            continue;
+        }
+        assert!(
+            store
+                .find_output_item(&format!("msg_out{i}_{tag}"), None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .find_call(&format!("call{i}_{tag}"), None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 
     // Conversations.
     let conv = format!("conv_{tag}");
@@ -357,5 +410,201 @@ async fn survives_a_restart(url: &str) {
         store.response(&id).await.unwrap().is_some(),
         "kept across a restart"
     );
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_sqlite_database_of_migration_5_keeps_its_responses() {
+    let (url, dir) = sqlite_url("migration5");
+    keeps_responses_saved_before_migration_6(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_postgres_database_of_migration_5_keeps_its_responses() {
+    let (url, base, name) = postgres().await;
+    keeps_responses_saved_before_migration_6(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+/// Rows written as migration 5's schema held them (every own item in `response_items`, input
+/// and output, with its body) read back the same once migrated.
+async fn keeps_responses_saved_before_migration_6(url: &str) {
+    let tag = format!("{:x}", fastrand_u64());
+    let id = format!("resp_old{tag}");
+    let call = format!("call_old{tag}");
+    let mut saved = record(
+        &id,
+        None,
+        Some("alice"),
+        json!([
+            {"type": "reasoning", "id": format!("rs_old{tag}"), "summary": [], "encrypted_content": "blob"},
+            {"type": "function_call", "id": format!("fc_old{tag}"), "call_id": call, "name": "f", "arguments": "{}"}
+        ]),
+    );
+    saved.input.push(StoredItem {
+        id: format!("fco_in{tag}"),
+        item: item(
+            json!({"type": "function_call_output", "call_id": "call_before", "output": "42"}),
+        ),
+    });
+    saved.input.push(StoredItem {
+        id: format!("msg_in2_{tag}"),
+        item: item(json!({"type": "message", "role": "user", "content": "and then?"})),
+    });
+    // A response without items of its own.
+    let bare = record(&format!("resp_bare{tag}"), None, None, json!([]));
+    let bare = ResponseRecord {
+        input: Vec::new(),
+        ..bare
+    };
+
+    let db = Database::open_at_version(url, 5).await.unwrap();
+    for record in [&saved, &bare] {
+        sqlx::query(
+            "INSERT INTO responses (id, owner, previous_response_id, conversation_id, \
+             created_at, expires_at, body) VALUES ($1, $2, NULL, NULL, $3, $4, $5)",
+        )
+        .bind(record.id().to_string())
+        .bind(record.owner.clone())
+        .bind(record.response.created_at as i64)
+        .bind(record.expires_at as i64)
+        .bind(serde_json::to_string(&record.response).unwrap())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    // Input rows written in reverse, so that only `position` gives their order.
+    let mut rows: Vec<(&str, usize, String, &Item)> = saved
+        .input
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ("input", i, s.id.clone(), &s.item))
+        .rev()
+        .collect();
+    rows.extend((saved.response.output.iter().enumerate()).map(|(i, item)| {
+        (
+            "output",
+            i,
+            switchyard::state::context::stored_id(item),
+            item,
+        )
+    }));
+    for (side, position, item_id, item) in rows {
+        let call_id = switchyard::state::context::call_id(item).map(str::to_string);
+        sqlx::query(
+            "INSERT INTO response_items (response_id, side, position, item_id, call_id, owner, \
+             body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.clone())
+        .bind(side)
+        .bind(position as i64)
+        .bind(item_id)
+        .bind(call_id)
+        .bind(Some("alice".to_string()))
+        .bind(serde_json::to_string(item).unwrap())
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+    db.close().await;
+
+    let db = Database::open(url).await.unwrap();
+    let store = SqlStateStore::new(db.clone());
+    let got = store.response(&id).await.unwrap().expect("kept");
+    assert_eq!(got, saved);
+    let got = store.response(bare.id()).await.unwrap().expect("kept");
+    assert!(got.input.is_empty());
+    assert_eq!(got.response, bare.response);
+    // Its output is found again, by call id (with the reasoning before it) and by item id.
+    let found = store
+        .find_call(&call, Some("alice"))
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(found, saved.response.output);
+    assert!(store.find_call(&call, Some("bob")).await.unwrap().is_none());
+    let reasoning = store
+        .find_output_item(&format!("rs_old{tag}"), None)
+        .await
+        .unwrap()
+        .expect("found by id");
+    assert_eq!(reasoning, saved.response.output[0]);
+    // The input is not an output item.
+    assert!(
+        store
+            .find_output_item(&format!("msg_in2_{tag}"), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Saved again after the migration, its items are replaced; deleted, it is gone.
+    let mut again = saved.clone();
+    again.response.output.truncate(1);
+    store.save_response(again.clone()).await.unwrap();
+    assert_eq!(store.response(&id).await.unwrap(), Some(again));
+    assert!(store.find_call(&call, None).await.unwrap().is_none());
+    assert!(store.delete_response(&id).await.unwrap());
+    let left: i64 = sqlx::query("SELECT COUNT(*) AS n FROM response_items WHERE response_id = $1")
+        .bind(id.clone())
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(left, 0);
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_failing_sqlite_save_fails_whole_and_the_writer_recovers() {
+    let (url, dir) = sqlite_url("failing");
+    a_failing_save_fails_whole_and_the_writer_recovers(&url).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_failing_postgres_save_fails_whole_and_the_writer_recovers() {
+    let (url, base, name) = postgres().await;
+    a_failing_save_fails_whole_and_the_writer_recovers(&url).await;
+    drop_postgres(&base, &name).await;
+}
+
+/// A save whose item row cannot be written (a stray row already holds its key) fails, leaves
+/// nothing of itself (its response row, inserted first, is rolled back with it), and the
+/// writer's next transaction works.
+async fn a_failing_save_fails_whole_and_the_writer_recovers(url: &str) {
+    let tag = format!("{:x}", fastrand_u64());
+    let db = Database::open(url).await.unwrap();
+    let store = SqlStateStore::new(db.clone());
+    let kept = format!("resp_kept{tag}");
+    store
+        .save_response(record(&kept, None, None, json!([])))
+        .await
+        .unwrap();
+    let broken = format!("resp_broken{tag}");
+    sqlx::query(
+        "INSERT INTO response_items (response_id, position, item_id, call_id) \
+         VALUES ($1, 0, 'stray', NULL)",
+    )
+    .bind(broken.clone())
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let output = json!([{"type": "message", "id": format!("msg_b{tag}"), "role": "assistant",
+        "content": [{"type": "output_text", "text": "x"}]}]);
+    assert!(
+        store
+            .save_response(record(&broken, None, None, output))
+            .await
+            .is_err()
+    );
+    assert!(store.response(&broken).await.unwrap().is_none());
+    let after = format!("resp_after{tag}");
+    store
+        .save_response(record(&after, None, None, json!([])))
+        .await
+        .unwrap();
+    assert!(store.response(&after).await.unwrap().is_some());
+    assert!(store.response(&kept).await.unwrap().is_some());
     db.close().await;
 }
