@@ -33,8 +33,8 @@ STAGES = [
     ("      the answer (JSON serialisation, headers)", r"routes::responses::answer$"),
     ("spend-log writer (async side)", r"spend::write_loop::\{\{closure\}\}$"),
     ("response-store writer (async side)", r"store::state::write_loop::\{\{closure\}\}$"),
-    ("  serialising stored JSON", r"switchyard_store::state::to_json"),
-    ("SQLite worker threads", r"sqlx-sqlite[^:]*/worker\.rs:.*begin_short_backtrace$"),
+    ("  serialising the stored body", r"switchyard-store/src/state\.rs:switchyard_store::state::(to_json|response_json)$"),
+    ("SQLite worker threads", r"sqlx-sqlite[^:]*/worker\.rs:.*(begin_short_backtrace|ConnectionWorker::establish::\{\{closure\}\}::\{\{closure\}\})$"),
     ("memcpy (all callers)", r"__memcpy_avx_unaligned_erms$"),
     ("malloc (all callers)", r"malloc\.c:malloc$"),
 ]
@@ -63,7 +63,7 @@ def main():
         found = sorted(
             ((v, k) for k, v in totals.items() if re.search(pattern, k)), reverse=True
         )
-        value = f"{found[0][0] // requests:,}" if found else "-"
+        value = f"{found[0][0] // requests:,}" if found else "inlined"
         print(f"| {label} | {value} |")
 
 
