@@ -31,42 +31,13 @@ WARMUP="${WARMUP:-100}"
 CASES="${CASES:-json-bridged stream-bridged json-passthrough stream-passthrough stream-anthropic}"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release --locked -q -p switchyard-server -p switchyard-mock -p switchyard-bench
-BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
-WORK="$(mktemp -d)"
-cleanup() {
-  for pid in $(cat "$WORK"/*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  sleep 0.5 # valgrind writes its last dump as it exits
-  rm -rf "$WORK" 2>/dev/null || true
-}
-trap cleanup EXIT
-
-# Starts "$@" in the background in $WORK (its databases go there), output in $WORK/$1.log;
-# prints the URL its listening line names.
-start() {
-  local name="$1"; shift
-  (cd "$WORK" && exec "$@") >"$WORK/$name.log" 2>&1 &
-  echo "$!" >"$WORK/$name.pid"
-  for _ in $(seq 1200); do
-    if url=$(grep -o 'listening on http://[0-9.:]*' "$WORK/$name.log" | head -1 | sed 's/^listening on //') && [ -n "$url" ]; then
-      echo "$url"; return 0
-    fi
-    sleep 0.05
-  done
-  echo "error: $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
-}
+# shellcheck source=bench/common.sh
+EXIT_WAIT=0.5 # valgrind writes its last dump as the process exits
+source bench/common.sh
 
 GRIND=(valgrind --tool=callgrind --dump-instr=no --compress-strings=no --separate-threads=yes)
 MOCK=$(start mock "$BIN/switchyard-mock" --host 127.0.0.1 --port 0)
-cat >"$WORK/config.yaml" <<EOF
-model_list:
-  - model_name: passthrough
-    litellm_params: {model: openai/mock-model, api_base: "$MOCK/v1", api_key: sk-bench}
-  - model_name: bridged
-    litellm_params: {model: openai/mock-model, api_base: "$MOCK/vllm/v1", api_key: sk-bench, use_chat_completions_api: true}
-  - model_name: anthropic
-    litellm_params: {model: anthropic/claude-mock, api_base: "$MOCK", api_key: sk-bench}
-EOF
+write_config "$MOCK"
 GATEWAY=$(RUST_LOG=info start gateway "${GRIND[@]}" --callgrind-out-file="$WORK/gateway.%p.cg" \
   "${GATEWAY_BIN:-$BIN/switchyard}" --config "$WORK/config.yaml" --host 127.0.0.1 --port 0)
 BARE=$(start bare "${GRIND[@]}" --callgrind-out-file="$WORK/bare.%p.cg" \

@@ -23,31 +23,8 @@ HOLD_STREAMS="${HOLD_STREAMS:-1000}"
 CASES="${CASES:-json-bridged stream-bridged json-passthrough stream-passthrough stream-anthropic}"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release --locked -q -p switchyard-server -p switchyard-mock -p switchyard-bench
-BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
-WORK="$(mktemp -d)"
-PIDS=()
-# `start` runs in a command substitution (a subshell), so it records its process in a pid file.
-cleanup() {
-  for pid in "${PIDS[@]}" $(cat "$WORK"/*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# Starts "$@" in the background in $WORK (the gateway's SQLite database starts empty there),
-# with stdout+stderr in $WORK/$1.log; waits for a line naming a URL and prints the URL.
-start() {
-  local name="$1"; shift
-  (cd "$WORK" && exec "$@") >"$WORK/$name.log" 2>&1 &
-  echo "$!" >"$WORK/$name.pid"
-  for _ in $(seq 200); do
-    if url=$(grep -o 'listening on http://[0-9.:]*' "$WORK/$name.log" | head -1 | sed 's/^listening on //') && [ -n "$url" ]; then
-      echo "$url"; return 0
-    fi
-    sleep 0.05
-  done
-  echo "error: $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
-}
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 # Resident memory of a process and all its descendants (LiteLLM runs worker processes).
 rss_mb() {
@@ -64,17 +41,7 @@ rss_mb() {
 }
 
 MOCK=$(start mock "$BIN/switchyard-mock" --host 127.0.0.1 --port 0)
-cat >"$WORK/config.yaml" <<EOF
-model_list:
-  - model_name: passthrough
-    litellm_params: {model: openai/mock-model, api_base: "$MOCK/v1", api_key: sk-bench}
-  # Bridged to Chat Completions, written the way both switchyard and LiteLLM read as a bridge.
-  - model_name: bridged
-    litellm_params: {model: openai/mock-model, api_base: "$MOCK/vllm/v1", api_key: sk-bench, use_chat_completions_api: true}
-  # Translated to Anthropic's Messages API (the mock serves /v1/messages).
-  - model_name: anthropic
-    litellm_params: {model: anthropic/claude-mock, api_base: "$MOCK", api_key: sk-bench}
-EOF
+write_config "$MOCK"
 BARE=$(start bare "$BIN/switchyard-bare" --upstream "$MOCK" --listen 127.0.0.1:0)
 KEY=""
 if [ "${TARGET:-switchyard}" = litellm ]; then

@@ -18,39 +18,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release --locked -q -p switchyard-server -p switchyard-mock -p switchyard-bench
-BIN="$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)"
+# shellcheck source=bench/common.sh
+source bench/common.sh
 OUT="${1:-$BIN/../symbol-order.txt}"
-WORK="$(mktemp -d)"
-cleanup() {
-  for pid in $(cat "$WORK"/*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-start() {
-  local name="$1"; shift
-  (cd "$WORK" && exec "$@") >"$WORK/$name.log" 2>&1 &
-  echo "$!" >"$WORK/$name.pid"
-  for _ in $(seq 1200); do
-    if url=$(grep -o 'listening on http://[0-9.:]*' "$WORK/$name.log" | head -1 | sed 's/^listening on //') && [ -n "$url" ]; then
-      echo "$url"; return 0
-    fi
-    sleep 0.05
-  done
-  echo "error: $name did not start:" >&2; cat "$WORK/$name.log" >&2; exit 1
-}
 
 MOCK=$(start mock "$BIN/switchyard-mock" --host 127.0.0.1 --port 0)
-cat >"$WORK/config.yaml" <<EOF
-model_list:
-  - model_name: passthrough
-    litellm_params: {model: openai/mock-model, api_base: "$MOCK/v1", api_key: sk-bench}
-  - model_name: bridged
-    litellm_params: {model: openai/mock-model, api_base: "$MOCK/vllm/v1", api_key: sk-bench, use_chat_completions_api: true}
-  - model_name: anthropic
-    litellm_params: {model: anthropic/claude-mock, api_base: "$MOCK", api_key: sk-bench}
-EOF
+write_config "$MOCK"
 # From startup on (no zeroing): startup code is what an idle gateway has touched. Mangled
 # names, as the linker matches them.
 GATEWAY=$(RUST_LOG=info start gateway valgrind --tool=callgrind --demangle=no --dump-instr=no \
