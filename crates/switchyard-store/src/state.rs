@@ -56,30 +56,6 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(|e| failed(format!("a stored value does not parse: {e}")))
 }
 
-/// A response's own input item, as the `input` column of its row keeps it (a JSON array).
-#[derive(serde::Serialize)]
-struct InputRef<'a> {
-    id: &'a str,
-    item: &'a Item,
-}
-
-#[derive(serde::Deserialize)]
-struct Input {
-    id: String,
-    item: Item,
-}
-
-/// The `input` column of `record`'s row.
-fn input_json(record: &ResponseRecord) -> Result<String, StoreError> {
-    let input: Vec<InputRef<'_>> = (record.input.iter())
-        .map(|stored| InputRef {
-            id: &stored.id,
-            item: &stored.item,
-        })
-        .collect();
-    to_json(&input)
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -100,13 +76,7 @@ impl SqlStateStore {
     fn record_of(row: &AnyRow) -> Result<ResponseRecord, StoreError> {
         let response: Response = from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
         let input = match row.try_get::<Option<String>, _>("input").map_err(failed)? {
-            Some(text) => from_json::<Vec<Input>>(&text)?
-                .into_iter()
-                .map(|input| StoredItem {
-                    id: input.id,
-                    item: input.item,
-                })
-                .collect(),
+            Some(text) => from_json(&text)?,
             None => Vec::new(),
         };
         Ok(ResponseRecord {
@@ -461,7 +431,7 @@ async fn write_responses(
             Bound::Int(record.response.created_at as i64),
             Bound::Int(record.expires_at.min(i64::MAX as u64) as i64),
             Bound::Text(response_json(&record.response)?),
-            Bound::Text(input_json(record)?),
+            Bound::Text(to_json(&record.input)?),
             // sqlx's `Any` driver types a NULL by its first use, and PostgreSQL then refuses
             // the statement's later values: there the lease is sent as -1 for NULL.
             if sqlite {
@@ -528,7 +498,7 @@ async fn update_response(
          lease_until = NULLIF($4, -1) WHERE id = $5",
     )
     .bind(response_json(&record.response)?)
-    .bind(input_json(record)?)
+    .bind(to_json(&record.input)?)
     .bind(record.expires_at.min(i64::MAX as u64) as i64)
     .bind(
         record

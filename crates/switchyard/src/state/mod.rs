@@ -73,7 +73,8 @@ impl Caller {
 
 /// An item in a stored list: its id (the client's, or one minted when it had none) and the
 /// item as it was given (without a minted id, so that it goes upstream as the client sent it).
-#[derive(Debug, Clone, PartialEq)]
+/// Its JSON form, `{"id", "item"}`, is how the SQL store keeps a response's own input.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StoredItem {
     /// The item's id in listings.
     pub id: String,
