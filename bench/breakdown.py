@@ -20,7 +20,7 @@ import sys
 STAGES = [
     ("whole connection task (HTTP server, routing, handler)", r"serve::serve_connection::\{\{closure\}\}$"),
     ("  auth middleware and what it runs", r"src/auth\.rs:.*FromFn.*call::\{\{closure\}\}$"),
-    ("    POST /v1/responses handler", r"Handler<\(M,T1,T2,T3,T4,T5\),S>>::call::\{\{closure\}\}$"),
+    ("    POST /v1/responses handler", r"routes::responses::create_response::\{\{closure\}\}$"),
     ("      Gateway::execute", r"Gateway>::execute::\{\{closure\}\}$"),
     ("        one attempt (Gateway::call)", r"Gateway>::call::\{\{closure\}\}$"),
     ("          provider request (prepare: translate, serialise)", r"as switchyard::providers::Provider>::prepare$"),

@@ -4,7 +4,9 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 
 use axum::extract::ConnectInfo;
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri, header};
@@ -18,7 +20,21 @@ use crate::sse;
 use crate::state::AppState;
 
 /// Creates a response, as JSON or as a stream of server-sent events.
-pub async fn create(
+///
+/// The handler's future is boxed here, so that axum's own future around it (which it boxes
+/// again, after building it on the stack) holds a pointer rather than this whole state
+/// machine, which it would otherwise copy whole on every request.
+pub fn create(
+    state: State<AppState>,
+    uri: Uri,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Body,
+) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+    Box::pin(create_response(state, uri, extensions, headers, body))
+}
+
+async fn create_response(
     State(state): State<AppState>,
     uri: Uri,
     extensions: Extensions,
@@ -77,9 +93,9 @@ pub async fn create(
         {
             ctx.held = switchyard::Held::new(in_flight);
         }
-        state
-            .gateway()
-            .execute(request, ctx)
+        // Boxed: an awaited future is held twice over by the one awaiting it (the value
+        // built and the one polled), and copied whole when built.
+        Box::pin(state.gateway().execute(request, ctx))
             .await
             .map(|execution| (execution, admitted))
             .map_err(Refusal::from)

@@ -165,7 +165,9 @@ impl Gateway {
         if request.background == Some(true) {
             return Box::pin(self.execute_background(request, ctx)).await;
         }
-        let (mut plan, target) = self.admit(request, ctx).await?;
+        // Boxed for the same reason as the attempt's call (attempt.rs): admission's future is
+        // the other half of this one's size.
+        let (mut plan, target) = Box::pin(self.admit(request, ctx)).await?;
         if super::compaction::ends_with_trigger(&plan.request) {
             return Box::pin(self.serve_trigger(plan, target)).await;
         }
