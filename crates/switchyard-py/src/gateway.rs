@@ -212,7 +212,16 @@ async fn respond(
         );
         return Err(failure(error, &capture));
     };
-    let json = serde_json::to_string(&response).map_err(|e| {
+    // Serialised already when the gateway stored it.
+    let stored_json = execution
+        .response_json
+        .as_deref()
+        .and_then(|json| std::str::from_utf8(json).ok());
+    let json = match stored_json {
+        Some(json) => Ok(json.to_owned()),
+        None => serde_json::to_string(&response),
+    }
+    .map_err(|e| {
         let error = Error::new(
             ErrorKind::Internal,
             format!("cannot write the response: {e}"),

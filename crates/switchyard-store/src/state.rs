@@ -43,13 +43,14 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(failed)
 }
 
-/// A response's body: written into a buffer sized for a typical one at once (`to_string`
-/// starts at 128 bytes and doubles, copying, five or six times for a 1–2 KB response).
-fn response_json(response: &Response) -> Result<String, StoreError> {
-    let mut body = Vec::with_capacity(4096);
-    serde_json::to_writer(&mut body, response).map_err(failed)?;
+/// A stored response's body: the JSON the gateway already wrote for it, else its own.
+fn response_body(record: &ResponseRecord) -> Result<String, StoreError> {
+    let json = match &record.json {
+        Some(json) => json.to_vec(),
+        None => record.response.to_json().map_err(failed)?,
+    };
     // serde_json writes only valid UTF-8.
-    String::from_utf8(body).map_err(failed)
+    String::from_utf8(json).map_err(failed)
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
@@ -89,6 +90,7 @@ impl SqlStateStore {
                 .map_err(failed)?
                 .map(|t| t.max(0) as u64),
             response,
+            json: None,
         })
     }
 
@@ -430,7 +432,7 @@ async fn write_responses(
             Bound::MaybeText(record.conversation_id.clone()),
             Bound::Int(record.response.created_at as i64),
             Bound::Int(record.expires_at.min(i64::MAX as u64) as i64),
-            Bound::Text(response_json(&record.response)?),
+            Bound::Text(response_body(record)?),
             Bound::Text(to_json(&record.input)?),
             // sqlx's `Any` driver types a NULL by its first use, and PostgreSQL then refuses
             // the statement's later values: there the lease is sent as -1 for NULL.
@@ -497,7 +499,7 @@ async fn update_response(
         "UPDATE responses SET body = $1, input = $2, expires_at = $3, \
          lease_until = NULLIF($4, -1) WHERE id = $5",
     )
-    .bind(response_json(&record.response)?)
+    .bind(response_body(record)?)
     .bind(to_json(&record.input)?)
     .bind(record.expires_at.min(i64::MAX as u64) as i64)
     .bind(

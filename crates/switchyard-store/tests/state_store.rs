@@ -38,6 +38,7 @@ fn record(id: &str, previous: Option<&str>, owner: Option<&str>, output: Value) 
         conversation_id: None,
         expires_at: now() + 3600,
         lease_until: None,
+        json: None,
     }
 }
 

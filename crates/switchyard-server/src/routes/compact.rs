@@ -9,7 +9,7 @@ use http::{Extensions, HeaderMap, HeaderValue, Uri};
 use switchyard::ids;
 use switchyard::types::responses::CreateResponse;
 
-use super::responses::{call_context, read_json};
+use super::responses::{call_context, client_ip, read_json};
 use crate::error::Refusal;
 use crate::identity;
 use crate::state::AppState;
@@ -27,7 +27,16 @@ pub async fn compact(
         let request: CreateResponse = read_json(&state, &headers, body, false)
             .await
             .map_err(Refusal::from)?;
-        let ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
+        let client = client_ip(&extensions);
+        let ctx = call_context(
+            &state,
+            &uri,
+            headers,
+            &extensions,
+            client,
+            &request,
+            &request_id,
+        );
         // A compaction calls a model: the key's models, budgets and limits apply.
         let _admitted = identity::check_key(&state, &extensions, &request, &request_id).await?;
         identity::check_budget(&state, ctx.meta.end_user.as_deref())?;

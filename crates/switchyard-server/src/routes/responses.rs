@@ -42,9 +42,7 @@ async fn create_response(
     body: Body,
 ) -> Response {
     let request_id = ids::request_id();
-    let client = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+    let client = client_ip(&extensions);
     let result = async {
         let request = match read_request(&state, &headers, body).await {
             Ok(request) => request,
@@ -70,7 +68,15 @@ async fn create_response(
                 return Err(Refusal::from(error));
             }
         };
-        let mut ctx = call_context(&state, &uri, headers, &extensions, &request, &request_id);
+        let mut ctx = call_context(
+            &state,
+            &uri,
+            headers,
+            &extensions,
+            client,
+            &request,
+            &request_id,
+        );
         let mut admitted = match identity::check_key(&state, &extensions, &request, &request_id)
             .await
             .and_then(|admitted| {
@@ -111,19 +117,25 @@ async fn create_response(
     response
 }
 
+/// The client's IP address, as the spend log records it. Formatted once per request: an
+/// address's `Display` costs a thousand instructions.
+pub(crate) fn client_ip(extensions: &Extensions) -> Option<String> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+}
+
 /// The context of a request that creates a response: who asked (for the accounting record
-/// and the state it may see) and the client's headers.
+/// and the state it may see; `client`: its address) and the client's headers.
 pub(crate) fn call_context(
     state: &AppState,
     uri: &Uri,
     headers: HeaderMap,
     extensions: &Extensions,
+    client: Option<String>,
     request: &CreateResponse,
     request_id: &str,
 ) -> CallContext {
-    let client = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
     let mut meta = identity::request_meta(state, uri.path(), &headers, request, client);
     if let Some(auth) = identity::key_auth(extensions) {
         meta.owner = auth.owner();
@@ -231,10 +243,17 @@ fn answer(execution: Execution) -> Response {
         attempted_fallbacks,
         max_fallbacks,
         cost,
+        response_json,
     } = execution;
-    let mut response = match output {
-        Output::Response(response) => json_response(&response),
-        Output::Stream(stream) => sse::response(stream),
+    let mut response = match (output, response_json) {
+        // Serialised once, for the store and the client.
+        (Output::Response(_), Some(json)) => json_answer(Body::from(json)),
+        (Output::Response(response), None) => match response.to_json() {
+            Ok(json) => json_answer(Body::from(json)),
+            // What axum's `Json` answers when serialisation fails (it cannot for these types).
+            Err(e) => (http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+        (Output::Stream(stream), _) => sse::response(stream),
     };
     let headers = response.headers_mut();
     let retries = attempted_retries.to_string();
@@ -265,26 +284,15 @@ fn answer(execution: Execution) -> Response {
     response
 }
 
-/// A JSON answer, written into a buffer sized for a typical response at once (axum's `Json`
-/// starts at 128 bytes and grows, copying, several times per answer).
-fn json_response(response: &switchyard::types::responses::Response) -> Response {
-    let mut body = Vec::with_capacity(JSON_ANSWER_CAPACITY);
-    match serde_json::to_writer(&mut body, response) {
-        Ok(()) => {
-            let mut answer = Response::new(Body::from(body));
-            answer.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            answer
-        }
-        // What axum's `Json` answers when serialisation fails (it cannot for these types).
-        Err(e) => (http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+/// A JSON answer with `body`.
+fn json_answer(body: Body) -> Response {
+    let mut answer = Response::new(body);
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    answer
 }
-
-/// The first allocation for a JSON answer: a short answer's `Response` is 1–2 KB.
-const JSON_ANSWER_CAPACITY: usize = 4096;
 
 /// Reads the whole body: at most `limit` bytes (a larger declared `Content-Length` is refused
 /// before anything is read), within `deadline` (a client dripping its body holds a connection

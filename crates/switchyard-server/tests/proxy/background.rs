@@ -298,6 +298,7 @@ async fn a_response_abandoned_by_its_instance_ends_failed() {
             conversation_id: None,
             expires_at: now + 3600,
             lease_until: Some(now - 1),
+            json: None,
         })
         .await
         .unwrap();

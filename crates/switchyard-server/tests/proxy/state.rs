@@ -92,6 +92,53 @@ async fn a_response_is_stored_listed_and_deleted() {
     }
 }
 
+/// A stored answer is serialised once, for the store and the client, only when the client sees
+/// it as stored: reasoning blobs a client did not ask for stay out of its answer and in the
+/// store (the next turn sends them back), and a continuation's answer names the response it
+/// continued.
+#[tokio::test]
+async fn a_stored_answer_shows_the_client_what_it_asked_for() {
+    let h = Harness::start().await;
+    for group in GROUPS {
+        for include in [false, true] {
+            let mut body =
+                json!({"model": group, "input": "alpha", "reasoning": {"effort": "low"}});
+            if include {
+                body["include"] = json!(["reasoning.encrypted_content"]);
+            }
+            let first = create(&h, body.clone(), false).await;
+            let id = first["id"].as_str().unwrap();
+            let (_, stored) = h.get_json(&format!("/v1/responses/{id}")).await;
+            assert_eq!(stored["id"], first["id"], "{group}");
+            if !include {
+                assert!(
+                    !first.to_string().contains("encrypted_content\":\""),
+                    "{group}: {first}"
+                );
+                assert_eq!(
+                    stored, first,
+                    "{group}: retrieve answers what create answered"
+                );
+            }
+            body["input"] = json!("beta");
+            body["previous_response_id"] = first["id"].clone();
+            let second = create(&h, body, false).await;
+            assert_eq!(second["previous_response_id"], first["id"], "{group}");
+            let (_, stored) = h
+                .get_json(&format!("/v1/responses/{}", second["id"].as_str().unwrap()))
+                .await;
+            assert_eq!(stored["previous_response_id"], first["id"], "{group}");
+            let sent = h.last_upstream().body.to_string();
+            assert!(sent.contains("You said: alpha"), "{group}: {sent}");
+            // The first turn's thinking signature went back upstream from the store, whether
+            // the client saw it or not.
+            if ["anthropic", "bedrock", "vertex-claude"].contains(group) {
+                assert!(sent.contains("\"signature\":\"Eq"), "{group}: {sent}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn store_false_keeps_nothing() {
     let h = Harness::start().await;

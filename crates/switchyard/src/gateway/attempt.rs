@@ -7,13 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchyard_types::responses::{CreateResponse, Response, Usage};
+use switchyard_types::responses::{CreateResponse, Usage};
 use tokio::time::Instant;
 
 use super::execute::{Answered, Plan, Progress};
 use super::record::CallRecord;
 use super::stream::Driver;
-use super::upstream::{Call, Reply};
+use super::upstream::{Call, Complete, Reply};
 use super::{DEFAULT_TIMEOUT, Gateway, ResponseStream, affinity};
 use crate::accounting::RequestMeta;
 use crate::error::{Error, ErrorKind};
@@ -22,12 +22,7 @@ use crate::router::{self, Deployment, InFlight, Target};
 /// What an attempt that succeeded answered.
 pub(super) enum Answer {
     /// A complete response, its record finished.
-    Response {
-        /// The response.
-        response: Box<Response>,
-        /// Its cost (`None`: no price).
-        cost: Option<f64>,
-    },
+    Response(Complete),
     /// A primed stream, not yet holding the request's record.
     Stream {
         /// The primed stream.
@@ -130,9 +125,9 @@ impl Gateway {
         }
         router.succeeded(deployment, started.elapsed());
         Ok(match reply {
-            Reply::Response(response, cost) => {
-                router.used_tokens(deployment, total_tokens(response.usage.as_ref()));
-                Answer::Response { response, cost }
+            Reply::Response(complete) => {
+                router.used_tokens(deployment, total_tokens(complete.response.usage.as_ref()));
+                Answer::Response(complete)
             }
             Reply::Stream(driver) => Answer::Stream {
                 driver,

@@ -193,6 +193,7 @@ impl Gateway {
             attempted_fallbacks: 0,
             max_fallbacks: 0,
             cost: None,
+            response_json: None,
         })
     }
 

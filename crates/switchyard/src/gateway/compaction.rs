@@ -382,6 +382,7 @@ impl Gateway {
             attempted_fallbacks: 0,
             max_fallbacks: plan.max_fallbacks,
             cost: None,
+            response_json: None,
         })
     }
 

@@ -343,8 +343,12 @@ impl Gateway {
         progress: Progress,
         answered: Answered,
     ) -> Result<Execution, Error> {
-        let (output, cost) = match answered.answer {
-            Answer::Response { response, cost } => (Output::Response(response), cost),
+        let (output, cost, response_json) = match answered.answer {
+            Answer::Response(complete) => (
+                Output::Response(complete.response),
+                complete.cost,
+                complete.json,
+            ),
             Answer::Stream {
                 driver,
                 in_flight,
@@ -361,6 +365,7 @@ impl Gateway {
                 (
                     Output::Stream(self.observe(events, in_flight, group_size)),
                     None,
+                    None,
                 )
             }
         };
@@ -371,6 +376,7 @@ impl Gateway {
             attempted_fallbacks: progress.fallbacks,
             max_fallbacks: plan.max_fallbacks,
             cost,
+            response_json,
         })
     }
 }

@@ -33,6 +33,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use switchyard_types::responses::{CreateResponse, Response};
 
 use crate::accounting::{RequestMeta, Sinks};
@@ -164,6 +165,12 @@ pub struct Execution {
     /// The cost (USD) of a non-streamed response; `None` for streams (known only at their
     /// end) and for models without a price.
     pub cost: Option<f64>,
+    /// A complete response's JSON, when the gateway serialised it already (to store it):
+    /// the bytes [`Response::to_json`] gives for `output`'s response, to answer with rather
+    /// than serialising it again.
+    ///
+    /// [`Response::to_json`]: crate::types::responses::Response::to_json
+    pub response_json: Option<Bytes>,
 }
 
 /// What a request produced.

@@ -3,12 +3,13 @@
 //! ends, before the client sees the terminal event, so that a continuation sent the next
 //! instant, to this gateway or to another on the same database, finds it.
 
+use bytes::Bytes;
 use switchyard_types::responses::{CreateResponse, Response, ResponseStatus};
 
 use super::{CallContext, Gateway};
 use crate::error::Error;
 use crate::router::Target;
-use crate::state::{Caller, Resolved, State};
+use crate::state::{Caller, Resolved, ResponseRecord, State};
 
 /// What one request reads from and writes to the state store.
 #[derive(Debug)]
@@ -124,9 +125,31 @@ impl Persist {
             return;
         }
         let record = self.state.record(response, &self.resolved, &self.caller);
+        self.store(record, &response.id).await;
+    }
+
+    /// Stores the finished `response` as [`Self::save`] does and, when the client is to get
+    /// exactly what is stored (`shown_as_is`: nothing in it is hidden from the client, and the
+    /// stored copy names the same previous response), returns its JSON: one serialisation for
+    /// the client's answer and the stored body.
+    pub async fn save_answer(&self, response: &Response, shown_as_is: bool) -> Option<Bytes> {
+        if !self.keep {
+            return None;
+        }
+        let mut record = self.state.record(response, &self.resolved, &self.caller);
+        if shown_as_is && record.response.previous_response_id == response.previous_response_id {
+            // Serialising cannot fail for these types; if it did, the store tries again.
+            record.json = record.response.to_json().ok().map(Bytes::from);
+        }
+        let json = record.json.clone();
+        self.store(record, &response.id).await;
+        json
+    }
+
+    async fn store(&self, record: ResponseRecord, response_id: &str) {
         if let Err(error) = self.state.save(record).await {
             tracing::error!(
-                response_id = %response.id,
+                response_id = %response_id,
                 error = %error.message,
                 "the response could not be stored; it cannot be retrieved or continued"
             );

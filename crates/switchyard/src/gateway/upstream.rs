@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use switchyard_types::responses::{CreateResponse, Response};
 use tokio::time::{Instant, timeout_at};
 
@@ -43,17 +44,27 @@ pub(super) struct Call<'a> {
 
 /// What an upstream call got back.
 pub(super) enum Reply {
-    /// A complete response (the record finished with it), and its cost.
-    Response(Box<Response>, Option<f64>),
+    /// A complete response (the record finished with it).
+    Response(Complete),
     /// A primed stream.
     Stream(Box<Driver>),
+}
+
+/// A complete response, its record finished.
+pub(super) struct Complete {
+    pub response: Box<Response>,
+    /// Its cost (`None`: no price).
+    pub cost: Option<f64>,
+    /// Its JSON, when it was serialised to be stored and the client sees it as stored (see
+    /// [`Persist::save_answer`](super::persist::Persist::save_answer)).
+    pub json: Option<Bytes>,
 }
 
 impl Reply {
     /// The id of the response the client gets.
     pub fn response_id(&self) -> &str {
         match self {
-            Reply::Response(response, _) => &response.id,
+            Reply::Response(complete) => &complete.response.id,
             Reply::Stream(driver) => driver.response_id(),
         }
     }
@@ -81,18 +92,16 @@ impl Gateway {
             let driver = self.open_stream(call, record).await?;
             Ok(Reply::Stream(Box::new(driver)))
         } else {
-            let (response, cost) = self.respond(call, record).await?;
-            Ok(Reply::Response(Box::new(response), cost))
+            Ok(Reply::Response(self.respond(call, record).await?))
         }
     }
 
-    /// Calls the upstream for a complete response and finishes `record` with it; returns the
-    /// response and its cost.
+    /// Calls the upstream for a complete response and finishes `record` with it.
     pub(super) async fn respond(
         &self,
         call: &Call<'_>,
         record: &mut CallRecord,
-    ) -> Result<(Response, Option<f64>), Error> {
+    ) -> Result<Complete, Error> {
         let prepared = call.prepare(false)?;
         let deadline = Instant::now() + call.timeout;
         let deployment = call.deployment;
@@ -112,7 +121,10 @@ impl Gateway {
         builder.apply(&mut items)?;
         builder.complete();
         // Stored before the client has the answer, blobs and all.
-        call.persist.save(builder.response()).await;
+        let json = call
+            .persist
+            .save_answer(builder.response(), builder.shown_as_is())
+            .await;
         if let Some(upstream) = builder.upstream_response_id()
             && upstream != builder.response().id
         {
@@ -121,10 +133,14 @@ impl Gateway {
                 .insert(builder.response().id.clone(), upstream.to_string());
         }
         record.report_cost(builder.reported_cost());
-        let response = builder.into_response();
+        let response = Box::new(builder.into_response());
         record.output_started();
         let cost = record.finish_response(&response);
-        Ok((response, cost))
+        Ok(Complete {
+            response,
+            cost,
+            json,
+        })
     }
 
     /// Calls the upstream for a stream and primes it (see `stream.rs`); `record` notes the

@@ -24,6 +24,7 @@ mod service;
 
 use std::fmt;
 
+use bytes::Bytes;
 use switchyard_types::JsonMap;
 use switchyard_types::responses::{Item, Response};
 
@@ -99,6 +100,10 @@ pub struct ResponseRecord {
     /// vouches for it (Unix seconds; it renews this while it runs). Past it, the response is
     /// taken as abandoned.
     pub lease_until: Option<u64>,
+    /// `response` already serialised ([`Response::to_json`]), when the gateway had it: the
+    /// same bytes answered the client, so a store that writes JSON takes these rather than
+    /// serialising again. Whoever changes `response` clears it.
+    pub json: Option<Bytes>,
 }
 
 impl ResponseRecord {

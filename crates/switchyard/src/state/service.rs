@@ -178,6 +178,7 @@ impl State {
                 .into(),
         });
         record.lease_until = None;
+        record.json = None;
         if let Err(e) = self.store.save_response(record.clone()).await {
             tracing::warn!(response_id = %record.response.id, error = %e, "could not fail an abandoned response");
         }
@@ -362,6 +363,7 @@ impl State {
             conversation_id: resolved.conversation_id.clone(),
             expires_at: now().saturating_add(self.retention_secs),
             lease_until: None,
+            json: None,
         }
     }
 

@@ -235,6 +235,19 @@ impl ResponseBuilder {
         response
     }
 
+    /// True when the client sees the response as it is (see [`Self::into_response`]): no item
+    /// carries a blob or call state to take out.
+    pub fn shown_as_is(&self) -> bool {
+        !self.response.output.iter().any(|item| match item {
+            Item::Reasoning(r) => {
+                !self.include_encrypted_reasoning && r.encrypted_content.is_some()
+            }
+            Item::FunctionCall(call) => call.extra.contains_key(super::CALL_STATE),
+            Item::CustomToolCall(call) => call.extra.contains_key(super::CALL_STATE),
+            _ => false,
+        })
+    }
+
     /// An item as the client sees it (see [`Self::into_response`]).
     fn shown(&self, item: Item) -> Item {
         if self.include_encrypted_reasoning {

@@ -237,6 +237,67 @@ fn encrypted_reasoning_only_when_included() {
     assert!(!v.to_string().contains("encrypted_content"));
 }
 
+/// `shown_as_is` (the gateway then serialises the stored response once, for the client too)
+/// holds exactly when the client's view is the stored response itself.
+#[test]
+fn shown_as_is_exactly_when_nothing_is_hidden() {
+    let call = |state: Option<&str>| {
+        let mut events = vec![StreamEvent::ToolCallStart {
+            call_id: Some("call_1".into()),
+            name: "f".into(),
+            kind: ToolCallKind::Function,
+            namespace: None,
+        }];
+        events.extend(state.map(|s| StreamEvent::ToolCallState(s.into())));
+        events.push(StreamEvent::ToolCallDelta("{}".into()));
+        events
+    };
+    let cases = [
+        (vec![StreamEvent::TextDelta("x".into())], [true, true]),
+        (
+            vec![
+                StreamEvent::ReasoningDelta("t".into()),
+                StreamEvent::ReasoningEncrypted("sig".into()),
+                StreamEvent::TextDelta("x".into()),
+            ],
+            // Without `include`, the blob is hidden; with it, shown.
+            [false, true],
+        ),
+        (
+            vec![
+                StreamEvent::ReasoningDelta("t".into()),
+                StreamEvent::TextDelta("x".into()),
+            ],
+            [true, true],
+        ),
+        (call(None), [true, true]),
+        // Call state is never shown.
+        (call(Some("thought")), [false, false]),
+    ];
+    for (events, expected) in cases {
+        for (include, expected) in [false, true].into_iter().zip(expected) {
+            let mut builder = ResponseBuilder::new(
+                envelope(&request(), "resp_x".into(), "m".into(), 1),
+                false,
+                include,
+            );
+            for event in events.clone() {
+                builder.push(event).unwrap();
+            }
+            builder.complete();
+            let shown_as_is = builder.shown_as_is();
+            let stored = builder.response().clone();
+            let shown = builder.into_response();
+            assert_eq!(shown_as_is, expected, "{events:?}, include {include}");
+            assert_eq!(
+                shown_as_is,
+                shown == stored,
+                "{events:?}, include {include}"
+            );
+        }
+    }
+}
+
 #[test]
 fn tool_delta_without_a_call_is_an_upstream_error() {
     let mut b = builder(true);
