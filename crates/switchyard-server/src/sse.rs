@@ -36,14 +36,14 @@ pub fn body(stream: ResponseStream) -> Body {
         // Most writes are a few events of a few hundred bytes; a relayed lifecycle event
         // (the whole response) is a kilobyte or more.
         let mut out = BytesMut::with_capacity(WRITE_CAPACITY);
-        encode(&mut out, &first);
+        encode(&mut out, &first, &stream);
         let mut ended = false;
         'fill: while out.len() < MAX_WRITE {
             // Everything ready now. `now_or_never` polls without a waker to keep; the next
             // round polls again with a real one before waiting, so no wake-up is lost.
             while let Some(next) = stream.next().now_or_never() {
                 match next {
-                    Some(event) => encode(&mut out, &event),
+                    Some(event) => encode(&mut out, &event, &stream),
                     None => {
                         ended = true;
                         break 'fill;
@@ -58,7 +58,7 @@ pub fn body(stream: ResponseStream) -> Body {
                 tokio::task::yield_now().await;
                 match stream.next().now_or_never() {
                     Some(Some(event)) => {
-                        encode(&mut out, &event);
+                        encode(&mut out, &event, &stream);
                         continue 'fill;
                     }
                     Some(None) => {
@@ -80,7 +80,39 @@ pub fn body(stream: ResponseStream) -> Body {
 
 /// Appends `event: {type}\ndata: {json}\n\n` to the write, the JSON serialised in place (no
 /// buffer of its own per event); an event that cannot be serialised leaves nothing behind.
-fn encode(out: &mut BytesMut, event: &ResponseStreamEvent) {
+/// The terminal event's response is written from the bytes the store serialised, when the
+/// stream has them ([`ResponseStream::terminal_response_json`]).
+fn encode(out: &mut BytesMut, event: &ResponseStreamEvent, stream: &ResponseStream) {
+    let terminal = match (event.is_terminal(), event.lifecycle()) {
+        (true, Some(lifecycle)) => stream
+            .terminal_response_json()
+            .map(|json| (lifecycle, json)),
+        _ => None,
+    };
+    match terminal {
+        Some((lifecycle, json)) => {
+            encode_lifecycle(out, event.kind(), lifecycle.sequence_number, &json)
+        }
+        None => encode_serialised(out, event),
+    }
+}
+
+/// The JSON serde writes for a lifecycle event with nothing beside its sequence number and
+/// its response, given the response's own JSON.
+fn encode_lifecycle(out: &mut BytesMut, kind: &str, sequence_number: u64, response: &[u8]) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: {\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"sequence_number\":");
+    // Writing to a BytesMut cannot fail.
+    let _ = std::fmt::Write::write_fmt(out, format_args!("{sequence_number}"));
+    out.extend_from_slice(b",\"response\":");
+    out.extend_from_slice(response);
+    out.extend_from_slice(b"}\n\n");
+}
+
+fn encode_serialised(out: &mut BytesMut, event: &ResponseStreamEvent) {
     let start = out.len();
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(event.kind().as_bytes());
@@ -108,4 +140,45 @@ pub fn response(stream: ResponseStream) -> axum::response::Response {
     // Tells nginx-style proxies not to buffer the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     (StatusCode::OK, headers, body(stream)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_types::responses::{LifecycleEvent, Response, ResponseStatus};
+
+    /// The terminal event written from the stored response's bytes is, byte for byte, the
+    /// event serde writes.
+    #[test]
+    fn a_terminal_event_from_stored_bytes_is_the_serialised_event() {
+        let response = Response {
+            id: "resp_1".into(),
+            model: "gpt-x".into(),
+            status: ResponseStatus::Completed,
+            previous_response_id: Some("resp_0 \"quoted\"".into()),
+            ..Response::default()
+        };
+        let json = response.to_json().unwrap();
+        for sequence_number in [0, 7, 12_345] {
+            let lifecycle = LifecycleEvent {
+                sequence_number,
+                response: Box::new(response.clone()),
+                extra: Default::default(),
+            };
+            for event in [
+                ResponseStreamEvent::Completed(lifecycle.clone()),
+                ResponseStreamEvent::Incomplete(lifecycle.clone()),
+                ResponseStreamEvent::Failed(lifecycle),
+            ] {
+                let mut serialised = BytesMut::new();
+                encode_serialised(&mut serialised, &event);
+                let mut from_bytes = BytesMut::new();
+                encode_lifecycle(&mut from_bytes, event.kind(), sequence_number, &json);
+                assert_eq!(
+                    String::from_utf8_lossy(&from_bytes),
+                    String::from_utf8_lossy(&serialised)
+                );
+            }
+        }
+    }
 }

@@ -95,18 +95,18 @@ async fn a_response_is_stored_listed_and_deleted() {
 /// A stored answer is serialised once, for the store and the client, only when the client sees
 /// it as stored: reasoning blobs a client did not ask for stay out of its answer and in the
 /// store (the next turn sends them back), and a continuation's answer names the response it
-/// continued.
+/// continued. Streamed, the terminal event carries the same response.
 #[tokio::test]
 async fn a_stored_answer_shows_the_client_what_it_asked_for() {
     let h = Harness::start().await;
-    for group in GROUPS {
+    for (group, stream) in GROUPS.iter().flat_map(|g| [(g, false), (g, true)]) {
         for include in [false, true] {
             let mut body =
                 json!({"model": group, "input": "alpha", "reasoning": {"effort": "low"}});
             if include {
                 body["include"] = json!(["reasoning.encrypted_content"]);
             }
-            let first = create(&h, body.clone(), false).await;
+            let first = create(&h, body.clone(), stream).await;
             let id = first["id"].as_str().unwrap();
             let (_, stored) = h.get_json(&format!("/v1/responses/{id}")).await;
             assert_eq!(stored["id"], first["id"], "{group}");
@@ -117,17 +117,20 @@ async fn a_stored_answer_shows_the_client_what_it_asked_for() {
                 );
                 assert_eq!(
                     stored, first,
-                    "{group}: retrieve answers what create answered"
+                    "{group}, stream {stream}: retrieve answers what create answered"
                 );
             }
             body["input"] = json!("beta");
             body["previous_response_id"] = first["id"].clone();
-            let second = create(&h, body, false).await;
+            let second = create(&h, body, stream).await;
             assert_eq!(second["previous_response_id"], first["id"], "{group}");
             let (_, stored) = h
                 .get_json(&format!("/v1/responses/{}", second["id"].as_str().unwrap()))
                 .await;
             assert_eq!(stored["previous_response_id"], first["id"], "{group}");
+            if !include {
+                assert_eq!(stored, second, "{group}, stream {stream}: the continuation");
+            }
             let sent = h.last_upstream().body.to_string();
             assert!(sent.contains("You said: alpha"), "{group}: {sent}");
             // The first turn's thinking signature went back upstream from the store, whether

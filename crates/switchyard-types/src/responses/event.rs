@@ -158,10 +158,16 @@ impl ResponseStreamEvent {
 
     /// The `response` of a lifecycle event.
     pub fn response(&self) -> Option<&Response> {
+        self.lifecycle().map(|e| &*e.response)
+    }
+
+    /// A lifecycle event's payload (`response.created`, `.queued`, `.in_progress` and the
+    /// terminal three).
+    pub fn lifecycle(&self) -> Option<&LifecycleEvent> {
         use ResponseStreamEvent::*;
         match self {
             Created(e) | Queued(e) | InProgress(e) | Completed(e) | Incomplete(e) | Failed(e) => {
-                Some(&e.response)
+                Some(e)
             }
             _ => None,
         }

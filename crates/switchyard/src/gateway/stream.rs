@@ -11,10 +11,11 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_core::Stream;
 use switchyard_types::responses::{ResponseStatus, ResponseStreamEvent};
 use tokio::time::{Instant, sleep, timeout_at};
@@ -58,6 +59,10 @@ pub(crate) struct Driver {
     /// Writes the finished response to the state store before the terminal event goes out;
     /// taken when it has.
     persist: Option<Arc<Persist>>,
+    /// The terminal event's response as the store serialised it, when that is exactly what
+    /// the event carries (shared with the [`ResponseStream`]: see
+    /// [`ResponseStream::terminal_response_json`]).
+    terminal_json: Arc<OnceLock<Bytes>>,
 }
 
 /// The upstream's side of a stream.
@@ -117,6 +122,7 @@ impl Driver {
             cancel: None,
             was_cancelled: false,
             persist: None,
+            terminal_json: Arc::default(),
         }
     }
 
@@ -263,7 +269,13 @@ impl Driver {
                     && let Some(persist) = self.persist.take()
                 {
                     // A continuation sent the moment the client sees the end must find it.
-                    persist.save(self.builder.response()).await;
+                    // The event's response is the builder's as the client sees it; when that
+                    // is the stored copy as it is, the store's serialisation serves both.
+                    let shown_as_is = self.builder.shown_as_is() && lifecycle_is_plain(&event);
+                    let stored = persist.save_answer(self.builder.response(), shown_as_is);
+                    if let Some(json) = stored.await {
+                        let _ = self.terminal_json.set(json);
+                    }
                 }
                 return Some(event);
             }
@@ -365,6 +377,7 @@ impl Driver {
     /// `record` and finishes it.
     pub fn into_stream(mut self, record: CallRecord) -> ResponseStream {
         self.cut = Some(Box::pin(record.cut()));
+        let terminal_json = self.terminal_json.clone();
         // Boxed: `unfold` moves its state into each event's future and back out, and a
         // driver with its record is large (those two copies per event showed up as a
         // twentieth of a relayed stream's instructions); a box moves as one pointer.
@@ -378,8 +391,15 @@ impl Driver {
         });
         ResponseStream {
             inner: Box::pin(stream),
+            terminal_json,
         }
     }
+}
+
+/// True when `event` is a lifecycle event with nothing beside its sequence number and
+/// response (then its JSON is `{"type", "sequence_number", "response"}`).
+fn lifecycle_is_plain(event: &ResponseStreamEvent) -> bool {
+    event.lifecycle().is_some_and(|e| e.extra.is_empty())
 }
 
 /// A primed stream and the request's record.
@@ -399,6 +419,7 @@ impl Drop for Streaming {
 /// A stream of Responses events, ending after the terminal event.
 pub struct ResponseStream {
     inner: Pin<Box<dyn Stream<Item = ResponseStreamEvent> + Send>>,
+    terminal_json: Arc<OnceLock<Bytes>>,
 }
 
 impl std::fmt::Debug for ResponseStream {
@@ -410,7 +431,20 @@ impl std::fmt::Debug for ResponseStream {
 impl ResponseStream {
     /// A stream of `events`.
     pub(crate) fn new(events: Pin<Box<dyn Stream<Item = ResponseStreamEvent> + Send>>) -> Self {
-        ResponseStream { inner: events }
+        ResponseStream {
+            inner: events,
+            terminal_json: Arc::default(),
+        }
+    }
+
+    /// The `response` of the terminal event as JSON, once that event has been yielded, when
+    /// the gateway serialised it to store it and the event carries exactly that response
+    /// (nothing hidden from the client) with nothing beside its sequence number; `None`
+    /// otherwise. A server writes the terminal event with these bytes instead of serialising
+    /// the whole response a second time: `{"type":…,"sequence_number":…,"response":<these>}`
+    /// is the event's JSON.
+    pub fn terminal_response_json(&self) -> Option<Bytes> {
+        self.terminal_json.get().cloned()
     }
 
     /// Calls `observe` with every event before the client gets it; whatever `observe` holds
@@ -422,6 +456,7 @@ impl ResponseStream {
         use futures_util::StreamExt;
         ResponseStream {
             inner: Box::pin(self.inner.inspect(move |event| observe(event))),
+            terminal_json: self.terminal_json,
         }
     }
 }
