@@ -81,10 +81,11 @@ pub fn body(stream: ResponseStream) -> Body {
 /// Appends `event: {type}\ndata: {json}\n\n` to the write, the JSON serialised in place (no
 /// buffer of its own per event); an event that cannot be serialised leaves nothing behind.
 /// The terminal event's response is written from the bytes the store serialised, when the
-/// stream has them ([`ResponseStream::terminal_response_json`]).
+/// stream has them ([`ResponseStream::terminal_response_json`]) and the event carries nothing
+/// else that [`encode_lifecycle`] would leave out.
 fn encode(out: &mut BytesMut, event: &ResponseStreamEvent, stream: &ResponseStream) {
     let terminal = match (event.is_terminal(), event.lifecycle()) {
-        (true, Some(lifecycle)) => stream
+        (true, Some(lifecycle)) if lifecycle.extra.is_empty() => stream
             .terminal_response_json()
             .map(|json| (lifecycle, json)),
         _ => None,

@@ -121,11 +121,7 @@ impl Persist {
     /// not fail the response the client already paid for: the failure is logged, and what
     /// needs the stored response later gets a clear 503 or 400 then.
     pub async fn save(&self, response: &Response) {
-        if !self.keep {
-            return;
-        }
-        let record = self.state.record(response, &self.resolved, &self.caller);
-        self.store(record, &response.id).await;
+        self.save_answer(response, false).await;
     }
 
     /// Stores the finished `response` as [`Self::save`] does and, when the client is to get

@@ -271,7 +271,7 @@ impl Driver {
                     // A continuation sent the moment the client sees the end must find it.
                     // The event's response is the builder's as the client sees it; when that
                     // is the stored copy as it is, the store's serialisation serves both.
-                    let shown_as_is = self.builder.shown_as_is() && lifecycle_is_plain(&event);
+                    let shown_as_is = self.builder.shown_as_is();
                     let stored = persist.save_answer(self.builder.response(), shown_as_is);
                     if let Some(json) = stored.await {
                         let _ = self.terminal_json.set(json);
@@ -396,12 +396,6 @@ impl Driver {
     }
 }
 
-/// True when `event` is a lifecycle event with nothing beside its sequence number and
-/// response (then its JSON is `{"type", "sequence_number", "response"}`).
-fn lifecycle_is_plain(event: &ResponseStreamEvent) -> bool {
-    event.lifecycle().is_some_and(|e| e.extra.is_empty())
-}
-
 /// A primed stream and the request's record.
 struct Streaming {
     driver: Driver,
@@ -439,10 +433,9 @@ impl ResponseStream {
 
     /// The `response` of the terminal event as JSON, once that event has been yielded, when
     /// the gateway serialised it to store it and the event carries exactly that response
-    /// (nothing hidden from the client) with nothing beside its sequence number; `None`
-    /// otherwise. A server writes the terminal event with these bytes instead of serialising
-    /// the whole response a second time: `{"type":…,"sequence_number":…,"response":<these>}`
-    /// is the event's JSON.
+    /// (nothing hidden from the client); `None` otherwise. A server writes the terminal event
+    /// around these bytes instead of serialising the whole response a second time (when the
+    /// event has no fields beside `sequence_number` and `response`).
     pub fn terminal_response_json(&self) -> Option<Bytes> {
         self.terminal_json.get().cloned()
     }
