@@ -6,7 +6,7 @@ use axum::body::Body;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::{FutureExt, StreamExt};
 use switchyard::ResponseStream;
-use switchyard_types::responses::ResponseStreamEvent;
+use switchyard_types::responses::{Response, ResponseStreamEvent};
 
 /// A write closes once it holds this much, even if more events are ready.
 const MAX_WRITE: usize = 64 * 1024;
@@ -30,71 +30,107 @@ const HANDOVER_TURNS: usize = 3;
 /// system call and a wake-up each; the turns cost microseconds, and no event ever waits for
 /// one that has not arrived.
 pub fn body(stream: ResponseStream) -> Body {
-    let writes = futures_util::stream::unfold(Some(stream), |stream| async move {
-        let mut stream = stream?;
-        let first = stream.next().await?;
-        // Most writes are a few events of a few hundred bytes; a relayed lifecycle event
-        // (the whole response) is a kilobyte or more.
-        let mut out = BytesMut::with_capacity(WRITE_CAPACITY);
-        encode(&mut out, &first, &stream);
-        let mut ended = false;
-        'fill: while out.len() < MAX_WRITE {
-            // Everything ready now. `now_or_never` polls without a waker to keep; the next
-            // round polls again with a real one before waiting, so no wake-up is lost.
-            while let Some(next) = stream.next().now_or_never() {
-                match next {
-                    Some(event) => encode(&mut out, &event, &stream),
-                    None => {
-                        ended = true;
+    let writes =
+        futures_util::stream::unfold(Some((stream, Encoder::default())), |state| async move {
+            let (mut stream, mut encoder) = state?;
+            let first = stream.next().await?;
+            // Most writes are a few events of a few hundred bytes; a relayed lifecycle event
+            // (the whole response) is a kilobyte or more.
+            let mut out = BytesMut::with_capacity(WRITE_CAPACITY);
+            encoder.encode(&mut out, first, &stream);
+            let mut ended = false;
+            'fill: while out.len() < MAX_WRITE {
+                // Everything ready now. `now_or_never` polls without a waker to keep; the next
+                // round polls again with a real one before waiting, so no wake-up is lost.
+                while let Some(next) = stream.next().now_or_never() {
+                    match next {
+                        Some(event) => encoder.encode(&mut out, event, &stream),
+                        None => {
+                            ended = true;
+                            break 'fill;
+                        }
+                    }
+                    if out.len() >= MAX_WRITE {
                         break 'fill;
                     }
                 }
-                if out.len() >= MAX_WRITE {
-                    break 'fill;
-                }
-            }
-            // Nothing ready: give the tasks between us and the upstream socket a few turns.
-            for _ in 0..HANDOVER_TURNS {
-                tokio::task::yield_now().await;
-                match stream.next().now_or_never() {
-                    Some(Some(event)) => {
-                        encode(&mut out, &event, &stream);
-                        continue 'fill;
+                // Nothing ready: give the tasks between us and the upstream socket a few turns.
+                for _ in 0..HANDOVER_TURNS {
+                    tokio::task::yield_now().await;
+                    match stream.next().now_or_never() {
+                        Some(Some(event)) => {
+                            encoder.encode(&mut out, event, &stream);
+                            continue 'fill;
+                        }
+                        Some(None) => {
+                            ended = true;
+                            break 'fill;
+                        }
+                        None => {}
                     }
-                    Some(None) => {
-                        ended = true;
-                        break 'fill;
-                    }
-                    None => {}
                 }
+                break;
             }
-            break;
-        }
-        Some((
-            Ok::<Bytes, Infallible>(out.freeze()),
-            (!ended).then_some(stream),
-        ))
-    });
+            Some((
+                Ok::<Bytes, Infallible>(out.freeze()),
+                (!ended).then_some((stream, encoder)),
+            ))
+        });
     Body::from_stream(writes)
 }
 
-/// Appends `event: {type}\ndata: {json}\n\n` to the write, the JSON serialised in place (no
-/// buffer of its own per event); an event that cannot be serialised leaves nothing behind.
-/// The terminal event's response is written from the bytes the store serialised, when the
-/// stream has them ([`ResponseStream::terminal_response_json`]) and the event carries nothing
-/// else that [`encode_lifecycle`] would leave out.
-fn encode(out: &mut BytesMut, event: &ResponseStreamEvent, stream: &ResponseStream) {
-    let terminal = match (event.is_terminal(), event.lifecycle()) {
-        (true, Some(lifecycle)) if lifecycle.extra.is_empty() => stream
-            .terminal_response_json()
-            .map(|json| (lifecycle, json)),
-        _ => None,
-    };
-    match terminal {
-        Some((lifecycle, json)) => {
-            encode_lifecycle(out, event.kind(), lifecycle.sequence_number, &json)
+/// Writes one stream's events, remembering the JSON of the last non-terminal lifecycle
+/// event's response: `response.created` and `response.in_progress` (and `.queued`) usually
+/// carry the same response, which is then serialised once (comparing two responses costs far
+/// less than serialising one).
+#[derive(Default)]
+struct Encoder {
+    lifecycle: Option<(Box<Response>, Vec<u8>)>,
+}
+
+impl Encoder {
+    /// Appends `event: {type}\ndata: {json}\n\n` to the write, the JSON serialised in place
+    /// (no buffer of its own per event); an event that cannot be serialised leaves nothing
+    /// behind. A lifecycle event with nothing beside its sequence number and response is
+    /// written around bytes already serialised when there are some: for the terminal event
+    /// the store's ([`ResponseStream::terminal_response_json`]), for the others those of the
+    /// previous lifecycle event when the response is the same.
+    fn encode(&mut self, out: &mut BytesMut, event: ResponseStreamEvent, stream: &ResponseStream) {
+        if event.is_terminal() {
+            match (event.lifecycle(), stream.terminal_response_json()) {
+                (Some(lifecycle), Some(json)) if lifecycle.extra.is_empty() => {
+                    encode_lifecycle(out, event.kind(), lifecycle.sequence_number, &json)
+                }
+                _ => encode_serialised(out, &event),
+            }
+            return;
         }
-        None => encode_serialised(out, event),
+        self.encode_open(out, event);
+    }
+
+    /// [`Self::encode`] for an event other than the terminal one.
+    fn encode_open(&mut self, out: &mut BytesMut, event: ResponseStreamEvent) {
+        if event.lifecycle().is_none_or(|l| !l.extra.is_empty()) {
+            return encode_serialised(out, &event);
+        }
+        let (kind, lifecycle) = match event {
+            ResponseStreamEvent::Created(l) => ("response.created", l),
+            ResponseStreamEvent::Queued(l) => ("response.queued", l),
+            ResponseStreamEvent::InProgress(l) => ("response.in_progress", l),
+            other => return encode_serialised(out, &other),
+        };
+        if let Some((response, json)) = &self.lifecycle
+            && **response == *lifecycle.response
+        {
+            return encode_lifecycle(out, kind, lifecycle.sequence_number, json);
+        }
+        match serde_json::to_vec(&lifecycle.response) {
+            Ok(json) => {
+                encode_lifecycle(out, kind, lifecycle.sequence_number, &json);
+                self.lifecycle = Some((lifecycle.response, json));
+            }
+            Err(e) => tracing::error!(error = %e, event = kind, "could not encode a stream event"),
+        }
     }
 }
 
@@ -181,5 +217,51 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Lifecycle events that carry the same response share one serialisation; one whose
+    /// response changed, or that carries fields of its own, is serialised afresh. Every write
+    /// is, byte for byte, the event serde writes.
+    #[test]
+    fn open_lifecycle_events_reuse_the_previous_json_only_for_the_same_response() {
+        let queued = Response {
+            id: "resp_1".into(),
+            status: ResponseStatus::Queued,
+            instructions: Some("say \"hi\"".into()),
+            ..Response::default()
+        };
+        let running = Response {
+            status: ResponseStatus::InProgress,
+            ..queued.clone()
+        };
+        let lifecycle = |sequence_number, response: &Response| LifecycleEvent {
+            sequence_number,
+            response: Box::new(response.clone()),
+            extra: Default::default(),
+        };
+        let mut with_extra = lifecycle(4, &running);
+        with_extra.extra.insert("note".into(), "kept".into());
+        let events = [
+            ResponseStreamEvent::Created(lifecycle(0, &queued)),
+            ResponseStreamEvent::Queued(lifecycle(1, &queued)),
+            ResponseStreamEvent::InProgress(lifecycle(2, &running)),
+            ResponseStreamEvent::InProgress(lifecycle(3, &running)),
+            ResponseStreamEvent::InProgress(with_extra),
+            ResponseStreamEvent::InProgress(lifecycle(5, &queued)),
+        ];
+        let mut encoder = Encoder::default();
+        for event in events {
+            let mut serialised = BytesMut::new();
+            encode_serialised(&mut serialised, &event);
+            let mut encoded = BytesMut::new();
+            encoder.encode_open(&mut encoded, event);
+            assert_eq!(
+                String::from_utf8_lossy(&encoded),
+                String::from_utf8_lossy(&serialised)
+            );
+        }
+        let (response, json) = encoder.lifecycle.expect("a response was remembered");
+        assert_eq!(*response, queued);
+        assert_eq!(json, queued.to_json().unwrap());
     }
 }
