@@ -215,7 +215,10 @@ impl ResponseStreamEvent {
             "response.output_item.done" => payload!(OutputItemDone),
             "response.content_part.added" => payload!(ContentPartAdded),
             "response.content_part.done" => payload!(ContentPartDone),
-            "response.output_text.delta" => payload!(OutputTextDelta),
+            "response.output_text.delta" => match TextDeltaWire::parse(json) {
+                Some(event) => E::OutputTextDelta(event),
+                None => payload!(OutputTextDelta),
+            },
             "response.output_text.done" => payload!(OutputTextDone),
             "response.refusal.delta" => payload!(RefusalDelta),
             "response.refusal.done" => payload!(RefusalDone),
@@ -225,7 +228,10 @@ impl ResponseStreamEvent {
             "response.reasoning_summary_part.done" => payload!(ReasoningSummaryPartDone),
             "response.reasoning_summary_text.delta" => payload!(ReasoningSummaryTextDelta),
             "response.reasoning_summary_text.done" => payload!(ReasoningSummaryTextDone),
-            "response.function_call_arguments.delta" => payload!(FunctionCallArgumentsDelta),
+            "response.function_call_arguments.delta" => match ItemDeltaWire::parse(json) {
+                Some(event) => E::FunctionCallArgumentsDelta(event),
+                None => payload!(FunctionCallArgumentsDelta),
+            },
             "response.function_call_arguments.done" => payload!(FunctionCallArgumentsDone),
             "response.custom_tool_call_input.delta" => payload!(CustomToolCallInputDelta),
             "response.custom_tool_call_input.done" => payload!(CustomToolCallInputDone),
@@ -573,6 +579,87 @@ fn leading_type(json: &str) -> Option<&str> {
     (rest.as_bytes()[end] == b'"').then(|| &rest[..end])
 }
 
+// The two deltas a stream is mostly made of, read without `#[serde(flatten)]`: serde buffers
+// every field a flattened map might take (key and value) before it knows, and hashes each
+// into the map. Measured: a text delta of 220 bytes parses in 4.4k instructions this way
+// against 6.7k. These structs know every field an upstream sends (the only unknown one,
+// `obfuscation`, goes back into `extra`); any other field fails the parse, which then takes
+// the ordinary path, so the result is always the ordinary path's.
+
+/// `response.output_text.delta` as upstreams send it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextDeltaWire {
+    #[serde(rename = "type")]
+    _kind: serde::de::IgnoredAny,
+    #[serde(default)]
+    sequence_number: u64,
+    item_id: String,
+    output_index: u32,
+    content_index: u32,
+    delta: String,
+    #[serde(default, deserialize_with = "null_default")]
+    logprobs: Vec<Value>,
+    #[serde(default, deserialize_with = "present")]
+    obfuscation: Option<Value>,
+}
+
+impl TextDeltaWire {
+    fn parse(json: &str) -> Option<OutputTextDeltaEvent> {
+        let wire: Self = serde_json::from_str(json).ok()?;
+        Some(OutputTextDeltaEvent {
+            sequence_number: wire.sequence_number,
+            item_id: wire.item_id,
+            output_index: wire.output_index,
+            content_index: wire.content_index,
+            delta: wire.delta,
+            logprobs: wire.logprobs,
+            extra: obfuscation_only(wire.obfuscation),
+        })
+    }
+}
+
+/// `response.function_call_arguments.delta` as upstreams send it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemDeltaWire {
+    #[serde(rename = "type")]
+    _kind: serde::de::IgnoredAny,
+    #[serde(default)]
+    sequence_number: u64,
+    item_id: String,
+    output_index: u32,
+    delta: String,
+    #[serde(default, deserialize_with = "present")]
+    obfuscation: Option<Value>,
+}
+
+impl ItemDeltaWire {
+    fn parse(json: &str) -> Option<ItemDeltaEvent> {
+        let wire: Self = serde_json::from_str(json).ok()?;
+        Some(ItemDeltaEvent {
+            sequence_number: wire.sequence_number,
+            item_id: wire.item_id,
+            output_index: wire.output_index,
+            delta: wire.delta,
+            extra: obfuscation_only(wire.obfuscation),
+        })
+    }
+}
+
+/// A field that is there, `null` included (a flattened map keeps a `null` too).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+fn obfuscation_only(obfuscation: Option<Value>) -> JsonMap {
+    let mut extra = JsonMap::new();
+    if let Some(value) = obfuscation {
+        extra.insert("obfuscation".into(), value);
+    }
+    extra
+}
+
 /// An event's `type`, everything else skipped.
 #[derive(Deserialize)]
 struct TypeTag<'a> {
@@ -695,6 +782,17 @@ mod tests {
             r#"{"sequence_number":3,"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi","obfuscation":"abc"}"#,
             r#"  { "type" : "response.output_text.delta", "zeta": 1, "item_id":"m","output_index":0,"content_index":0,"delta":"\u00e9\n","alpha": 2}"#,
             r#"{"type":"response.output\u005ftext.delta","item_id":"m","output_index":0,"content_index":0,"delta":"x"}"#,
+            // The deltas' own parse: obfuscation (also null), logprobs (also null), the tag
+            // anywhere, a duplicate field, an unknown one (the ordinary path), a bad index.
+            r#"{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":" you","logprobs":[],"obfuscation":"k4A5"}"#,
+            r#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":1,"content_index":2,"delta":"","logprobs":null,"obfuscation":null}"#,
+            r#"{"item_id":"msg_1","output_index":0,"content_index":0,"delta":"a\"b","type":"response.output_text.delta"}"#,
+            r#"{"type":"response.output_text.delta","item_id":"m","item_id":"n","output_index":0,"content_index":0,"delta":"x"}"#,
+            r#"{"type":"response.output_text.delta","item_id":"m","output_index":0,"content_index":0,"delta":"x","obfuscation":"o","annotations":[]}"#,
+            r#"{"type":"response.output_text.delta","item_id":"m","output_index":-1,"content_index":0,"delta":"x"}"#,
+            r#"{"type":"response.function_call_arguments.delta","sequence_number":7,"item_id":"fc_1","output_index":1,"delta":"{\"a\":","obfuscation":"zz"}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":1,"delta":"1}","call_id":"c"}"#,
+            r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":1}"#,
             r#"{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"type":"message","id":"msg_1","role":"assistant","content":[]}}"#,
             r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"function_call","call_id":"c","name":"f","arguments":"{}"}}"#,
             r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"content_index":0,"part":{"type":"output_text","text":""}}"#,
