@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_core::Stream;
 use switchyard_types::responses::{ResponseStatus, ResponseStreamEvent};
-use tokio::time::{Instant, sleep, timeout_at};
+use tokio::time::{Instant, Sleep, sleep, sleep_until};
 
 use super::ids_map::IdMap;
 use super::persist::Persist;
@@ -43,6 +43,10 @@ pub(crate) struct Driver {
     deadline: Instant,
     /// `stream_timeout`: the first output must arrive by then, even after the stream started.
     first_output_by: Option<Instant>,
+    /// Bounds each read (see [`Self::read_deadline`]). One timer for the whole stream, moved
+    /// only when the deadline moves: a timer per read is registered with the runtime's timer
+    /// wheel and taken out again for every chunk.
+    read_timer: Pin<Box<Sleep>>,
     keepalive: Option<Duration>,
     ids: IdMap,
     provider: String,
@@ -114,6 +118,7 @@ impl Driver {
             native: deployment.provider.is_native_responses(),
             deadline,
             first_output_by: None,
+            read_timer: Box::pin(sleep_until(deadline)),
             keepalive,
             ids,
             provider: deployment.provider.name().to_string(),
@@ -226,10 +231,18 @@ impl Driver {
         let UpstreamBody::Open(body) = &mut self.body else {
             return Err(Error::new(ErrorKind::Internal, "stream read after its end"));
         };
-        let chunk = match timeout_at(deadline, body.chunk()).await {
-            Err(_) => return Err(timeout_error(&self.provider)),
-            Ok(Err(e)) => return Err(connection_error(&self.provider, &e)),
-            Ok(Ok(chunk)) => chunk,
+        if self.read_timer.deadline() != deadline {
+            self.read_timer.as_mut().reset(deadline);
+        }
+        let read = tokio::select! {
+            biased;
+            read = body.chunk() => Some(read),
+            () = self.read_timer.as_mut() => None,
+        };
+        let chunk = match read {
+            None => return Err(timeout_error(&self.provider)),
+            Some(Err(e)) => return Err(connection_error(&self.provider, &e)),
+            Some(Ok(chunk)) => chunk,
         };
         let ended = match chunk {
             Some(bytes) => {
