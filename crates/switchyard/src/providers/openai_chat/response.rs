@@ -8,13 +8,16 @@
 //! (DeepSeek), under `x_groq`, or on the choice; in-band `error` chunks (OpenRouter, OpenAI);
 //! Azure's first chunk with empty `choices`; SSE comments; a missing `[DONE]` after a finish.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use switchyard_types::responses::{InputTokensDetails, OutputTokensDetails, Usage};
 
 use super::flavor::{Flavor, UsageRule};
 use super::wire::{
-    ChatChunk, ChatCompletion, ChatDelta, ChatToolCallDelta, ChatUsage, ContentPart, GroqExtras,
+    ChatCompletion, ChatDelta, ChatToolCallDelta, ChatUsage, ContentPart, GroqExtras,
 };
 use crate::error::{Error, ErrorKind};
 use crate::providers::translate::ToolNames;
@@ -71,34 +74,55 @@ impl ChatDecoder {
     }
 
     fn delta(&mut self, delta: &ChatDelta, out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let reasoning = delta
-            .reasoning_content
-            .as_deref()
-            .or(delta.reasoning.as_deref())
-            .filter(|r| !r.is_empty());
+        let content = match &delta.content {
+            Some(Value::String(text)) => Content::Text(Cow::Borrowed(text)),
+            Some(Value::Array(parts)) => Content::Parts(Cow::Borrowed(parts)),
+            _ => Content::None,
+        };
+        self.delta_parts(
+            delta.reasoning_content.as_deref(),
+            delta.reasoning.as_deref(),
+            content,
+            delta.refusal.as_deref(),
+            &delta.tool_calls,
+            out,
+        )
+    }
+
+    /// A delta's (or a message's) fields, in the order they become events.
+    fn delta_parts(
+        &mut self,
+        reasoning_content: Option<&str>,
+        reasoning: Option<&str>,
+        content: Content<'_>,
+        refusal: Option<&str>,
+        tool_calls: &[ChatToolCallDelta],
+        out: &mut Vec<Upstream>,
+    ) -> Result<(), Error> {
+        let reasoning = reasoning_content.or(reasoning).filter(|r| !r.is_empty());
         if let Some(reasoning) = reasoning {
             self.flush_call(out);
             out.push(Upstream::Event(StreamEvent::ReasoningDelta(
                 reasoning.into(),
             )));
         }
-        match &delta.content {
-            Some(Value::String(text)) if !text.is_empty() => {
+        match content {
+            Content::Text(text) if !text.is_empty() => {
                 self.flush_call(out);
-                out.push(Upstream::Event(StreamEvent::TextDelta(text.clone())));
+                out.push(Upstream::Event(StreamEvent::TextDelta(text.into_owned())));
             }
-            Some(Value::Array(parts)) => {
-                for part in parts {
+            Content::Parts(parts) => {
+                for part in parts.iter() {
                     self.content_part(part, out);
                 }
             }
             _ => {}
         }
-        if let Some(refusal) = delta.refusal.as_deref().filter(|r| !r.is_empty()) {
+        if let Some(refusal) = refusal.filter(|r| !r.is_empty()) {
             self.flush_call(out);
             out.push(Upstream::Event(StreamEvent::RefusalDelta(refusal.into())));
         }
-        for call in &delta.tool_calls {
+        for call in tool_calls {
             self.tool_call_delta(call, out)?;
         }
         Ok(())
@@ -317,7 +341,7 @@ impl SseAnswer for ChatDecoder {
         if data.is_empty() {
             return Ok(());
         }
-        let chunk: ChatChunk = serde_json::from_str(data).map_err(|e| {
+        let chunk: ChunkView<'_> = serde_json::from_str(data).map_err(|e| {
             Error::upstream(
                 ErrorKind::Upstream,
                 format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
@@ -331,9 +355,23 @@ impl SseAnswer for ChatDecoder {
                 self.in_band_error(&serde_json::from_str::<Value>(data).unwrap_or_default())
             );
         }
-        self.model(&chunk.model, out);
-        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-            self.delta(&choice.delta, out)?;
+        self.model(chunk.model.as_deref().unwrap_or_default(), out);
+        for choice in chunk.choices.iter().flatten().filter(|c| c.index == 0) {
+            if let Some(delta) = &choice.delta {
+                self.delta_parts(
+                    delta.reasoning_content.as_deref(),
+                    delta.reasoning.as_deref(),
+                    delta.content().map_err(|e| {
+                        Error::upstream(
+                            ErrorKind::Upstream,
+                            format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
+                        )
+                    })?,
+                    delta.refusal.as_deref(),
+                    delta.tool_calls.as_deref().unwrap_or_default(),
+                    out,
+                )?;
+            }
             if let Some(reason) = &choice.finish_reason {
                 self.finish = Some(finish_reason(reason));
             }
@@ -350,6 +388,76 @@ impl SseAnswer for ChatDecoder {
             self.usage(usage, out);
         }
         Ok(())
+    }
+}
+
+/// A delta's `content`: text, Mistral's parts, or nothing usable.
+enum Content<'a> {
+    Text(Cow<'a, str>),
+    Parts(Cow<'a, [Value]>),
+    None,
+}
+
+// A streamed chunk read in place: the fields `ChatChunk` has that the decoder uses, strings
+// borrowed from the frame where they have no escapes and `content` kept as its text until its
+// shape is known. A stream is mostly text chunks, and each owned string was allocated once to
+// parse and again for its event (measured: 6.3k → 5.2k instructions per 230-byte chunk
+// parsed). Null fields read as absent, as in `ChatChunk`; unknown ones are skipped.
+#[derive(Deserialize)]
+struct ChunkView<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    choices: Option<Vec<ChoiceView<'a>>>,
+    #[serde(default)]
+    usage: Option<ChatUsage>,
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default)]
+    x_groq: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceView<'a> {
+    #[serde(default)]
+    index: u32,
+    #[serde(borrow, default)]
+    delta: Option<DeltaView<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<ChatUsage>,
+}
+
+#[derive(Deserialize)]
+struct DeltaView<'a> {
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reasoning: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ChatToolCallDelta>>,
+}
+
+impl<'a> DeltaView<'a> {
+    /// The content by its shape (a string, parts, or anything else: nothing).
+    fn content(&self) -> serde_json::Result<Content<'a>> {
+        let Some(raw) = self.content else {
+            return Ok(Content::None);
+        };
+        let text = raw.get();
+        Ok(match text.as_bytes().first() {
+            Some(b'"') => Content::Text(serde_json::from_str(text)?),
+            Some(b'[') => match serde_json::from_str(text)? {
+                Value::Array(parts) => Content::Parts(Cow::Owned(parts)),
+                _ => Content::None,
+            },
+            _ => Content::None,
+        })
     }
 }
 

@@ -637,3 +637,31 @@ fn other_servers_are_estimated_over_their_own_translation() {
     assert_eq!(chat.stream, None);
     assert_eq!(super::count::estimate(&chat), 3 + 1 + 3 + 3 + 1 + 2 + 3);
 }
+
+/// Chunks as compatible servers write them, read in place: escaped text, nulls wherever a
+/// field may be null, content of an unexpected shape (ignored), unknown fields (skipped), a
+/// chunk without choices, and text that is not valid JSON text (an error, not a panic).
+#[test]
+fn streamed_chunks_with_nulls_escapes_and_odd_content() {
+    let body = concat!(
+        "data: {\"id\":null,\"model\":null,\"choices\":null}\n\n",
+        "data: {\"id\":7,\"model\":\"m-1\",\"choices\":[{\"index\":0,\"delta\":null}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"say \\\"hi\\\"\\n\\u00e9\",\"refusal\":null,\"reasoning\":null,\"tool_calls\":null},\"finish_reason\":null,\"logprobs\":null}],\"system_fingerprint\":\"fp\"}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":7}},{\"index\":1,\"delta\":{\"content\":\"other choice\"}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":{\"text\":\"an object\"}},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let response =
+        final_response(&decode("openai", json!({"model": "m", "input": "hi"}), body, &[]).unwrap());
+    assert_eq!(response["model"], "m-1");
+    assert_eq!(response["output"].as_array().unwrap().len(), 1);
+    assert_eq!(response["output"][0]["content"][0]["text"], "say \"hi\"\né");
+    assert_eq!(response["status"], "completed");
+
+    let broken = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\\ud800\"}}]}\n\n";
+    let error = decode("openai", json!({"model": "m", "input": "hi"}), broken, &[]).unwrap_err();
+    assert!(
+        error.to_string().contains("malformed stream chunk"),
+        "{error}"
+    );
+}
