@@ -80,9 +80,9 @@ pub fn body(stream: ResponseStream) -> Body {
 }
 
 /// Writes one stream's events, remembering the JSON of the last non-terminal lifecycle
-/// event's response: `response.created` and `response.in_progress` (and `.queued`) usually
-/// carry the same response, which is then serialised once (comparing two responses costs far
-/// less than serialising one).
+/// event's response until the first other event: `response.created` and
+/// `response.in_progress` (and `.queued`) usually carry the same response, which is then
+/// serialised once (comparing two responses costs far less than serialising one).
 #[derive(Default)]
 struct Encoder {
     lifecycle: Option<(Box<Response>, Vec<u8>)>,
@@ -110,7 +110,12 @@ impl Encoder {
 
     /// [`Self::encode`] for an event other than the terminal one.
     fn encode_open(&mut self, out: &mut BytesMut, event: ResponseStreamEvent) {
-        if event.lifecycle().is_none_or(|l| !l.extra.is_empty()) {
+        if event.lifecycle().is_none() {
+            // The opening events are over: a stream held open for minutes keeps no copy.
+            self.lifecycle = None;
+            return encode_serialised(out, &event);
+        }
+        if event.lifecycle().is_some_and(|l| !l.extra.is_empty()) {
             return encode_serialised(out, &event);
         }
         let (kind, lifecycle) = match event {
@@ -260,8 +265,17 @@ mod tests {
                 String::from_utf8_lossy(&serialised)
             );
         }
-        let (response, json) = encoder.lifecycle.expect("a response was remembered");
-        assert_eq!(*response, queued);
-        assert_eq!(json, queued.to_json().unwrap());
+        let (response, json) = encoder
+            .lifecycle
+            .as_ref()
+            .expect("a response was remembered");
+        assert_eq!(**response, queued);
+        assert_eq!(*json, queued.to_json().unwrap());
+        let keepalive = serde_json::from_value(serde_json::json!({"type": "keepalive"})).unwrap();
+        encoder.encode_open(&mut BytesMut::new(), keepalive);
+        assert!(
+            encoder.lifecycle.is_none(),
+            "nothing kept past the opening events"
+        );
     }
 }
