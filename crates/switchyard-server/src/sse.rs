@@ -110,13 +110,16 @@ impl Encoder {
 
     /// [`Self::encode`] for an event other than the terminal one.
     fn encode_open(&mut self, out: &mut BytesMut, event: ResponseStreamEvent) {
-        if event.lifecycle().is_none() {
-            // The opening events are over: a stream held open for minutes keeps no copy.
-            self.lifecycle = None;
-            return encode_serialised(out, &event);
-        }
-        if event.lifecycle().is_some_and(|l| !l.extra.is_empty()) {
-            return encode_serialised(out, &event);
+        match event.lifecycle() {
+            None => {
+                // The opening events are over: a stream held open for minutes keeps no copy.
+                self.lifecycle = None;
+                return encode_serialised(out, &event);
+            }
+            Some(lifecycle) if !lifecycle.extra.is_empty() => {
+                return encode_serialised(out, &event);
+            }
+            Some(_) => {}
         }
         let (kind, lifecycle) = match event {
             ResponseStreamEvent::Created(l) => ("response.created", l),
