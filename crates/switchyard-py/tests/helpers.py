@@ -68,11 +68,20 @@ class HangingUpstream:
                     return
                 seen += chunk
             if self.streaming:
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-                )
-                for event in _STREAM_START:
-                    conn.sendall(_chunk(b"event: %s\ndata: %s\n\n" % (event["type"].encode(), json.dumps(event).encode())))
+                try:
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+                    )
+                    for event in _STREAM_START:
+                        conn.sendall(_chunk(b"event: %s\ndata: %s\n\n" % (event["type"].encode(), json.dumps(event).encode())))
+                except OSError:
+                    # The client hung up while the start was still being written (it had
+                    # read enough of it): that is a hang-up too.
+                    with self._lock:
+                        self.requests.append(time.monotonic())
+                        self.hangups.append(time.monotonic())
+                        self._lock.notify_all()
+                    return
             with self._lock:
                 self.requests.append(time.monotonic())
                 self._lock.notify_all()
