@@ -9,11 +9,7 @@
 //! Reference: <https://platform.openai.com/docs/api-reference/responses>.
 
 use http::HeaderMap;
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use switchyard_types::responses::{
-    CreateResponse, Input, Item, LifecycleEvent, Response, ResponseStreamEvent,
-};
+use switchyard_types::responses::{CreateResponse, Input, Item, Response, ResponseStreamEvent};
 
 use super::count::count_at;
 use super::opaque;
@@ -256,9 +252,6 @@ pub struct ResponsesDecoder {
     done: bool,
     /// Credentials to blank out of relayed error text.
     secrets: Vec<Secret>,
-    /// The last opening event's response, as its JSON text and parsed (see
-    /// [`Self::opening_event`]); dropped at the first other event.
-    opening: Option<(String, Box<Response>)>,
 }
 
 impl ResponsesDecoder {
@@ -269,7 +262,6 @@ impl ResponsesDecoder {
             sse: SseDecoder::new(),
             done: false,
             secrets: Vec::new(),
-            opening: None,
         }
     }
 
@@ -325,14 +317,7 @@ impl ResponsesDecoder {
             out.push(Upstream::End);
             return;
         }
-        let parsed = match self.opening_event(data) {
-            Some(event) => Ok(event),
-            None => {
-                self.opening = None;
-                ResponseStreamEvent::from_json(data)
-            }
-        };
-        match parsed {
+        match ResponseStreamEvent::from_json(data) {
             Ok(mut event) => {
                 self.scrub_event(&mut event);
                 let terminal = event.is_terminal();
@@ -350,50 +335,6 @@ impl ResponsesDecoder {
             ),
         }
     }
-}
-
-impl ResponsesDecoder {
-    /// `response.created`, `.queued` or `.in_progress` with nothing beside its sequence number
-    /// and response, the response read once for all of them: upstreams send the same whole
-    /// response in each, and parsing one (24k instructions for OpenAI's 800 bytes) costs far
-    /// more than comparing its text and cloning the parse. `None` for any other event, or one
-    /// shaped otherwise: it takes [`ResponseStreamEvent::from_json`], whose result this equals.
-    fn opening_event(&mut self, data: &str) -> Option<ResponseStreamEvent> {
-        let wire: OpeningWire<'_> = serde_json::from_str(data).ok()?;
-        let variant: fn(LifecycleEvent) -> ResponseStreamEvent = match wire.kind {
-            "response.created" => ResponseStreamEvent::Created,
-            "response.queued" => ResponseStreamEvent::Queued,
-            "response.in_progress" => ResponseStreamEvent::InProgress,
-            _ => return None,
-        };
-        let text = wire.response.get();
-        let response = match &self.opening {
-            Some((seen, parsed)) if seen == text => parsed.clone(),
-            _ => {
-                let parsed: Box<Response> = serde_json::from_str(text).ok()?;
-                self.opening = Some((text.to_owned(), parsed.clone()));
-                parsed
-            }
-        };
-        Some(variant(LifecycleEvent {
-            sequence_number: wire.sequence_number,
-            response,
-            extra: Default::default(),
-        }))
-    }
-}
-
-/// An opening lifecycle event's outline: its response kept as text. Every field named, so
-/// that an event with any other (which would belong in `extra`) is not read this way.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OpeningWire<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(default)]
-    sequence_number: u64,
-    #[serde(borrow)]
-    response: &'a RawValue,
 }
 
 impl Decoder for ResponsesDecoder {
@@ -529,49 +470,5 @@ mod tests {
             (counter.read)(br#"{"object": "response.input_tokens", "input_tokens": 11}"#),
             Some(11)
         );
-    }
-
-    /// The opening events' shared parse gives what `from_json` gives, event by event: the
-    /// same response twice, a changed one, one with a field of its own, one the shortcut
-    /// cannot read (escaped tag, bad response), and the events after them.
-    #[test]
-    fn opening_events_read_once_equal_the_ordinary_parse() {
-        let response = r#"{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":"m","output":[],"tools":[],"temperature":1.0,"metadata":{}}"#;
-        let changed = response.replace("\"model\":\"m\"", "\"model\":\"m2\"");
-        let frames = [
-            format!(r#"{{"type":"response.created","sequence_number":0,"response":{response}}}"#),
-            format!(r#"{{"type":"response.in_progress","sequence_number":1,"response":{response}}}"#),
-            format!(r#"{{"type":"response.in_progress","sequence_number":2,"response":{changed}}}"#),
-            format!(r#"{{"type":"response.in_progress","sequence_number":3,"response":{changed},"note":1}}"#),
-            format!(r#"{{"type":"response.in\u005fprogress","sequence_number":4,"response":{changed}}}"#),
-            r#"{"type":"response.in_progress","sequence_number":5,"response":null}"#.to_string(),
-            r#"{"type":"response.output_text.delta","sequence_number":6,"item_id":"m","output_index":0,"content_index":0,"delta":"x"}"#.to_string(),
-            format!(r#"{{"type":"response.queued","sequence_number":7,"response":{response}}}"#),
-        ];
-        let mut decoder = ResponsesDecoder::new("openai".into());
-        let mut out = Vec::new();
-        for (n, data) in frames.iter().enumerate() {
-            decoder.frame(
-                SseFrame {
-                    event: None,
-                    data: data.clone(),
-                },
-                &mut out,
-            );
-            let ordinary = ResponseStreamEvent::from_json(data).ok();
-            let relayed = match out.pop() {
-                Some(Upstream::Relay(event)) => Some(event),
-                None => None,
-                Some(_) => panic!("frame {n}: not a relayed event"),
-            };
-            assert_eq!(relayed, ordinary, "frame {n}");
-            assert!(out.is_empty());
-            if n == 6 {
-                assert!(
-                    decoder.opening.is_none(),
-                    "dropped at the first other event"
-                );
-            }
-        }
     }
 }
