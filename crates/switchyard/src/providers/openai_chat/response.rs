@@ -341,12 +341,14 @@ impl SseAnswer for ChatDecoder {
         if data.is_empty() {
             return Ok(());
         }
-        let chunk: ChunkView<'_> = serde_json::from_str(data).map_err(|e| {
+        let label = self.flavor.label;
+        let malformed = |e: serde_json::Error| {
             Error::upstream(
                 ErrorKind::Upstream,
-                format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
+                format!("{label} sent a malformed stream chunk: {e}"),
             )
-        })?;
+        };
+        let chunk: ChunkView<'_> = serde_json::from_str(data).map_err(malformed)?;
         if let Some(error) = chunk.error.as_ref() {
             return Err(self.in_band_error(error));
         }
@@ -361,12 +363,7 @@ impl SseAnswer for ChatDecoder {
                 self.delta_parts(
                     delta.reasoning_content.as_deref(),
                     delta.reasoning.as_deref(),
-                    delta.content().map_err(|e| {
-                        Error::upstream(
-                            ErrorKind::Upstream,
-                            format!("{} sent a malformed stream chunk: {e}", self.flavor.label),
-                        )
-                    })?,
+                    delta.content().map_err(malformed)?,
                     delta.refusal.as_deref(),
                     delta.tool_calls.as_deref().unwrap_or_default(),
                     out,
