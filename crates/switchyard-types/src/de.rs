@@ -54,6 +54,81 @@ where
     })
 }
 
+/// A bare string or a list, as [`text_or_list`] read it.
+pub(crate) enum TextOrList<T> {
+    Text(String),
+    List(Vec<T>),
+}
+
+/// Reads a bare string or a list of `T` by what the value is: the `untagged` enum of the two
+/// (`enum_name`) accepts and refuses the same values, with the same message, but buffers the
+/// whole value first and tries the string first, formatting an error for every list.
+pub(crate) fn text_or_list<'de, D, T>(
+    d: D,
+    enum_name: &'static str,
+) -> Result<TextOrList<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    d.deserialize_any(TextOrListVisitor(enum_name, std::marker::PhantomData))
+}
+
+struct TextOrListVisitor<T>(&'static str, std::marker::PhantomData<T>);
+
+impl<T> TextOrListVisitor<T> {
+    fn mismatch<E: serde::de::Error>(&self) -> Result<TextOrList<T>, E> {
+        Err(E::custom(format_args!(
+            "data did not match any variant of untagged enum {}",
+            self.0
+        )))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for TextOrListVisitor<T> {
+    type Value = TextOrList<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a string or a list")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        Ok(TextOrList::Text(text.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Self::Value, E> {
+        Ok(TextOrList::Text(text))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        // serde's own bound on a preallocation from an untrusted hint.
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(element) = seq.next_element()? {
+            list.push(element);
+        }
+        Ok(TextOrList::List(list))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        self.mismatch()
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        self.mismatch()
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        self.mismatch()
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        self.mismatch()
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        self.mismatch()
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        self.mismatch()
+    }
+}
+
 /// What [`parse_tagged`] made of an object.
 pub(crate) enum Tagged<T> {
     /// A known `type`, well formed.

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::JsonMap;
 use crate::de::{null_default, opt_string_or_number};
 use crate::responses::item::{ContentPart, Item};
+use crate::responses::item_wire::{ItemWire, PartWire};
 use crate::responses::response::Response;
 
 /// Runs `$body` with `$e` bound to the typed payload of any variant (they all carry a
@@ -211,10 +212,22 @@ impl ResponseStreamEvent {
             "response.completed" => payload!(Completed),
             "response.incomplete" => payload!(Incomplete),
             "response.failed" => payload!(Failed),
-            "response.output_item.added" => payload!(OutputItemAdded),
-            "response.output_item.done" => payload!(OutputItemDone),
-            "response.content_part.added" => payload!(ContentPartAdded),
-            "response.content_part.done" => payload!(ContentPartDone),
+            "response.output_item.added" => match ItemEventWire::read(json) {
+                Some(event) => E::OutputItemAdded(event),
+                None => payload!(OutputItemAdded),
+            },
+            "response.output_item.done" => match ItemEventWire::read(json) {
+                Some(event) => E::OutputItemDone(event),
+                None => payload!(OutputItemDone),
+            },
+            "response.content_part.added" => match PartEventWire::read(json) {
+                Some(event) => E::ContentPartAdded(event),
+                None => payload!(ContentPartAdded),
+            },
+            "response.content_part.done" => match PartEventWire::read(json) {
+                Some(event) => E::ContentPartDone(event),
+                None => payload!(ContentPartDone),
+            },
             "response.output_text.delta" => match DeltaWire::read(json).and_then(DeltaWire::text) {
                 Some(event) => E::OutputTextDelta(event),
                 None => payload!(OutputTextDelta),
@@ -646,6 +659,60 @@ impl DeltaWire {
     }
 }
 
+/// `response.output_item.added` / `.done` with an item [`ItemWire`] reads; anything else goes
+/// the ordinary way. A relayed 300-byte `output_item.done` cost 31k instructions through the
+/// item's `Value`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemEventWire {
+    #[serde(rename = "type")]
+    _kind: serde::de::IgnoredAny,
+    #[serde(default)]
+    sequence_number: u64,
+    output_index: u32,
+    item: ItemWire,
+}
+
+impl ItemEventWire {
+    fn read(json: &str) -> Option<OutputItemEvent> {
+        let wire: ItemEventWire = serde_json::from_str(json).ok()?;
+        Some(OutputItemEvent {
+            sequence_number: wire.sequence_number,
+            output_index: wire.output_index,
+            item: wire.item.item()?,
+            extra: JsonMap::new(),
+        })
+    }
+}
+
+/// `response.content_part.added` / `.done` with a part [`PartWire`] reads.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartEventWire {
+    #[serde(rename = "type")]
+    _kind: serde::de::IgnoredAny,
+    #[serde(default)]
+    sequence_number: u64,
+    item_id: String,
+    output_index: u32,
+    content_index: u32,
+    part: PartWire,
+}
+
+impl PartEventWire {
+    fn read(json: &str) -> Option<ContentPartEvent> {
+        let wire: PartEventWire = serde_json::from_str(json).ok()?;
+        Some(ContentPartEvent {
+            sequence_number: wire.sequence_number,
+            item_id: wire.item_id,
+            output_index: wire.output_index,
+            content_index: wire.content_index,
+            part: wire.part.part()?,
+            extra: JsonMap::new(),
+        })
+    }
+}
+
 /// A field that is there, `null` included (a flattened map keeps a `null` too).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
@@ -772,6 +839,33 @@ mod tests {
         assert!(!event.is_terminal());
     }
 
+    /// The shapes OpenAI streams take the direct read (the agreement test below shows it
+    /// gives the ordinary result); others do not.
+    #[test]
+    fn streamed_items_and_parts_are_read_directly() {
+        for item in [
+            r#"{"id":"msg_1","type":"message","status":"completed","content":[{"type":"output_text","annotations":[],"logprobs":[],"text":"Hi"}],"role":"assistant"}"#,
+            r#"{"id":"fc_1","type":"function_call","status":"completed","arguments":"{}","call_id":"call_1","name":"f"}"#,
+            r#"{"id":"rs_1","type":"reasoning","summary":[{"type":"summary_text","text":"s"}],"encrypted_content":"gAAA"}"#,
+        ] {
+            let json = format!(
+                r#"{{"type":"response.output_item.done","sequence_number":3,"output_index":0,"item":{item}}}"#
+            );
+            assert!(ItemEventWire::read(&json).is_some(), "{json}");
+        }
+        for item in [
+            r#"{"type":"message","role":"assistant","content":[],"future":1}"#,
+            r#"{"type":"web_search_call","id":"ws_1"}"#,
+            r#"{"type":"function_call","name":"f"}"#,
+        ] {
+            let json =
+                format!(r#"{{"type":"response.output_item.done","output_index":0,"item":{item}}}"#);
+            assert!(ItemEventWire::read(&json).is_none(), "{json}");
+        }
+        let part = r#"{"type":"response.content_part.added","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","annotations":[],"logprobs":[],"text":""}}"#;
+        assert!(PartEventWire::read(part).is_some());
+    }
+
     /// `from_json` agrees with serde's own parse of the enum on every kind of event,
     /// whatever the field order, escapes, unknown fields or malformed payloads.
     #[test]
@@ -801,6 +895,55 @@ mod tests {
             r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"function_call","call_id":"c","name":"f","arguments":"{}"}}"#,
             r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"content_index":0,"part":{"type":"output_text","text":""}}"#,
             r#"{"type":"response.completed","sequence_number":9,"response":{"id":"r","status":"completed","usage":{"input_tokens":1,"output_tokens":2,"total_tokens":3}}}"#,
+            // Items and parts read straight from the text (`ItemWire`, `PartWire`) or, for
+            // any other shape, the ordinary way.
+            r#"{"type":"response.output_item.done","sequence_number":7,"output_index":0,"item":{"id":"msg_1","type":"message","status":"completed","content":[{"type":"output_text","annotations":[],"logprobs":[],"text":"Hello \u00e9 \"q\""}],"role":"assistant"}}"#,
+            r#"{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"id":"msg_1","type":"message","status":"in_progress","content":[],"role":"assistant","phase":"final_answer"}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","phase":null,"id":null,"status":null,"content":null}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":null,"content":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","content":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"user","content":"hi"}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[],"call_id":null}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[],"future":{"a":1}}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","role":"user","content":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"robot","content":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","status":"weird","content":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[{"type":"refusal","refusal":"no"},{"type":"output_text","text":null,"annotations":null,"logprobs":[{"token":"a","logprob":-0.1}]}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[{"type":"refusal","refusal":"no","text":"x"}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"x","refusal":null}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[{"type":"output_text","text":"x","x":1}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[{"type":"input_audio","data":"x"},{"text":"no type"}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_text","text":null},{"type":"input_text"}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"user","content":[{"type":"input_text","text":5}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"id":"fc_1","type":"function_call","status":"completed","arguments":"{\"a\":1}","call_id":"call_1","name":"f"}}"#,
+            r#"{"type":"response.output_item.added","output_index":1,"item":{"id":"fc_1","type":"function_call","status":"in_progress","arguments":"","call_id":"call_1","name":"f"}}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","arguments":{"a":1},"call_id":"c","name":"f"}}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","arguments":null,"call_id":"c","name":"f"}}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","call_id":null,"name":"f"}}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","call_id":"c"}}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","call_id":"c","name":"f","namespace":"ns"}}"#,
+            r#"{"type":"response.output_item.done","output_index":1,"item":{"type":"function_call","call_id":"c","name":"f","role":"assistant"}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"id":"rs_1","type":"reasoning","summary":[{"type":"summary_text","text":"s"}],"encrypted_content":"gAAA","status":"completed","content":[{"type":"reasoning_text","text":"t"}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"reasoning","summary":null,"content":null,"encrypted_content":null}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"reasoning","summary":[{"type":"summary_text","text":null}]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"reasoning","summary":[],"status":"weird"}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"reasoning","summary":[],"name":null}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search"}}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":7,"role":"user"}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"role":"user","content":"no type"}}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":"just text"}"#,
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"message","role":"assistant","content":[]},"extra":true}"#,
+            r#"{"type":"response.output_item.done","output_index":-1,"item":{"type":"message","role":"assistant","content":[]}}"#,
+            r#"{"type":"response.output_item.done","sequence_number":null,"output_index":0,"item":{"type":"message","role":"assistant","content":[]}}"#,
+            r#"{"type":"response.output_item.done","output_index":0}"#,
+            r#"{"type":"response.content_part.done","sequence_number":5,"item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","annotations":[],"logprobs":[],"text":"Hi"}}"#,
+            r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"content_index":1,"part":{"type":"refusal","refusal":""}}"#,
+            r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"content_index":1,"part":{"type":"input_text"}}"#,
+            r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"part":{"type":"output_text","text":""}}"#,
+            r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"content_index":0,"part":{"type":"output_text","text":""},"obfuscation":"x"}"#,
+            r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"content_index":0,"part":{"type":"summary_text","text":"s"}}"#,
+            r#"{"type":"response.content_part.added","item_id":null,"output_index":0,"content_index":0,"part":{"type":"output_text","text":""}}"#,
             r#"{"type":"response.function_call_arguments.done","item_id":"fc","output_index":0,"arguments":"{}"}"#,
             r#"{"type":"error","sequence_number":2,"error":{"type":"insufficient_quota","code":"q","message":"quota","param":null}}"#,
             r#"{"type":"error","code":"x","message":"m","param":null}"#,

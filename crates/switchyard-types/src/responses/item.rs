@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::JsonMap;
-use crate::de::{Tagged, null_default, parse_tagged, string_or_json};
+use crate::de::{Tagged, TextOrList, null_default, parse_tagged, string_or_json, text_or_list};
 
 /// An input or output item, discriminated by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -209,13 +209,31 @@ pub struct MessageItem {
 }
 
 /// A message's content: a bare string or a list of parts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// A plain string (input only).
     Text(String),
     /// A list of typed parts.
     Parts(Vec<ContentPart>),
+}
+
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match text_or_list(d, "MessageContent")? {
+            TextOrList::Text(text) => MessageContent::Text(text),
+            TextOrList::List(parts) => MessageContent::Parts(parts),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ToolOutput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match text_or_list(d, "ToolOutput")? {
+            TextOrList::Text(text) => ToolOutput::Text(text),
+            TextOrList::List(parts) => ToolOutput::Parts(parts),
+        })
+    }
 }
 
 impl Default for MessageContent {
@@ -457,7 +475,7 @@ pub struct FunctionCallOutputItem {
 }
 
 /// The result of a tool call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ToolOutput {
     /// Plain text.
@@ -610,6 +628,86 @@ mod tests {
             panic!()
         };
         assert_eq!(f.arguments, r#"{"a":1}"#);
+    }
+
+    /// `MessageContent`, `ToolOutput` and `Input` read a string or a list by what the value
+    /// is; serde's `untagged` enum of the same two variants is the reference.
+    #[test]
+    fn text_or_list_agrees_with_serdes_untagged_enum() {
+        #[derive(Debug, PartialEq, Deserialize)]
+        #[serde(untagged)]
+        enum Reference {
+            Text(String),
+            Parts(Vec<ContentPart>),
+        }
+        fn same(
+            ours: Result<MessageContent, serde_json::Error>,
+            reference: Result<Reference, serde_json::Error>,
+            case: &str,
+        ) {
+            match (ours, reference) {
+                (Ok(MessageContent::Text(a)), Ok(Reference::Text(b))) => assert_eq!(a, b, "{case}"),
+                (Ok(MessageContent::Parts(a)), Ok(Reference::Parts(b))) => {
+                    assert_eq!(a, b, "{case}")
+                }
+                (Err(a), Err(b)) => {
+                    // The same message; where serde_json says it stopped may differ.
+                    let message = |e: &serde_json::Error| {
+                        let text = e.to_string();
+                        text.split(" at line").next().unwrap().to_string()
+                    };
+                    assert_eq!(
+                        message(&a).replace("MessageContent", "Reference"),
+                        message(&b),
+                        "{case}"
+                    );
+                }
+                (a, b) => panic!("{case}: ours {a:?}, serde's {b:?}"),
+            }
+        }
+        for case in [
+            r#""hi""#,
+            r#""esc\u00e9\n""#,
+            r#""""#,
+            "[]",
+            r#"[{"type":"input_text","text":"a"},{"type":"output_text","text":"b","annotations":[]}]"#,
+            r#"[{"type":"input_text"},{"no":"type"},3,"text",null,[1]]"#,
+            r#"[{"type":"input_image","image_url":"data:x","detail":"high","more":{"a":[1,2]}}]"#,
+            "null",
+            "true",
+            "1",
+            "-1",
+            "1.5",
+            r#"{"type":"input_text","text":"a"}"#,
+            "{}",
+            "[[]]",
+        ] {
+            same(serde_json::from_str(case), serde_json::from_str(case), case);
+            let value: Value = serde_json::from_str(case).unwrap();
+            same(
+                MessageContent::deserialize(&value),
+                Reference::deserialize(&value),
+                case,
+            );
+            same(
+                serde_json::from_value(value.clone()),
+                serde_json::from_value(value),
+                case,
+            );
+        }
+        // The request's `input` and a tool output the same way.
+        let input: crate::responses::Input =
+            serde_json::from_str(r#"[{"role":"user","content":"x"}]"#).unwrap();
+        assert!(matches!(input, crate::responses::Input::Items(ref items) if items.len() == 1));
+        let error = serde_json::from_str::<crate::responses::Input>("7").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("data did not match any variant of untagged enum Input"),
+            "{error}"
+        );
+        let output: ToolOutput = serde_json::from_str(r#""done""#).unwrap();
+        assert_eq!(output, ToolOutput::Text("done".into()));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod event;
 mod item;
+mod item_wire;
 mod request;
 mod response;
 

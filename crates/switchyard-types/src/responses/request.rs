@@ -138,13 +138,22 @@ impl CreateResponse {
 }
 
 /// `input`: a bare string or a list of items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Input {
     /// One user message.
     Text(String),
     /// A conversation.
     Items(Vec<Item>),
+}
+
+impl<'de> Deserialize<'de> for Input {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match crate::de::text_or_list(d, "Input")? {
+            crate::de::TextOrList::Text(text) => Input::Text(text),
+            crate::de::TextOrList::List(items) => Input::Items(items),
+        })
+    }
 }
 
 /// A tool definition, discriminated by `type`.
