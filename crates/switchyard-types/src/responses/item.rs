@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::JsonMap;
 use crate::de::{Tagged, TextOrList, null_default, parse_tagged, string_or_json, text_or_list};
+use crate::responses::item_wire::{ItemWire, PartWire};
 
 /// An input or output item, discriminated by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -117,7 +118,7 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 /// Parses an item: a known `type` with a bad shape is [`Tagged::Invalid`].
-fn parse_item(value: Value) -> Tagged<Item> {
+pub(crate) fn parse_item(value: Value) -> Tagged<Item> {
     parse_tagged(
         value,
         // A bare `{role, content}` is an EasyInputMessage; a bare `{id}` an item reference.
@@ -153,7 +154,12 @@ fn parse_item(value: Value) -> Tagged<Item> {
 
 impl<'de> Deserialize<'de> for Item {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match parse_item(Value::deserialize(d)?) {
+        let value = Value::deserialize(d)?;
+        // The common shapes in one pass; the same result as `parse_item` (see `ItemWire`).
+        if let Some(item) = ItemWire::from_value(&value) {
+            return Ok(item);
+        }
+        Ok(match parse_item(value) {
             Tagged::Typed(item) => item,
             Tagged::Other(value) | Tagged::Invalid(value, _) => Item::Other(value),
         })
@@ -307,7 +313,7 @@ impl ContentPart {
 }
 
 /// Parses a content part: a known `type` with a bad shape is [`Tagged::Invalid`].
-fn parse_part(value: Value) -> Tagged<ContentPart> {
+pub(crate) fn parse_part(value: Value) -> Tagged<ContentPart> {
     parse_tagged(
         value,
         |_| None,
@@ -328,7 +334,11 @@ fn parse_part(value: Value) -> Tagged<ContentPart> {
 
 impl<'de> Deserialize<'de> for ContentPart {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match parse_part(Value::deserialize(d)?) {
+        let value = Value::deserialize(d)?;
+        if let Some(part) = PartWire::from_value(&value) {
+            return Ok(part);
+        }
+        Ok(match parse_part(value) {
             Tagged::Typed(part) => part,
             // A part without `type` is kept as it came.
             Tagged::Other(value) | Tagged::Invalid(value, _) => ContentPart::Other(value),
