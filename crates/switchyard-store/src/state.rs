@@ -57,6 +57,11 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(|e| failed(format!("a stored value does not parse: {e}")))
 }
 
+/// A stored body: its items read straight from the text (see [`Response::from_json`]).
+fn response_from_json(text: &str) -> Result<Response, StoreError> {
+    Response::from_json(text).map_err(|e| failed(format!("a stored value does not parse: {e}")))
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -75,7 +80,7 @@ impl SqlStateStore {
     }
 
     fn record_of(row: &AnyRow) -> Result<ResponseRecord, StoreError> {
-        let response: Response = from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
+        let response = response_from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
         let input = match row.try_get::<Option<String>, _>("input").map_err(failed)? {
             Some(text) => from_json(&text)?,
             None => Vec::new(),
@@ -157,7 +162,7 @@ impl SqlStateStore {
         let row = query.fetch_optional(self.db.pool()).await.map_err(failed)?;
         row.map(|row| -> Result<_, StoreError> {
             let position: i64 = row.try_get("position").map_err(failed)?;
-            let response: Response = from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
+            let response = response_from_json(&row.try_get::<String, _>("body").map_err(failed)?)?;
             Ok((response.output, position.max(0) as usize))
         })
         .transpose()

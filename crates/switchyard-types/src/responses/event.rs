@@ -205,13 +205,22 @@ impl ResponseStreamEvent {
                 E::$variant(payload)
             }};
         }
+        // A lifecycle event's response read by `Response::from_json`.
+        macro_rules! lifecycle {
+            ($variant:ident) => {
+                match LifecycleWire::read(json) {
+                    Some(event) => E::$variant(event),
+                    None => payload!($variant),
+                }
+            };
+        }
         Some(match kind.as_ref() {
-            "response.created" => payload!(Created),
-            "response.queued" => payload!(Queued),
-            "response.in_progress" => payload!(InProgress),
-            "response.completed" => payload!(Completed),
-            "response.incomplete" => payload!(Incomplete),
-            "response.failed" => payload!(Failed),
+            "response.created" => lifecycle!(Created),
+            "response.queued" => lifecycle!(Queued),
+            "response.in_progress" => lifecycle!(InProgress),
+            "response.completed" => lifecycle!(Completed),
+            "response.incomplete" => lifecycle!(Incomplete),
+            "response.failed" => lifecycle!(Failed),
             "response.output_item.added" => match ItemEventWire::read(json) {
                 Some(event) => E::OutputItemAdded(event),
                 None => payload!(OutputItemAdded),
@@ -659,6 +668,31 @@ impl DeltaWire {
     }
 }
 
+/// A lifecycle event with its response's items as text, each then read straight from it
+/// where it can be (as [`Response::from_json`] does); the rest as the ordinary parse has it.
+#[derive(Deserialize)]
+struct LifecycleWire<'a> {
+    #[serde(default)]
+    sequence_number: u64,
+    #[serde(borrow)]
+    response: Box<Response<&'a serde_json::value::RawValue>>,
+    #[serde(flatten)]
+    extra: JsonMap,
+}
+
+impl LifecycleWire<'_> {
+    fn read(json: &str) -> Option<LifecycleEvent> {
+        let wire: LifecycleWire<'_> = serde_json::from_str(json).ok()?;
+        let mut event = LifecycleEvent {
+            sequence_number: wire.sequence_number,
+            response: Box::new(wire.response.typed_output().ok()?),
+            extra: wire.extra,
+        };
+        untag(&mut event);
+        Some(event)
+    }
+}
+
 /// `response.output_item.added` / `.done` with an item [`ItemWire`] reads; anything else goes
 /// the ordinary way. A relayed 300-byte `output_item.done` cost 31k instructions through the
 /// item's `Value`.
@@ -945,6 +979,10 @@ mod tests {
             r#"{"type":"response.content_part.added","item_id":"m","output_index":0,"content_index":0,"part":{"type":"summary_text","text":"s"}}"#,
             r#"{"type":"response.content_part.added","item_id":null,"output_index":0,"content_index":0,"part":{"type":"output_text","text":""}}"#,
             r#"{"type":"response.function_call_arguments.done","item_id":"fc","output_index":0,"arguments":"{}"}"#,
+            r#"{"sequence_number":10,"type":"response.completed","response":{"id":"r","status":"completed","output":[{"type":"message","id":"m","status":"completed","role":"assistant","content":[{"type":"output_text","text":"x","annotations":[],"logprobs":[]}]},{"type":"web_search_call","id":"ws"},{"type":"function_call","name":"f"}]},"obfuscation":null}"#,
+            r#"{"type":"response.incomplete","response":{"id":"r","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":null}}"#,
+            r#"{"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"server_error","message":"m"}},"response":{}}"#,
+            r#"{"type":"response.completed","response":{"id":"r","output":[{"type":"message"]}}"#,
             r#"{"type":"error","sequence_number":2,"error":{"type":"insufficient_quota","code":"q","message":"quota","param":null}}"#,
             r#"{"type":"error","code":"x","message":"m","param":null}"#,
             r#"{"type":"keepalive","sequence_number":4}"#,

@@ -110,6 +110,11 @@ impl ItemWire {
         ItemWire::deserialize(value).ok()?.item()
     }
 
+    /// The item in `json` when it is of a shape read here, read from the text.
+    pub(crate) fn from_json(json: &str) -> Option<Item> {
+        serde_json::from_str::<ItemWire>(json).ok()?.item()
+    }
+
     fn fields(&self) -> u16 {
         bit(&self.id, Self::ID)
             | bit(&self.status, Self::STATUS)

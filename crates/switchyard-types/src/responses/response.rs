@@ -5,15 +5,19 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::JsonMap;
 use crate::de::{lenient_u64, null_default};
 use crate::responses::item::Item;
+use crate::responses::item_wire::ItemWire;
 use crate::responses::request::{ReasoningConfig, TextConfig, Tool, ToolChoice, metadata_or_empty};
 
-/// A model response.
+/// A model response. `I` is how its output items are held: [`Item`] everywhere, the items'
+/// raw text while [`Response::from_json`] reads one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Response {
+#[serde(bound(deserialize = "I: Deserialize<'de>"))]
+pub struct Response<I = Item> {
     /// `resp_…`.
     #[serde(default, deserialize_with = "null_default")]
     pub id: String,
@@ -52,7 +56,7 @@ pub struct Response {
     pub model: String,
     /// Output items in order.
     #[serde(default, deserialize_with = "null_default")]
-    pub output: Vec<Item>,
+    pub output: Vec<I>,
     /// Echo (default true).
     #[serde(default = "yes", deserialize_with = "null_default_true")]
     pub parallel_tool_calls: bool,
@@ -144,6 +148,18 @@ fn null_default_disabled<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Strin
 }
 
 impl Response {
+    /// Reads a response from its JSON text: the same result as serde's parse, errors
+    /// included, with each output item read straight from its text when it has a shape
+    /// [`ItemWire`] knows (serde's parse reads every item into a `Value` first). The other
+    /// items are read the ordinary way, each on its own.
+    pub fn from_json(json: &str) -> serde_json::Result<Response> {
+        match serde_json::from_str::<Response<&RawValue>>(json) {
+            Ok(raw) => raw.typed_output(),
+            // The ordinary parse's own error (the raw items accept whatever it accepts).
+            Err(_) => serde_json::from_str(json),
+        }
+    }
+
     /// The response as JSON, written into a buffer sized for a typical one at once
     /// (`serde_json::to_vec` starts at 128 bytes and doubles, copying, five or six times for a
     /// 1–2 KB response). The client's answer and the stored body are this.
@@ -151,6 +167,62 @@ impl Response {
         let mut json = Vec::with_capacity(JSON_CAPACITY);
         serde_json::to_writer(&mut json, self)?;
         Ok(json)
+    }
+}
+
+impl Response<&RawValue> {
+    /// The response with its items read from their text: each straight from it when it has a
+    /// shape [`ItemWire`] knows, the others the ordinary way, each on its own.
+    pub(crate) fn typed_output(self) -> serde_json::Result<Response> {
+        let mut output = Vec::with_capacity(self.output.len());
+        for item in &self.output {
+            output.push(match ItemWire::from_json(item.get()) {
+                Some(item) => item,
+                None => serde_json::from_str(item.get())?,
+            });
+        }
+        Ok(self.with_output(output))
+    }
+}
+
+impl<I> Response<I> {
+    /// The same response holding `output` instead of its own items.
+    fn with_output<J>(self, output: Vec<J>) -> Response<J> {
+        Response {
+            output,
+            id: self.id,
+            object: self.object,
+            created_at: self.created_at,
+            status: self.status,
+            background: self.background,
+            completed_at: self.completed_at,
+            error: self.error,
+            incomplete_details: self.incomplete_details,
+            instructions: self.instructions,
+            max_output_tokens: self.max_output_tokens,
+            max_tool_calls: self.max_tool_calls,
+            model: self.model,
+            parallel_tool_calls: self.parallel_tool_calls,
+            previous_response_id: self.previous_response_id,
+            prompt_cache_key: self.prompt_cache_key,
+            reasoning: self.reasoning,
+            safety_identifier: self.safety_identifier,
+            service_tier: self.service_tier,
+            store: self.store,
+            temperature: self.temperature,
+            text: self.text,
+            tool_choice: self.tool_choice,
+            tools: self.tools,
+            top_logprobs: self.top_logprobs,
+            top_p: self.top_p,
+            presence_penalty: self.presence_penalty,
+            frequency_penalty: self.frequency_penalty,
+            truncation: self.truncation,
+            usage: self.usage,
+            user: self.user,
+            metadata: self.metadata,
+            extra: self.extra,
+        }
     }
 }
 
@@ -286,6 +358,56 @@ pub struct OutputTokensDetails {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `Response::from_json` gives serde's own result, errors included, whatever the items.
+    #[test]
+    fn from_json_agrees_with_serde() {
+        let items = [
+            r#"{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hi \u00e9","annotations":[],"logprobs":[]}]}"#,
+            r#"{"type":"function_call","id":"fc_1","call_id":"c","name":"f","arguments":"{\"a\":1}","status":"completed"}"#,
+            r#"{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"gAAA"}"#,
+            r#"{"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search","query":"q"}}"#,
+            r#"{"type":"message","role":"assistant","content":[],"future":1}"#,
+            r#"{"type":"function_call","name":"no call id"}"#,
+            r#""text""#,
+            "null",
+            "7",
+        ];
+        let mut cases: Vec<String> = items
+            .iter()
+            .map(|item| format!(r#"{{"id":"resp_1","object":"response","status":"completed","output":[{item}],"usage":null}}"#))
+            .collect();
+        cases.push(format!(
+            r#"{{"id":"resp_2","output":[{}],"extra_field":{{"a":[1]}},"metadata":null}}"#,
+            items.join(",")
+        ));
+        for case in [
+            r#"{"id":"r","output":null}"#,
+            r#"{"id":"r"}"#,
+            r#"{}"#,
+            r#"{"id":"r","output":"not a list"}"#,
+            r#"{"id":"r","output":[{"type":"message","role":"assistant","content":[]}],"status":"weird"}"#,
+            r#"{"id":"r","output":[{"type":"message"]}"#,
+            r#"{"id":"r","output":[]} trailing"#,
+            r#"{"id":"r","id":"twice","output":[]}"#,
+            r#"[]"#,
+            "",
+        ] {
+            cases.push(case.to_string());
+        }
+        for json in &cases {
+            let ours = Response::from_json(json);
+            let serdes = serde_json::from_str::<Response>(json);
+            match (&ours, &serdes) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b, "{json}");
+                    assert_eq!(a.to_json().unwrap(), b.to_json().unwrap(), "{json}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{json}"),
+                _ => panic!("{json}: ours {ours:?}, serde {serdes:?}"),
+            }
+        }
+    }
 
     #[test]
     fn default_response_carries_every_required_field() {

@@ -339,7 +339,12 @@ impl ResponsesDecoder {
 
 impl Decoder for ResponsesDecoder {
     fn body(&mut self, body: &[u8], out: &mut Vec<Upstream>) -> Result<(), Error> {
-        let mut response: Response = serde_json::from_slice(body).map_err(|e| {
+        // Not UTF-8: serde's parse of the bytes says where.
+        let parsed = match std::str::from_utf8(body) {
+            Ok(text) => Response::from_json(text),
+            Err(_) => serde_json::from_slice(body),
+        };
+        let mut response = parsed.map_err(|e| {
             Error::upstream(
                 ErrorKind::Upstream,
                 format!("{} returned an unreadable response: {e}", self.provider),
