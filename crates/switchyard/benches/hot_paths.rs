@@ -12,7 +12,7 @@ use switchyard::providers::openai_chat::response::ChatDecoder;
 use switchyard::providers::openai_responses::ResponsesDecoder;
 use switchyard::sse::SseDecoder;
 use switchyard::stream::{ResponseBuilder, envelope};
-use switchyard::types::responses::CreateResponse;
+use switchyard::types::responses::{CreateResponse, Response};
 
 /// A chat stream of `n` text deltas with a usage chunk, as OpenAI frames it.
 fn chat_stream(n: usize) -> String {
@@ -162,5 +162,40 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// A Responses upstream's JSON answer: reasoning, a message and two function calls.
+fn relayed_response() -> String {
+    let output = json!([
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Plan the calls."}],
+         "encrypted_content": "gAAAAB".repeat(60)},
+        {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+         "content": [{"type": "output_text", "text": "Running both.".repeat(20), "annotations": [], "logprobs": []}]},
+        {"type": "function_call", "id": "fc_1", "status": "completed", "call_id": "call_1",
+         "name": "exec_command", "arguments": "{\"cmd\":\"cargo test\"}"},
+        {"type": "function_call", "id": "fc_2", "status": "completed", "call_id": "call_2",
+         "name": "exec_command", "arguments": "{\"cmd\":\"cargo clippy\"}"},
+    ]);
+    let response = Response {
+        id: "resp_1".into(),
+        model: "gpt-5".into(),
+        output: serde_json::from_value(output).unwrap_or_default(),
+        ..Response::default()
+    };
+    serde_json::to_string(&response).unwrap_or_default()
+}
+
+/// Reading a relayed answer: the one-pass read of its items against serde's own parse.
+fn bench_response(c: &mut Criterion) {
+    let text = relayed_response();
+    let mut group = c.benchmark_group("response");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("from_json_4_items", |b| {
+        b.iter(|| Response::from_json(black_box(&text)).map(|r| r.output.len()))
+    });
+    group.bench_function("serde_from_str_4_items", |b| {
+        b.iter(|| serde_json::from_str::<Response>(black_box(&text)).map(|r| r.output.len()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_response);
 criterion_main!(benches);
