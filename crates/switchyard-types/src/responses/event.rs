@@ -205,7 +205,7 @@ impl ResponseStreamEvent {
                 E::$variant(payload)
             }};
         }
-        // A lifecycle event's response read by `Response::from_json`.
+        // A lifecycle event with its response's items read straight from their text.
         macro_rules! lifecycle {
             ($variant:ident) => {
                 match LifecycleWire::read(json) {
