@@ -12,6 +12,16 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A field that is there (outer `Some`), `null` included (inner `None`): the one-pass reads
+/// tell a `null` field, which the ordinary parse keeps in a flattened `extra`, from an absent one.
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// Accepts a JSON string, or any other JSON value which is then rendered as compact JSON text.
 /// Tool-call arguments are strings on the wire, but some clients send the object itself.
 pub(crate) fn string_or_json<'de, D>(d: D) -> Result<String, D::Error>

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::JsonMap;
-use crate::de::{null_default, opt_string_or_number};
+use crate::de::{null_default, opt_string_or_number, present};
 use crate::responses::item::{ContentPart, Item};
 use crate::responses::item_wire::{ItemWire, PartWire};
 use crate::responses::response::Response;
@@ -621,15 +621,15 @@ struct DeltaWire {
     sequence_number: u64,
     item_id: String,
     output_index: u32,
-    /// Text deltas only (kept as it came: a `null` here is a field, not an absence).
+    /// Text deltas only (a `null` here is a field, not an absence).
     #[serde(default, deserialize_with = "present")]
-    content_index: Option<Value>,
+    content_index: Option<Option<u32>>,
     delta: String,
     /// Text deltas only.
     #[serde(default, deserialize_with = "present")]
-    logprobs: Option<Value>,
+    logprobs: Option<Option<Vec<Value>>>,
     #[serde(default, deserialize_with = "present")]
-    obfuscation: Option<Value>,
+    obfuscation: Option<Option<Value>>,
 }
 
 impl DeltaWire {
@@ -638,18 +638,14 @@ impl DeltaWire {
     }
 
     fn text(self) -> Option<OutputTextDeltaEvent> {
-        let logprobs = match self.logprobs {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(logprobs)) => logprobs,
-            Some(_) => return None,
-        };
         Some(OutputTextDeltaEvent {
             sequence_number: self.sequence_number,
             item_id: self.item_id,
             output_index: self.output_index,
-            content_index: u32::deserialize(self.content_index?).ok()?,
+            // Required: absent or `null`, the ordinary parse says why.
+            content_index: self.content_index??,
             delta: self.delta,
-            logprobs,
+            logprobs: self.logprobs.flatten().unwrap_or_default(),
             extra: obfuscation_only(self.obfuscation),
         })
     }
@@ -747,15 +743,11 @@ impl PartEventWire {
     }
 }
 
-/// A field that is there, `null` included (a flattened map keeps a `null` too).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-fn obfuscation_only(obfuscation: Option<Value>) -> JsonMap {
+/// The `extra` of a relayed delta: its `obfuscation` when there (a `null` kept as one).
+fn obfuscation_only(obfuscation: Option<Option<Value>>) -> JsonMap {
     let mut extra = JsonMap::new();
     if let Some(value) = obfuscation {
-        extra.insert("obfuscation".into(), value);
+        extra.insert("obfuscation".into(), value.unwrap_or(Value::Null));
     }
     extra
 }

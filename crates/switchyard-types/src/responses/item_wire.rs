@@ -15,21 +15,12 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::JsonMap;
-use crate::de::{TextOrList, text_or_list};
+use crate::de::{TextOrList, present, text_or_list};
 use crate::responses::item::{
     ContentPart, FunctionCallItem, FunctionCallOutputItem, InputFilePart, InputImagePart, Item,
     ItemStatus, MessageContent, MessageItem, OutputTextPart, ReasoningItem, RefusalPart, Role,
     TextPart, ToolOutput,
 };
-
-/// A field that is there (outer `Some`), `null` included (inner `None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
 
 /// Bit `bit` when the field is there.
 fn bit<T>(field: &Option<T>, bit: u16) -> u16 {
